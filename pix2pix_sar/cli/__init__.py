@@ -1,0 +1,1 @@
+"""The command-line face: parse, call one library function, report errors in one line."""

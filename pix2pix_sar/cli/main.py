@@ -1,0 +1,50 @@
+"""Root command group: logging verbosity, version, subcommands (imported lazily)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from pix2pix_sar import __version__
+
+#: Subcommand name -> module under pix2pix_sar.cli defining a `command`.
+COMMANDS = {
+    "synth": "synth",
+    "prepare": "prepare",
+    "variants": "variants",
+    "fit": "fit",
+    "preview": "preview",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when it runs (so --help stays instant)."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"pix2pix_sar.cli.{COMMANDS[name]}")
+        return module.command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(__version__, prog_name="pix2pix-sar")
+def cli(verbose: int, quiet: bool) -> None:
+    """Synthetic glacier SAR images from segmentation masks (pix2pix cGAN).
+
+    Typical flow: synth or your scenes -> prepare -> fit -> preview.
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose + 1, 2)]
+    # Other libraries (absl, TensorFlow) stay at warnings unless -vv.
+    logging.basicConfig(
+        level=logging.DEBUG if verbose >= 2 else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("pix2pix_sar").setLevel(level)

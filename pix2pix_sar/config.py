@@ -1,0 +1,285 @@
+"""Typed configuration, the registry of named variants, and strict overrides.
+
+A run is fully described by a :class:`Config`: a variant from :data:`VARIANTS`,
+then a YAML file, then ``section.key=value`` overrides, each checked against the
+dataclass fields so that a typo is an error, never a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from pix2pix_sar.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network architecture (SPEC.md, Sec. III-B of the paper)."""
+
+    patch_size: int = 256  # fit takes it from the dataset; sets the U-Net depth
+    in_channels: int = 1
+    out_channels: int = 1
+    base_filters: int = 64
+    generator_kernel: int = 4
+    discriminator_kernel: int = 4
+    dropout: float = 0.5
+    leaky_slope: float = 0.2
+    init_std: float = 0.02
+
+    def validate(self) -> None:
+        if self.patch_size < 16 or self.patch_size & (self.patch_size - 1):
+            raise ConfigError(
+                f"model.patch_size must be a power of two >= 16, got {self.patch_size}"
+            )
+        for name in ("in_channels", "out_channels", "base_filters", "generator_kernel", "discriminator_kernel"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Generator loss = gan_weight * BCE + l1_weight * L1 (Eq. 5)."""
+
+    gan_weight: float = 1.0
+    l1_weight: float = 100.0
+
+    def validate(self) -> None:
+        if self.gan_weight < 0 or self.l1_weight < 0:
+            raise ConfigError("loss weights must be non-negative")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam for both networks, as in pix2pix."""
+
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+
+    def validate(self) -> None:
+        if not self.learning_rate > 0:
+            raise ConfigError(f"optimizer.learning_rate must be positive, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training pairs are fed."""
+
+    flip: bool = False  # random horizontal/vertical flips of mask and image together
+    prefetch: int = 2
+
+    def validate(self) -> None:
+        if self.prefetch < 0:
+            raise ConfigError("data.prefetch must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The loop: epochs, batch, seeds and how often state is kept."""
+
+    epochs: int = 300
+    batch_size: int = 1
+    checkpoint_every: int = 15  # epochs between generator snapshots (the paper: 15)
+    state_every: int = 1  # epochs between full-state checkpoints (resume points)
+    keep_states: int = 2  # full-state checkpoints kept on disk
+    seed: int = 0
+    deterministic: bool = True  # deterministic TF ops, so a resumed run equals an uninterrupted one
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_size", "checkpoint_every", "state_every", "keep_states"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a run."""
+
+    variant: str = "orig"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def validate(self) -> "Config":
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"unknown variant {self.variant!r}; choose one of: {', '.join(VARIANTS)}")
+        for section in SECTIONS:
+            getattr(self, section).validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+#: The nested sections of :class:`Config`, in order.
+SECTIONS = ("model", "loss", "optimizer", "data", "training")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named change from the published pix2pix, as a nested override."""
+
+    name: str
+    description: str
+    overrides: Mapping[str, Mapping[str, Any]]
+
+
+#: The five variants of the paper (Sec. III-B), registered in one place.
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("orig", "pix2pix as published: 4x4 kernels, GAN 1 + L1 100", {}),
+        Variant("gen5", "generator kernels 5x5", {"model": {"generator_kernel": 5}}),
+        Variant("dis3", "discriminator kernels 3x3", {"model": {"discriminator_kernel": 3}}),
+        Variant("l1_1_gan100", "loss weights GAN 100, L1 1", {"loss": {"gan_weight": 100.0, "l1_weight": 1.0}}),
+        Variant("l1_50_gan50", "loss weights GAN 50, L1 50", {"loss": {"gan_weight": 50.0, "l1_weight": 50.0}}),
+    )
+}
+
+
+def valid_keys() -> list[str]:
+    """Every overridable key as ``section.key``."""
+    defaults = Config()
+    return [
+        f"{section}.{f.name}"
+        for section in SECTIONS
+        for f in dataclasses.fields(getattr(defaults, section))
+    ]
+
+
+def _coerce(key: str, value: Any, target_type: type) -> Any:
+    """Check (and widen int -> float) a value for a field of `target_type`."""
+    if target_type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if target_type is float and isinstance(value, str):
+        # YAML 1.1 reads "1e-3" (no dot) as a string.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if target_type is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
+    if type(value) is not target_type:
+        raise ConfigError(
+            f"{key} must be {target_type.__name__}, got {value!r} ({type(value).__name__})"
+        )
+    return value
+
+
+def apply_overrides(cfg: Config, overrides: Mapping[str, Any], source: str) -> Config:
+    """Return `cfg` with nested `overrides` ({section: {key: value}}) applied.
+
+    Unknown sections or keys and wrong types raise :class:`ConfigError` naming
+    `source` and listing the valid keys.
+    """
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(overrides).__name__}")
+    updates: dict[str, Any] = {}
+    for section, values in overrides.items():
+        if section == "variant":
+            if values != cfg.variant:
+                raise ConfigError(
+                    f"{source} is for variant {values!r} but {cfg.variant!r} was chosen; "
+                    f"pass --variant {values} or remove 'variant' from the file"
+                )
+            continue
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{source}: unknown section {section!r}; valid keys: {', '.join(valid_keys())}"
+            )
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping of keys")
+        current = getattr(cfg, section)
+        fields = {f.name: f for f in dataclasses.fields(current)}
+        changes = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(
+                    f"{source}: unknown key {section}.{key}; valid keys: {', '.join(valid_keys())}"
+                )
+            field_type = type(getattr(current, key))
+            changes[key] = _coerce(f"{source}: {section}.{key}", value, field_type)
+        updates[section] = dataclasses.replace(current, **changes)
+    return dataclasses.replace(cfg, **updates)
+
+
+def parse_assignment(text: str) -> dict[str, dict[str, Any]]:
+    """``"section.key=value"`` -> ``{section: {key: value}}`` (value parsed as YAML)."""
+    name, sep, raw = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise ConfigError(
+            f"--set {text!r}: expected section.key=value, e.g. training.epochs=10; "
+            f"valid keys: {', '.join(valid_keys())}"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc.problem})") from None
+    return {section: {key: value}}
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def resolve_config(
+    variant: str = "orig",
+    config_file: str | Path | None = None,
+    assignments: tuple[str, ...] | list[str] = (),
+) -> Config:
+    """Variant defaults, then the YAML file, then each ``section.key=value``."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+    cfg = apply_overrides(Config(variant=variant), VARIANTS[variant].overrides, f"variant {variant}")
+    if config_file is not None:
+        cfg = apply_overrides(cfg, load_yaml(config_file), str(config_file))
+    for text in assignments:
+        cfg = apply_overrides(cfg, parse_assignment(text), f"--set {text}")
+    return cfg.validate()
+
+
+def config_from_dict(data: Mapping[str, Any], source: str) -> Config:
+    """Rebuild a saved, fully resolved config (e.g. ``RUN/config.yaml``)."""
+    variant = data.get("variant", "orig") if isinstance(data, Mapping) else "orig"
+    if variant not in VARIANTS:
+        raise ConfigError(f"{source}: unknown variant {variant!r}")
+    return apply_overrides(Config(variant=variant), data, source).validate()
+
+
+def diff_configs(old: Config, new: Config) -> list[str]:
+    """``section.key: old -> new`` for every field that differs."""
+    changes = []
+    if old.variant != new.variant:
+        changes.append(f"variant: {old.variant} -> {new.variant}")
+    for section in SECTIONS:
+        a, b = getattr(old, section), getattr(new, section)
+        for f in dataclasses.fields(a):
+            if getattr(a, f.name) != getattr(b, f.name):
+                changes.append(f"{section}.{f.name}: {getattr(a, f.name)} -> {getattr(b, f.name)}")
+    return changes

@@ -1,0 +1,233 @@
+"""The patch dataset on disk: what `prepare` writes and `fit` reads.
+
+    DATASET/dataset.json     patch size, class scheme, SAR scaling, seed, sources
+    DATASET/manifest.csv     id, split, source, col_off, row_off, width, height
+    DATASET/train/<id>_sar.tif, <id>_mask.tif
+    DATASET/val/<id>_sar.tif,   <id>_mask.tif
+
+SAR patches hold the model's range [-1, 1] (float32); ``scaling`` in dataset.json
+maps them back to the input units. Masks hold zone codes (uint8).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from pix2pix_sar import geo
+from pix2pix_sar.data.scaling import SarScaling
+from pix2pix_sar.data.zones import check_zones, class_scheme
+from pix2pix_sar.errors import InputError
+
+SPLITS = ("train", "val")
+MANIFEST_FIELDS = ("id", "split", "source", "col_off", "row_off", "width", "height")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Contents of dataset.json."""
+
+    patch_size: int
+    classes: str
+    scaling: SarScaling
+    seed: int
+    val_fraction: float
+    sources: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "patch_size": self.patch_size,
+            "classes": self.classes,
+            "scaling": self.scaling.to_dict(),
+            "seed": self.seed,
+            "val_fraction": self.val_fraction,
+            "sources": list(self.sources),
+            "synthetic": self.synthetic,
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> "DatasetInfo":
+        try:
+            known = {"format_version", "patch_size", "classes", "scaling", "seed", "val_fraction", "sources", "synthetic"}
+            info = cls(
+                patch_size=int(data["patch_size"]),
+                classes=str(data["classes"]),
+                scaling=SarScaling.from_dict(data["scaling"]),
+                seed=int(data["seed"]),
+                val_fraction=float(data["val_fraction"]),
+                sources=list(data.get("sources", [])),
+                synthetic=bool(data.get("synthetic", False)),
+                extra={k: v for k, v in data.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{source}: malformed dataset description ({exc!r}); re-run 'pix2pix-sar prepare'") from None
+        class_scheme(info.classes, source)
+        return info
+
+
+@dataclass(frozen=True)
+class PatchRecord:
+    """One row of manifest.csv."""
+
+    id: str
+    split: str
+    source: str
+    col_off: int
+    row_off: int
+    width: int
+    height: int
+
+
+def sar_path(dataset_dir: Path, split: str, patch_id: str) -> Path:
+    return Path(dataset_dir) / split / f"{patch_id}_sar.tif"
+
+
+def mask_path(dataset_dir: Path, split: str, patch_id: str) -> Path:
+    return Path(dataset_dir) / split / f"{patch_id}_mask.tif"
+
+
+def load_info(dataset_dir: str | Path) -> DatasetInfo:
+    path = Path(dataset_dir) / "dataset.json"
+    if not Path(dataset_dir).is_dir():
+        raise InputError(f"{dataset_dir}: no such dataset folder; create one with 'pix2pix-sar prepare'")
+    if not path.exists():
+        raise InputError(f"{path}: missing; {dataset_dir} is not a dataset made by 'pix2pix-sar prepare'")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg}); re-run 'pix2pix-sar prepare'") from None
+    return DatasetInfo.from_dict(data, str(path))
+
+
+def load_manifest(dataset_dir: str | Path) -> list[PatchRecord]:
+    path = Path(dataset_dir) / "manifest.csv"
+    if not path.exists():
+        raise InputError(f"{path}: missing; re-run 'pix2pix-sar prepare'")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = set(MANIFEST_FIELDS) - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"{path}: missing columns {', '.join(sorted(missing))}; re-run 'pix2pix-sar prepare'")
+        try:
+            return [
+                PatchRecord(
+                    row["id"], row["split"], row["source"],
+                    int(row["col_off"]), int(row["row_off"]), int(row["width"]), int(row["height"]),
+                )
+                for row in reader
+            ]
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: malformed row ({exc}); re-run 'pix2pix-sar prepare'") from None
+
+
+@dataclass
+class SplitArrays:
+    """All patches of one split, decoded once: zone codes and scaled SAR."""
+
+    ids: list[str]
+    zones: np.ndarray  # (N, H, W) uint8
+    images: np.ndarray  # (N, H, W, 1) float32 in [-1, 1]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def load_split(dataset_dir: str | Path, split: str) -> SplitArrays:
+    """Read every patch of `split` (GDAL), check sizes and zone codes."""
+    dataset_dir = Path(dataset_dir)
+    info = load_info(dataset_dir)
+    records = [r for r in load_manifest(dataset_dir) if r.split == split]
+    size = info.patch_size
+    zones = np.empty((len(records), size, size), np.uint8)
+    images = np.empty((len(records), size, size, 1), np.float32)
+    for i, rec in enumerate(records):
+        for path in (sar_path(dataset_dir, split, rec.id), mask_path(dataset_dir, split, rec.id)):
+            if not path.exists():
+                raise InputError(f"{path}: listed in manifest.csv but missing; re-run 'pix2pix-sar prepare'")
+        sar, _, _ = geo.read_raster(sar_path(dataset_dir, split, rec.id))
+        mask, _, _ = geo.read_raster(mask_path(dataset_dir, split, rec.id))
+        if sar.shape != (size, size) or mask.shape != (size, size):
+            raise InputError(
+                f"{sar_path(dataset_dir, split, rec.id)}: patch is {sar.shape[1]}x{sar.shape[0]}, "
+                f"dataset.json says {size}; re-run 'pix2pix-sar prepare'"
+            )
+        zones[i] = check_zones(mask, str(mask_path(dataset_dir, split, rec.id)))
+        images[i, ..., 0] = sar
+    return SplitArrays([r.id for r in records], zones, images)
+
+
+class DatasetWriter:
+    """Writes a dataset into a hidden temporary folder, moved into place by `commit`.
+
+    Use as a context manager: on an exception the temporary folder is removed and
+    an existing dataset at `out` is left untouched.
+    """
+
+    def __init__(self, out: str | Path, overwrite: bool = False):
+        self.out = Path(out)
+        if self.out.exists() and not overwrite:
+            raise InputError(f"{self.out}: already exists; pass --overwrite to replace it or choose another --out")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        for split in SPLITS:
+            (self.tmp / split).mkdir()
+        self.records: list[PatchRecord] = []
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+
+    def add(self, record: PatchRecord, sar_scaled: np.ndarray, zones: np.ndarray, grid: geo.Grid) -> None:
+        geo.write_geotiff(sar_path(self.tmp, record.split, record.id), sar_scaled.astype(np.float32), grid)
+        geo.write_geotiff(mask_path(self.tmp, record.split, record.id), zones.astype(np.uint8), grid, nodata=0)
+        self.records.append(record)
+
+    def commit(self, info: DatasetInfo) -> Path:
+        with (self.tmp / "manifest.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(MANIFEST_FIELDS)
+            for r in self.records:
+                writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height])
+        (self.tmp / "dataset.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n")
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            self.out.rename(old)
+            self.tmp.rename(self.out)
+            shutil.rmtree(old)
+        else:
+            self.tmp.rename(self.out)
+        return self.out
+
+
+def iter_windows(width: int, height: int, patch: int, stride: int) -> Iterator[tuple[int, int]]:
+    """Top-left corners (col, row) of full patches on a regular grid."""
+    for row in range(0, height - patch + 1, stride):
+        for col in range(0, width - patch + 1, stride):
+            yield col, row
+
+
+def split_ids(n: int, val_fraction: float, seed: int) -> np.ndarray:
+    """Seeded random split: a boolean array, True for validation (the paper: 90/10)."""
+    n_val = int(round(n * val_fraction))
+    if n >= 2 and val_fraction > 0:
+        n_val = min(max(n_val, 1), n - 1)
+    is_val = np.zeros(n, bool)
+    is_val[np.random.default_rng(seed).permutation(n)[:n_val]] = True
+    return is_val

@@ -1,0 +1,74 @@
+"""SAR value scaling: input units -> dB -> clipped -> [-1, 1], and back.
+
+The parameters are stored in dataset.json so that generated images can be
+written in the units the user brought.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from pix2pix_sar.errors import InputError
+
+#: Units a scene can be in, and the factor k of dB = k * log10(value).
+DB_FACTORS = {"intensity": 10.0, "amplitude": 20.0, "db": None}
+
+
+def to_db(values: np.ndarray, units: str) -> np.ndarray:
+    """Convert linear intensity/amplitude to dB (dB passes through). Non-positive -> NaN."""
+    factor = DB_FACTORS[units]
+    values = np.asarray(values, dtype=np.float64)
+    if factor is None:
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, factor * np.log10(np.where(values > 0, values, 1.0)), np.nan)
+
+
+def from_db(db: np.ndarray, units: str) -> np.ndarray:
+    factor = DB_FACTORS[units]
+    db = np.asarray(db, dtype=np.float64)
+    return db if factor is None else 10.0 ** (db / factor)
+
+
+@dataclass(frozen=True)
+class SarScaling:
+    """Maps values in `units` to [-1, 1] via dB clipped to [db_min, db_max]."""
+
+    units: str
+    db_min: float
+    db_max: float
+
+    def __post_init__(self) -> None:
+        if self.units not in DB_FACTORS:
+            raise InputError(f"unknown units {self.units!r}; use one of {', '.join(DB_FACTORS)}")
+        if not self.db_max > self.db_min:
+            raise InputError(f"scaling range is empty: db_min {self.db_min} >= db_max {self.db_max}")
+
+    def to_model(self, values: np.ndarray) -> np.ndarray:
+        db = np.clip(to_db(values, self.units), self.db_min, self.db_max)
+        return (2.0 * (db - self.db_min) / (self.db_max - self.db_min) - 1.0).astype(np.float32)
+
+    def from_model(self, scaled: np.ndarray) -> np.ndarray:
+        db = (np.asarray(scaled, dtype=np.float64) + 1.0) / 2.0 * (self.db_max - self.db_min) + self.db_min
+        return from_db(db, self.units).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SarScaling":
+        return cls(str(data["units"]), float(data["db_min"]), float(data["db_max"]))
+
+
+def fit_scaling(db_samples: np.ndarray, units: str, percentiles: tuple[float, float] = (1.0, 99.0)) -> SarScaling:
+    """Clip range from percentiles of valid dB samples (no-data already removed)."""
+    db_samples = db_samples[np.isfinite(db_samples)]
+    if db_samples.size == 0:
+        raise InputError("no valid SAR pixels to compute the scaling from")
+    lo, hi = np.percentile(db_samples, percentiles)
+    if hi <= lo:
+        hi = lo + 1.0
+    return SarScaling(units, round(float(lo), 6), round(float(hi), 6))

@@ -1,0 +1,123 @@
+"""A synthetic glacier SAR scene, so the tool can run end to end with no download.
+
+The scene is a glacier tongue in a fjord between rock walls, opening to the sea:
+
+* rock: terrain-like brightness (foreslopes facing the sensor are bright),
+* glacier: moderate backscatter with crevasse bands that strengthen toward the front,
+* a rough calving front (1/f noise along the front line),
+* ocean: dark, wind texture, with ice melange and icebergs in front of the glacier,
+* multiplicative Gamma speckle with `looks` looks (linear intensity),
+* a no-data swath edge in one corner (value 0, zone 0).
+
+Zones follow CaFFe: 0 no data, 64 rock, 127 glacier, 254 ocean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pix2pix_sar import geo
+from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
+
+#: Antarctic Polar Stereographic; the default origin lies on the Antarctic Peninsula.
+DEFAULT_CRS = "EPSG:3031"
+DEFAULT_ORIGIN = (-2_430_000.0, 1_320_000.0)
+
+
+def power_noise(shape: tuple[int, ...], beta: float, rng: np.random.Generator) -> np.ndarray:
+    """Zero-mean, unit-variance noise with a 1/f**beta power spectrum (1-D or 2-D)."""
+    white = np.fft.rfftn(rng.standard_normal(shape))
+    freqs = np.meshgrid(*[np.fft.fftfreq(n) for n in shape[:-1]], np.fft.rfftfreq(shape[-1]), indexing="ij")
+    radius = np.sqrt(sum(f**2 for f in freqs))
+    radius.flat[0] = np.inf
+    field = np.fft.irfftn(white / radius ** (beta / 2), s=shape, axes=tuple(range(len(shape))))
+    return (field - field.mean()) / (field.std() + 1e-12)
+
+
+@dataclass(frozen=True)
+class SynthScene:
+    intensity: np.ndarray  # float32 linear intensity, 0 = no data
+    zones: np.ndarray  # uint8 zone codes
+    looks: float
+
+
+def synth_scene(
+    width: int = 1024,
+    height: int = 1024,
+    *,
+    seed: int = 0,
+    looks: float = 4.0,
+    front_position: float = 0.5,
+    front_roughness: float = 1.0,
+) -> SynthScene:
+    """Draw a scene; `front_position` is the calving front's row as a fraction of height."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    v = rows / height  # 0 at the glacier source (top), 1 at the sea (bottom)
+
+    # Fjord: a meandering centre line, widening toward the sea.
+    meander = power_noise((height,), 3.0, rng) * 0.04 * width
+    centre = width * (0.5 + 0.08 * np.sin(2 * np.pi * 0.7 * v[:, :1] + rng.uniform(0, 2 * np.pi))) + meander[:, None]
+    half_width = width * (0.12 + 0.22 * v**2) + 0.02 * width * power_noise((height,), 2.5, rng)[:, None]
+    coast = height * (0.85 + 0.03 * power_noise((width,), 2.0, rng))[None, :]
+    rock = (np.abs(cols - centre) > half_width) & (rows < coast)
+
+    front = height * (front_position + 0.025 * front_roughness * power_noise((width,), 1.6, rng))[None, :]
+    glacier = ~rock & (rows < front)
+    ocean = ~rock & ~glacier
+
+    db = np.empty((height, width))
+    # Rock: terrain whose slope toward the sensor (looking from the left) brightens it.
+    terrain = power_noise((height, width), 3.2, rng)
+    slope = np.gradient(terrain, axis=1) * width / 20
+    db_rock = -7.0 + 3.0 * np.clip(slope, -2.5, 2.5) + 1.5 * power_noise((height, width), 2.0, rng)
+    # Glacier: crevasse bands across the flow, stronger near the front.
+    wiggle = 8.0 * power_noise((width,), 2.5, rng)[None, :]
+    bands = np.maximum(0.0, np.sin(2 * np.pi * (rows + wiggle) / 14.0)) ** 6
+    near_front = np.clip(1.0 - (front - rows) / (0.25 * height), 0.0, 1.0)
+    db_glacier = -9.0 + 1.2 * power_noise((height, width), 2.5, rng) + 5.0 * bands * near_front
+    # Ocean: dark with wind texture; melange and icebergs close to the front.
+    distance = np.clip(rows - front, 0.0, None)
+    melange = np.exp(-distance / (0.06 * height)) * np.clip(power_noise((height, width), 2.2, rng) + 0.8, 0, None)
+    db_ocean = -20.0 + 1.5 * power_noise((height, width), 2.8, rng) + 7.0 * melange
+    bergs = np.zeros((height, width), bool)
+    for _ in range(int(0.00015 * width * height)):
+        r0 = rng.uniform(0, height)
+        r0 = min(height - 1, np.median(front) + rng.exponential(0.08 * height)) if rng.random() < 0.8 else r0
+        c0, radius = rng.uniform(0, width), rng.uniform(1.5, 6.0)
+        bergs |= (rows - r0) ** 2 + (cols - c0) ** 2 < radius**2
+    db_ocean = np.where(bergs & ocean, -3.0, db_ocean)
+
+    db[rock], db[glacier], db[ocean] = db_rock[rock], db_glacier[glacier], db_ocean[ocean]
+    speckle = rng.gamma(looks, 1.0 / looks, size=(height, width))
+    intensity = (10.0 ** (db / 10.0) * speckle).astype(np.float32)
+
+    zones = np.full((height, width), OCEAN, np.uint8)
+    zones[rock], zones[glacier] = ROCK, GLACIER
+    swath_edge = cols + 0.35 * rows > 1.12 * width  # lower-right corner outside the swath
+    zones[swath_edge] = NODATA
+    intensity[swath_edge] = 0.0
+    return SynthScene(intensity, zones, looks)
+
+
+def write_synth_scene(
+    out_dir: str | Path,
+    width: int = 1024,
+    height: int = 1024,
+    *,
+    seed: int = 0,
+    looks: float = 4.0,
+    pixel_size: float = 40.0,
+    crs: str = DEFAULT_CRS,
+    origin: tuple[float, float] = DEFAULT_ORIGIN,
+) -> tuple[Path, Path]:
+    """Write ``scene.tif`` (Float32 intensity, no-data 0) and ``zones.tif`` (uint8)."""
+    scene = synth_scene(width, height, seed=seed, looks=looks)
+    grid = geo.Grid(geo.crs_from_user(crs), (origin[0], pixel_size, 0.0, origin[1], 0.0, -pixel_size), width, height)
+    out_dir = Path(out_dir)
+    sar_path = geo.write_geotiff(out_dir / "scene.tif", scene.intensity, grid, nodata=0)
+    zones_path = geo.write_geotiff(out_dir / "zones.tif", scene.zones, grid, nodata=NODATA)
+    return sar_path, zones_path

@@ -1,0 +1,65 @@
+"""Zone masks (CaFFe convention) and how they are fed to the generator.
+
+Zone codes: 0 = no data, 64 = rock, 127 = glacier, 254 = ocean and ice melange.
+The paper's input has two classes: land (rock + glacier) and ocean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from pix2pix_sar.errors import InputError
+
+NODATA = 0
+ROCK = 64
+GLACIER = 127
+OCEAN = 254
+ZONE_CODES = (NODATA, ROCK, GLACIER, OCEAN)
+
+
+def check_zones(zones: np.ndarray, source: str) -> np.ndarray:
+    """Return `zones` as uint8, or raise naming `source` if a value is not a zone code."""
+    values = np.unique(zones)
+    bad = [v for v in values.tolist() if v not in ZONE_CODES]
+    if bad:
+        shown = ", ".join(str(v) for v in bad[:5])
+        raise InputError(
+            f"{source}: mask values {shown} are not zone codes; use 0 (no data), "
+            f"64 (rock), 127 (glacier), 254 (ocean)"
+        )
+    return zones.astype(np.uint8, copy=False)
+
+
+def encode_binary(zones: np.ndarray) -> np.ndarray:
+    """Land (rock, glacier) -> +1, ocean -> -1, no data -> 0; adds a channel axis."""
+    out = np.where(zones == OCEAN, -1.0, 1.0).astype(np.float32)
+    out[zones == NODATA] = 0.0
+    return out[..., None]
+
+
+@dataclass(frozen=True)
+class ClassScheme:
+    """How a zone mask becomes the generator's input channels."""
+
+    name: str
+    channels: int
+    description: str
+    encode: Callable[[np.ndarray], np.ndarray]
+
+
+#: Input encodings by the name recorded in dataset.json.
+CLASS_SCHEMES: dict[str, ClassScheme] = {
+    "binary": ClassScheme("binary", 1, "land (rock + glacier) = +1, ocean = -1 (the paper)", encode_binary),
+}
+
+
+def class_scheme(name: str, source: str) -> ClassScheme:
+    try:
+        return CLASS_SCHEMES[name]
+    except KeyError:
+        raise InputError(
+            f"{source}: unknown class scheme {name!r}; known: {', '.join(CLASS_SCHEMES)}"
+        ) from None

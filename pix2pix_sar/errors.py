@@ -1,0 +1,24 @@
+"""One exception root for everything the library reports to a user.
+
+Messages say what is wrong and what to do; the CLI prints them as one line.
+"""
+
+
+class Pix2PixSarError(Exception):
+    """Base class of every error meant for a user."""
+
+
+class InputError(Pix2PixSarError):
+    """A file or folder given by the user is missing, unreadable or malformed."""
+
+
+class ConfigError(Pix2PixSarError):
+    """A configuration key, value or variant is unknown or of the wrong type."""
+
+
+class RunStateError(Pix2PixSarError):
+    """A run folder cannot be used as asked (mismatched resume, missing snapshots)."""
+
+
+class TrainingDivergedError(Pix2PixSarError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""

@@ -1,0 +1,20 @@
+"""Parameter counts of a model configuration."""
+
+from __future__ import annotations
+
+import functools
+
+from pix2pix_sar.config import ModelConfig
+from pix2pix_sar.models.blocks import count_parameters
+from pix2pix_sar.models.discriminator import build_discriminator
+from pix2pix_sar.models.generator import build_generator
+
+
+@functools.lru_cache(maxsize=None)
+def parameter_counts(cfg: ModelConfig) -> tuple[int, int]:
+    """(generator, discriminator) parameter counts; built once per architecture."""
+    import keras
+
+    counts = count_parameters(build_generator(cfg)), count_parameters(build_discriminator(cfg))
+    keras.backend.clear_session()
+    return counts

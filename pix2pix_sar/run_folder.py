@@ -1,0 +1,79 @@
+"""The run folder contract: everything evaluation and generation need, by name.
+
+    RUN/config.yaml                       fully resolved config
+    RUN/dataset.json                      the training dataset's description (scaling!)
+    RUN/run.json                          dataset path, package version
+    RUN/snapshots/generator_epoch_0015.keras   generator snapshots by epoch
+    RUN/state/                            tf.train.CheckpointManager (resume points)
+    RUN/logs/                             TensorBoard
+    RUN/history.csv                       mean losses per epoch
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from pix2pix_sar.config import Config, config_from_dict
+from pix2pix_sar.data.dataset import DatasetInfo
+from pix2pix_sar.errors import RunStateError
+
+_SNAPSHOT = re.compile(r"^generator_epoch_(\d+)\.keras$")
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    dataset_json = property(lambda self: self.path / "dataset.json")
+    run_json = property(lambda self: self.path / "run.json")
+    snapshot_dir = property(lambda self: self.path / "snapshots")
+    state_dir = property(lambda self: self.path / "state")
+    log_dir = property(lambda self: self.path / "logs")
+    history_csv = property(lambda self: self.path / "history.csv")
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def snapshot_path(self, epoch: int) -> Path:
+        return self.snapshot_dir / f"generator_epoch_{epoch:04d}.keras"
+
+    def snapshots(self) -> dict[int, Path]:
+        """Generator snapshots by epoch, in epoch order."""
+        if not self.snapshot_dir.is_dir():
+            return {}
+        found = {}
+        for p in self.snapshot_dir.iterdir():
+            m = _SNAPSHOT.match(p.name)
+            if m:
+                found[int(m.group(1))] = p
+        return dict(sorted(found.items()))
+
+    def require(self) -> "RunFolder":
+        if not self.path.is_dir():
+            raise RunStateError(f"{self.path}: no such run folder; train one with 'pix2pix-sar fit --out {self.path}'")
+        if not self.exists():
+            raise RunStateError(f"{self.path}: not a run folder (no config.yaml); give the --out folder of 'pix2pix-sar fit'")
+        return self
+
+    def load_config(self) -> Config:
+        self.require()
+        try:
+            data = yaml.safe_load(self.config_path.read_text())
+        except yaml.YAMLError as exc:
+            raise RunStateError(f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run").with_traceback(None) from None
+        return config_from_dict(data or {}, str(self.config_path))
+
+    def dataset_info(self) -> DatasetInfo:
+        if not self.dataset_json.exists():
+            raise RunStateError(f"{self.dataset_json}: missing; the run folder is incomplete")
+        return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
+
+    def dataset_path(self) -> Path | None:
+        if not self.run_json.exists():
+            return None
+        return Path(json.loads(self.run_json.read_text())["dataset"])

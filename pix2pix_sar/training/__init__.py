@@ -1,0 +1,1 @@
+"""Training: losses, the train step, and the resumable loop."""

@@ -1,0 +1,246 @@
+"""`fit`: train a variant on a patch dataset, resumable at any time.
+
+Each epoch ends with, in this order: TensorBoard scalars and history.csv, a
+generator snapshot when the epoch is a multiple of ``checkpoint_every`` (and at
+the last epoch), then the full training state (both models, both optimizers,
+the epoch counter; the data order is a function of seed and epoch). A run that
+is killed resumes from the last state and replays exactly what was lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from pix2pix_sar import __version__, geo
+from pix2pix_sar.config import Config, diff_configs
+from pix2pix_sar.data.dataset import SplitArrays, load_info, load_split
+from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.errors import InputError, RunStateError, TrainingDivergedError
+from pix2pix_sar.run_folder import RunFolder
+from pix2pix_sar.training.step import LOSS_NAMES
+
+log = logging.getLogger(__name__)
+
+#: Config fields that may change when a run is continued.
+RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every")
+
+#: Validation patches shown in TensorBoard at each snapshot.
+PREVIEW_COUNT = 3
+
+
+class TrainingReporter(Protocol):
+    """Receives progress; the library itself never prints."""
+
+    def epoch_started(self, epoch: int, epochs: int, steps: int) -> None: ...
+
+    def step_finished(self, step: int, losses: dict[str, float]) -> None: ...
+
+    def epoch_finished(self, epoch: int, losses: dict[str, float], seconds: float) -> None: ...
+
+
+class SilentReporter:
+    def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:
+        pass
+
+    def step_finished(self, step: int, losses: dict[str, float]) -> None:
+        pass
+
+    def epoch_finished(self, epoch: int, losses: dict[str, float], seconds: float) -> None:
+        log.info("epoch %d: %s (%.1fs)", epoch, ", ".join(f"{k} {v:.4f}" for k, v in losses.items()), seconds)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    run: RunFolder
+    start_epoch: int
+    end_epoch: int
+    config: Config
+
+
+def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, object]:
+    """Take the patch size and input channels from the dataset."""
+    info = load_info(data_dir)
+    scheme = class_scheme(info.classes, str(data_dir / "dataset.json"))
+    model = dataclasses.replace(cfg.model, patch_size=info.patch_size, in_channels=scheme.channels)
+    if model != cfg.model:
+        log.info("model follows the dataset: patch_size %d, in_channels %d", model.patch_size, model.in_channels)
+    return dataclasses.replace(cfg, model=model).validate(), info
+
+
+def _open_run(run: RunFolder, cfg: Config, data_dir: Path, info) -> Config:
+    """Create the run folder, or check that `cfg` may continue the one there."""
+    if run.exists():
+        saved = run.load_config()
+        changes = [c for c in diff_configs(saved, cfg) if c.split(":")[0] not in RESUMABLE_CHANGES]
+        if changes:
+            raise RunStateError(
+                f"{run.path} was trained with other settings ({'; '.join(changes)}); "
+                f"rerun with the original settings to resume, or choose a new --out"
+            )
+    elif run.path.exists() and any(run.path.iterdir()):
+        raise RunStateError(f"{run.path}: exists and is not a run folder; choose a new or empty --out")
+    run.path.mkdir(parents=True, exist_ok=True)
+    with geo.atomic_path(run.config_path) as tmp:
+        tmp.write_text(cfg.to_yaml())
+    with geo.atomic_path(run.dataset_json) as tmp:
+        shutil.copyfile(data_dir / "dataset.json", tmp)
+    with geo.atomic_path(run.run_json) as tmp:
+        tmp.write_text(json.dumps({"dataset": str(data_dir.resolve()), "version": __version__}, indent=2) + "\n")
+    return cfg
+
+
+def _rewind_history(path: Path, epoch: int) -> None:
+    """Drop history rows after `epoch` (work lost by an interruption)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= epoch]
+    with geo.atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        csv.writer(fh).writerows(kept)
+
+
+def _append_history(path: Path, epoch: int, losses: dict[str, float], seconds: float) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(["epoch", *LOSS_NAMES, "seconds"])
+        writer.writerow([epoch, *(f"{losses[k]:.6g}" for k in LOSS_NAMES), f"{seconds:.2f}"])
+
+
+def fit(
+    cfg: Config,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    reporter: TrainingReporter | None = None,
+) -> FitResult:
+    """Train (or continue training) `cfg` on the dataset at `data_dir` into `run_dir`."""
+    import keras
+    import tensorflow as tf
+
+    from pix2pix_sar.data.pipeline import epoch_dataset, steps_per_epoch
+    from pix2pix_sar.models import build_discriminator, build_generator
+    from pix2pix_sar.models.inference import make_generate_fn
+    from pix2pix_sar.training.step import make_train_step
+
+    reporter = reporter or SilentReporter()
+    data_dir, run = Path(data_dir), RunFolder(run_dir)
+    cfg, info = _resolve_for_dataset(cfg, data_dir)
+    train = load_split(data_dir, "train")
+    if len(train) == 0:
+        raise InputError(f"{data_dir}: has no training patches; prepare it with a smaller --val-fraction or more data")
+    val = load_split(data_dir, "val")
+    cfg = _open_run(run, cfg, data_dir, info)
+    tcfg = cfg.training
+    scheme = class_scheme(info.classes, str(data_dir))
+
+    keras.utils.set_random_seed(tcfg.seed)
+    if tcfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    generator = build_generator(cfg.model)
+    discriminator = build_discriminator(cfg.model)
+    opt = cfg.optimizer
+    gen_opt = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+    disc_opt = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+    # Keras 3 optimizers create their slots lazily; build them so restore has targets.
+    gen_opt.build(generator.trainable_variables)
+    disc_opt.build(discriminator.trainable_variables)
+    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch", trainable=False)
+    checkpoint = tf.train.Checkpoint(
+        generator=generator,
+        discriminator=discriminator,
+        generator_optimizer=gen_opt,
+        discriminator_optimizer=disc_opt,
+        epoch=epoch_var,
+        # Keras does not hand dropout RNG states to tf.train.Checkpoint; without
+        # them a resumed run would draw other dropout masks than an uninterrupted one.
+        generator_rng=_rng_states(generator),
+    )
+    manager = tf.train.CheckpointManager(checkpoint, str(run.state_dir), max_to_keep=tcfg.keep_states)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log.info("resumed %s at epoch %d", run.path, int(epoch_var))
+    start = int(epoch_var)
+    _rewind_history(run.history_csv, start)
+    if start >= tcfg.epochs:
+        log.info("%s is already trained to epoch %d (asked: %d)", run.path, start, tcfg.epochs)
+        return FitResult(run, start, start, cfg)
+
+    train_step = make_train_step(
+        generator, discriminator, gen_opt, disc_opt, cfg.loss, scheme.channels, cfg.model.patch_size
+    )
+    # Previews run on a copy so they never touch the training RNG or BN statistics.
+    preview_model = build_generator(cfg.model)
+    preview_fn = make_generate_fn(preview_model)
+    preview = val if len(val) else train
+    preview_masks = scheme.encode(preview.zones[:PREVIEW_COUNT])
+    writer = tf.summary.create_file_writer(str(run.log_dir))
+    steps = steps_per_epoch(len(train), tcfg.batch_size)
+
+    for epoch in range(start, tcfg.epochs):
+        t0 = time.perf_counter()
+        reporter.epoch_started(epoch + 1, tcfg.epochs, steps)
+        sums = dict.fromkeys(LOSS_NAMES, 0.0)
+        ds = epoch_dataset(train, scheme, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch)
+        for step, (mask, target) in enumerate(ds):
+            losses = {k: float(v) for k, v in train_step(mask, target).items()}
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise TrainingDivergedError(
+                    f"loss became {losses} at epoch {epoch + 1}, step {step + 1}; training stopped and "
+                    f"the last good state ({manager.latest_checkpoint or 'none saved yet'}) is kept; "
+                    f"lower optimizer.learning_rate and rerun to resume"
+                )
+            for k in LOSS_NAMES:
+                sums[k] += losses[k]
+            reporter.step_finished(step + 1, losses)
+        means = {k: v / steps for k, v in sums.items()}
+        done = epoch + 1
+        seconds = time.perf_counter() - t0
+        epoch_var.assign(done)
+        with writer.as_default(step=done):
+            for k, v in means.items():
+                tf.summary.scalar(f"loss/{k}", v)
+        _append_history(run.history_csv, done, means, seconds)
+        if done % tcfg.checkpoint_every == 0 or done == tcfg.epochs:
+            _save_snapshot(run, generator, done)
+            preview_model.set_weights(generator.get_weights())
+            strip = _preview_strip(preview_masks, preview.images[:PREVIEW_COUNT], preview_fn(preview_masks).numpy())
+            with writer.as_default(step=done):
+                tf.summary.image("mask_target_output", strip, max_outputs=PREVIEW_COUNT)
+        if done % tcfg.state_every == 0 or done == tcfg.epochs:
+            manager.save(checkpoint_number=done)
+        writer.flush()
+        reporter.epoch_finished(done, means, seconds)
+    return FitResult(run, start, tcfg.epochs, cfg)
+
+
+def _rng_states(model) -> list:
+    """The seed-generator states of `model`'s dropout layers (not in model.weights)."""
+    import keras
+
+    return [layer.seed_generator.state for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+
+
+def _save_snapshot(run: RunFolder, generator, epoch: int) -> Path:
+    path = run.snapshot_path(epoch)
+    with geo.atomic_path(path, suffix=".keras") as tmp:
+        generator.save(tmp)
+    return path
+
+
+def _preview_strip(masks: np.ndarray, targets: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """mask | target | output per row, scaled to [0, 1] for TensorBoard."""
+    panels = [masks[..., :1], targets, outputs]
+    return np.clip((np.concatenate(panels, axis=2) + 1.0) / 2.0, 0.0, 1.0)

@@ -1,0 +1,90 @@
+import csv
+
+import numpy as np
+import pytest
+
+from pix2pix_sar.errors import RunStateError, TrainingDivergedError
+from pix2pix_sar.run_folder import RunFolder
+
+
+def _weights(path):
+    import keras
+
+    return keras.models.load_model(path, compile=False).get_weights()
+
+
+def test_one_train_step_changes_both_networks_and_returns_loss_parts(tiny_dataset, tiny_config):
+    import keras
+
+    from pix2pix_sar.data.dataset import load_split
+    from pix2pix_sar.data.zones import encode_binary
+    from pix2pix_sar.models import build_discriminator, build_generator
+    from pix2pix_sar.training.step import make_train_step
+
+    cfg = tiny_config().model
+    cfg = type(cfg)(**{**cfg.__dict__, "patch_size": 32})
+    gen, disc = build_generator(cfg), build_discriminator(cfg)
+    g_opt, d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
+    step = make_train_step(gen, disc, g_opt, d_opt, tiny_config().loss, 1, 32)
+    split = load_split(tiny_dataset, "train")
+    before_g, before_d = [w.copy() for w in gen.get_weights()], [w.copy() for w in disc.get_weights()]
+    losses = step(encode_binary(split.zones[:1]), split.images[:1])
+    assert set(losses) == {"gen_total", "gen_gan", "gen_l1", "disc"}
+    total = float(losses["gen_gan"]) * 1.0 + 100.0 * float(losses["gen_l1"])
+    assert float(losses["gen_total"]) == pytest.approx(total, rel=1e-5)
+    assert any(not np.array_equal(a, b) for a, b in zip(before_g, gen.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(before_d, disc.get_weights()))
+
+
+def test_fit_writes_the_run_folder(tiny_dataset, tiny_config, tmp_path):
+    from pix2pix_sar.training.loop import fit
+
+    result = fit(tiny_config("dis3", epochs=2), tiny_dataset, tmp_path / "run")
+    run = RunFolder(tmp_path / "run")
+    assert (result.start_epoch, result.end_epoch) == (0, 2)
+    assert list(run.snapshots()) == [1, 2]
+    cfg = run.load_config()
+    assert cfg.variant == "dis3" and cfg.model.patch_size == 32 and cfg.model.discriminator_kernel == 3
+    assert run.dataset_info().patch_size == 32
+    rows = list(csv.DictReader(run.history_csv.open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("gen_total", "gen_gan", "gen_l1", "disc"))
+    assert list(run.log_dir.glob("events.out.tfevents.*"))
+    assert (run.state_dir / "checkpoint").exists()
+    # Nothing temporary is left behind.
+    assert not list(run.path.rglob(".*.keras")) and not list(run.path.glob(".*.yaml"))
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny_dataset, tiny_config, tmp_path):
+    from pix2pix_sar.training.loop import fit
+
+    fit(tiny_config(epochs=3), tiny_dataset, tmp_path / "straight")
+    fit(tiny_config(epochs=1), tiny_dataset, tmp_path / "resumed")
+    result = fit(tiny_config(epochs=3), tiny_dataset, tmp_path / "resumed")
+    assert result.start_epoch == 1
+    a = _weights(RunFolder(tmp_path / "straight").snapshot_path(3))
+    b = _weights(RunFolder(tmp_path / "resumed").snapshot_path(3))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    rows = list(csv.DictReader(RunFolder(tmp_path / "resumed").history_csv.open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    # Asking again for the same epochs does nothing.
+    again = fit(tiny_config(epochs=3), tiny_dataset, tmp_path / "resumed")
+    assert again.start_epoch == again.end_epoch == 3
+
+
+def test_resume_refuses_another_variant_or_architecture(tiny_dataset, tiny_config, tmp_path):
+    from pix2pix_sar.training.loop import fit
+
+    fit(tiny_config(epochs=1), tiny_dataset, tmp_path / "run")
+    with pytest.raises(RunStateError, match=r"variant: orig -> gen5"):
+        fit(tiny_config("gen5", epochs=2), tiny_dataset, tmp_path / "run")
+    with pytest.raises(RunStateError, match=r"model.base_filters: 8 -> 16"):
+        fit(tiny_config("orig", "model.base_filters=16", epochs=2), tiny_dataset, tmp_path / "run")
+
+
+def test_non_finite_loss_stops_with_a_clear_error(tiny_dataset, tiny_config, tmp_path):
+    from pix2pix_sar.training.loop import fit
+
+    with pytest.raises(TrainingDivergedError, match="loss became .*inf.* at epoch 1, step 1"):
+        fit(tiny_config("orig", "loss.l1_weight=1e39", epochs=2), tiny_dataset, tmp_path / "run")
+    assert RunFolder(tmp_path / "run").snapshots() == {}
