@@ -132,7 +132,7 @@ def fit(
 
     from pix2pix_sar.data.pipeline import epoch_dataset, steps_per_epoch
     from pix2pix_sar.models import build_discriminator, build_generator
-    from pix2pix_sar.models.inference import make_generate_fn
+    from pix2pix_sar.models.inference import inference_generator, make_generate_fn
     from pix2pix_sar.training.step import make_train_step
 
     reporter = reporter or SilentReporter()
@@ -182,7 +182,7 @@ def fit(
         generator, discriminator, gen_opt, disc_opt, cfg.loss, scheme.channels, cfg.model.patch_size
     )
     # Previews run on a copy so they never touch the training RNG or BN statistics.
-    preview_model = build_generator(cfg.model)
+    preview_model = inference_generator(generator)
     preview_fn = make_generate_fn(preview_model)
     preview = val if len(val) else train
     preview_masks = scheme.encode(preview.zones[:PREVIEW_COUNT])
