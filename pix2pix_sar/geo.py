@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, gdal_array, ogr, osr
 
 from pix2pix_sar.errors import InputError
 
@@ -185,3 +185,331 @@ def write_geotiff(
         ds.FlushCache()
         ds = None  # close before the rename
     return path
+
+
+# --- Window reads, warping, vectors (data preparation) --------------------------------
+
+
+@dataclass(frozen=True)
+class BandInfo:
+    """What `prepare` needs to know about a band before reading pixels."""
+
+    dtype: str  # numpy dtype name
+    nodata: float | None
+    text: str  # description and metadata, lower case (hints such as "amplitude")
+
+
+class RasterSource:
+    """One raster kept open for many window reads (GDAL's block cache does the rest)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._ds = _open(self.path)
+        self.grid = _grid(self._ds)
+        self.band_count = self._ds.RasterCount
+
+    def __enter__(self) -> "RasterSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._ds = None
+
+    def band_info(self, band: int = 1) -> BandInfo:
+        rb = self._band(band)
+        texts = [rb.GetDescription(), *rb.GetMetadata().values(), *self._ds.GetMetadata().values()]
+        dtype = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(rb.DataType)).name
+        return BandInfo(dtype, rb.GetNoDataValue(), " ".join(str(t) for t in texts).lower())
+
+    def _band(self, band: int) -> gdal.Band:
+        if not 1 <= band <= self.band_count:
+            raise InputError(f"{self.path}: has {self.band_count} band(s), band {band} was asked for; pick one with --band")
+        return self._ds.GetRasterBand(band)
+
+    def read_decimated(self, band: int = 1, max_side: int = 512) -> np.ndarray:
+        """The whole band at reduced resolution (nearest), e.g. to guess its units cheaply."""
+        scale = max(1, -(-max(self.grid.width, self.grid.height) // max_side))
+        w, h = max(1, self.grid.width // scale), max(1, self.grid.height // scale)
+        try:
+            return self._band(band).ReadAsArray(0, 0, self.grid.width, self.grid.height, buf_xsize=w, buf_ysize=h)
+        except RuntimeError as exc:
+            raise InputError(f"{self.path}: read failed ({exc}); the file may be truncated, re-export it") from None
+
+    def read(self, window: tuple[int, int, int, int], band: int = 1) -> np.ndarray:
+        col, row, w, h = window
+        try:
+            array = self._band(band).ReadAsArray(col, row, w, h)
+        except RuntimeError as exc:
+            raise InputError(f"{self.path}: read failed ({exc}); the file may be truncated, re-export it") from None
+        if array is None:
+            raise InputError(f"{self.path}: read failed; the file may be truncated, re-export it")
+        return array
+
+
+def _srs(wkt: str) -> osr.SpatialReference:
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(wkt)
+    # x = easting/longitude everywhere, whatever the CRS's official axis order.
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of a north-up grid."""
+    x0, dx, _, y0, _, dy = grid.geotransform
+    xs, ys = (x0, x0 + dx * grid.width), (y0, y0 + dy * grid.height)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def warp_to_grid(path: str | Path, grid: Grid, nodata: float = 0) -> np.ndarray:
+    """Band 1 of `path` resampled onto `grid` with nearest neighbour (labels stay labels).
+
+    Pixels of `grid` the source does not cover get `nodata`.
+    """
+    src = _open(path)
+    if src.RasterCount != 1:
+        raise InputError(f"{path}: has {src.RasterCount} bands; a mask must have one band")
+    if bool(src.GetProjection()) != bool(grid.crs_wkt):
+        raise InputError(f"{path}: one of the mask and the scene has no CRS, so they cannot be aligned; give both a CRS")
+    try:
+        out = gdal.Warp(
+            "", src, format="MEM", outputBounds=grid_bounds(grid), width=grid.width, height=grid.height,
+            dstSRS=grid.crs_wkt or None, resampleAlg="near", dstNodata=nodata, multithread=False,
+        )
+        return out.GetRasterBand(1).ReadAsArray()
+    except RuntimeError as exc:
+        raise InputError(f"{path}: could not be warped onto the scene grid ({exc}); check its CRS") from None
+
+
+@dataclass(frozen=True)
+class VectorFeatures:
+    """Geometries (WKB) of a vector file, their CRS and one attribute's values."""
+
+    path: Path
+    crs_wkt: str
+    geometries: list[bytes]
+    values: list
+    geometry_types: list[str]
+
+
+def read_vector(path: str | Path, field: str | None = None) -> VectorFeatures:
+    """Every feature of every layer (GeoPackage, Shapefile, GeoJSON, ...)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    try:
+        ds = ogr.Open(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"{path}: not a vector file OGR can read ({exc}); give a GeoPackage, Shapefile or GeoJSON") from None
+    if ds is None:
+        raise InputError(f"{path}: not a vector file OGR can read; give a GeoPackage, Shapefile or GeoJSON")
+    crs_wkt, geometries, values, types = "", [], [], []
+    for layer in ds:
+        srs = layer.GetSpatialRef()
+        layer_wkt = srs.ExportToWkt() if srs else ""
+        if field is not None and layer.GetLayerDefn().GetFieldIndex(field) < 0:
+            names = [layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())]
+            raise InputError(f"{path}: has no field {field!r}; its fields are {', '.join(names) or 'none'}; pass one with --label-field")
+        for feature in layer:
+            geom = feature.GetGeometryRef()
+            if geom is None or geom.IsEmpty():
+                continue
+            if crs_wkt and layer_wkt and not same_crs(crs_wkt, layer_wkt):
+                raise InputError(f"{path}: layers in different CRSs; export them in one CRS")
+            crs_wkt = crs_wkt or layer_wkt
+            geometries.append(bytes(geom.ExportToWkb()))
+            types.append(ogr.GeometryTypeToName(geom.GetGeometryType()).lower())
+            values.append(feature.GetField(field) if field is not None else None)
+    return VectorFeatures(path, crs_wkt, geometries, values, types)
+
+
+def bounds_polygon(bounds: tuple[float, float, float, float], densify: int = 32) -> bytes:
+    """A rectangle as WKB, its edges densified so it stays faithful when reprojected."""
+    minx, miny, maxx, maxy = bounds
+    t = np.linspace(0.0, 1.0, densify, endpoint=False)
+    xs = np.concatenate([minx + t * (maxx - minx), np.full_like(t, maxx), maxx - t * (maxx - minx), np.full_like(t, minx)])
+    ys = np.concatenate([np.full_like(t, miny), miny + t * (maxy - miny), np.full_like(t, maxy), maxy - t * (maxy - miny)])
+    ring = ogr.Geometry(ogr.wkbLinearRing)
+    for x, y in zip(xs, ys):
+        ring.AddPoint_2D(float(x), float(y))
+    ring.CloseRings()
+    poly = ogr.Geometry(ogr.wkbPolygon)
+    poly.AddGeometry(ring)
+    return bytes(poly.ExportToWkb())
+
+
+def transform_geometries(geometries: list[bytes], src_wkt: str, dst_wkt: str) -> list[bytes]:
+    """Reproject WKB geometries (no-op where either CRS is unknown or they are the same)."""
+    if not src_wkt or not dst_wkt or same_crs(src_wkt, dst_wkt):
+        return list(geometries)
+    transform = osr.CoordinateTransformation(_srs(src_wkt), _srs(dst_wkt))
+    out = []
+    for wkb in geometries:
+        geom = ogr.CreateGeometryFromWkb(wkb)
+        try:
+            geom.Transform(transform)
+        except RuntimeError as exc:
+            raise InputError(f"geometry cannot be reprojected ({exc}); check the CRS of the vector file") from None
+        out.append(bytes(geom.ExportToWkb()))
+    return out
+
+
+def geometries_bounds(geometries: list[bytes]) -> tuple[float, float, float, float]:
+    envs = [ogr.CreateGeometryFromWkb(g).GetEnvelope() for g in geometries]  # (minx, maxx, miny, maxy)
+    return min(e[0] for e in envs), min(e[2] for e in envs), max(e[1] for e in envs), max(e[3] for e in envs)
+
+
+def rasterize(geometries: list[bytes], values: list[int], grid: Grid, all_touched: bool = False) -> np.ndarray:
+    """Burn each geometry (already in `grid`'s CRS) with its value, in order, onto a uint8 grid of 0s."""
+    target = gdal.GetDriverByName("MEM").Create("", grid.width, grid.height, 1, gdal.GDT_Byte)
+    target.SetGeoTransform(grid.geotransform)
+    if grid.crs_wkt:
+        target.SetProjection(grid.crs_wkt)
+    source = ogr.GetDriverByName("Memory").CreateDataSource("")
+    layer = source.CreateLayer("burn", _srs(grid.crs_wkt) if grid.crs_wkt else None)
+    layer.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
+    for wkb, value in zip(geometries, values):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkb(wkb))
+        feature.SetField("burn", int(value))
+        layer.CreateFeature(feature)
+    options = ["ATTRIBUTE=burn"] + (["ALL_TOUCHED=TRUE"] if all_touched else [])
+    gdal.RasterizeLayer(target, [1], layer, options=options)
+    return target.GetRasterBand(1).ReadAsArray()
+
+
+def _atomic_vector(path: Path, driver_name: str, build) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.unlink()  # OGR creates the file itself
+        ds = ogr.GetDriverByName(driver_name).CreateDataSource(str(tmp))
+        build(ds)
+        ds.FlushCache()
+        ds = None
+    return path
+
+
+def write_vector(
+    path: str | Path,
+    geometries: list[bytes],
+    crs_wkt: str,
+    fields: dict[str, list],
+    layer_name: str = "features",
+    driver: str = "GPKG",
+) -> Path:
+    """Write polygons (WKB) with string/integer attributes, atomically (GPKG or GeoJSON)."""
+
+    def build(ds):
+        layer = ds.CreateLayer(layer_name, _srs(crs_wkt) if crs_wkt else None, ogr.wkbUnknown)
+        for name, column in fields.items():
+            kind = ogr.OFTInteger if all(isinstance(v, (int, np.integer)) for v in column) else ogr.OFTString
+            layer.CreateField(ogr.FieldDefn(name, kind))
+        for i, wkb in enumerate(geometries):
+            feature = ogr.Feature(layer.GetLayerDefn())
+            feature.SetGeometry(ogr.CreateGeometryFromWkb(wkb))
+            for name, column in fields.items():
+                value = column[i]
+                feature.SetField(name, int(value) if isinstance(value, (int, np.integer)) else str(value))
+            layer.CreateFeature(feature)
+
+    return _atomic_vector(Path(path), driver, build)
+
+
+def polygonize(array: np.ndarray, grid: Grid) -> tuple[list[bytes], list[int]]:
+    """Connected regions of equal non-zero value as polygons (WKB, grid CRS) and their values."""
+    src = gdal.GetDriverByName("MEM").Create("", grid.width, grid.height, 1, gdal.GDT_Byte)
+    src.SetGeoTransform(grid.geotransform)
+    band = src.GetRasterBand(1)
+    band.WriteArray(np.asarray(array, np.uint8))
+    store = ogr.GetDriverByName("Memory").CreateDataSource("")  # must outlive its layer
+    layer = store.CreateLayer("polygons", None, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("value", ogr.OFTInteger))
+    gdal.Polygonize(band, band, layer, 0)  # band as its own mask: 0 stays empty
+    geometries, values = [], []
+    for feature in layer:
+        geometries.append(bytes(feature.GetGeometryRef().ExportToWkb()))
+        values.append(int(feature.GetField("value")))
+    return geometries, values
+
+
+# --- Streaming writes and cloud-optimised GeoTIFFs (generation) ------------------------
+
+#: Output formats by file suffix: the GDAL driver that makes the final file.
+OUTPUT_DRIVERS = {".tif": "COG", ".tiff": "COG", ".png": "PNG"}
+
+_FINAL_OPTIONS = {
+    "COG": lambda dtype: ["COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER"] + (["PREDICTOR=YES"] if dtype.kind == "f" else []),
+    "PNG": lambda dtype: [],
+}
+
+
+class RasterRowWriter:
+    """Write a single-band raster row block by row block, then finish it atomically.
+
+    Rows go to a tiled GeoTIFF under a temporary name beside `path` (so memory stays
+    bounded for scene-sized rasters); `commit` converts it with GDAL's COG driver (a
+    cloud-optimised GeoTIFF with overviews) or PNG driver, chosen by `path`'s suffix,
+    and renames the result to `path`. Without `commit` (an exception, a kill) the
+    temporary files are removed and `path` is left as it was.
+    """
+
+    def __init__(self, path: str | Path, grid: Grid, dtype: np.dtype, nodata: float | None = None):
+        self.path = Path(path)
+        self.driver = OUTPUT_DRIVERS.get(self.path.suffix.lower())
+        if self.driver is None:
+            raise InputError(f"{self.path}: unknown output format; name it .tif (GeoTIFF) or .png")
+        self.dtype = np.dtype(dtype)
+        if self.driver == "PNG" and self.dtype not in (np.dtype("uint8"), np.dtype("uint16")):
+            raise InputError(f"{self.path}: PNG holds 8/16-bit integers only; write a .tif for {self.dtype} values")
+        self.grid = grid
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".stream.tif", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        options = ["TILED=YES", "COMPRESS=LZW", "BIGTIFF=IF_SAFER"]
+        self._ds = gdal.GetDriverByName("GTiff").Create(
+            str(self._tmp), grid.width, grid.height, 1, _GDAL_TYPES[self.dtype], options=options
+        )
+        self._ds.SetGeoTransform(grid.geotransform)
+        if grid.crs_wkt:
+            self._ds.SetProjection(grid.crs_wkt)
+        if nodata is not None:
+            self._ds.GetRasterBand(1).SetNoDataValue(float(nodata))
+
+    def __enter__(self) -> "RasterRowWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._ds = None
+        for p in (self._tmp, self._tmp.with_name(self._tmp.name + ".aux.xml")):
+            if p.exists():
+                p.unlink()
+
+    def write_rows(self, row_off: int, rows: np.ndarray) -> None:
+        """Write `rows` (n, width) starting at row `row_off`."""
+        if rows.shape[1] != self.grid.width or row_off + rows.shape[0] > self.grid.height:
+            raise ValueError(f"rows {rows.shape} at {row_off} do not fit {self.grid.width}x{self.grid.height}")
+        self._ds.GetRasterBand(1).WriteArray(np.asarray(rows, self.dtype), 0, row_off)
+
+    def commit(self) -> Path:
+        self._ds.FlushCache()
+        self._ds = None
+        options = _FINAL_OPTIONS[self.driver](self.dtype)
+        # PNG cannot hold a CRS: no .aux.xml sidecar (it would carry the temporary name).
+        pam = gdal.GetThreadLocalConfigOption("GDAL_PAM_ENABLED", None)
+        gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO" if self.driver == "PNG" else pam)
+        try:
+            with atomic_path(self.path) as final_tmp:
+                src = gdal.Open(str(self._tmp))
+                gdal.GetDriverByName(self.driver).CreateCopy(str(final_tmp), src, strict=0, options=options)
+                src = None
+        finally:
+            gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", pam)
+        return self.path
+
+
+def is_cog(path: str | Path) -> bool:
+    """True if GDAL reports `path` as a cloud-optimised GeoTIFF layout."""
+    ds = _open(path)
+    return ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") == "COG"

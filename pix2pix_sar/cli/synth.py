@@ -17,12 +17,18 @@ from pix2pix_sar.cli.options import seed_opt, user_errors
 @seed_opt
 @user_errors
 def command(out, width, height, looks, pixel_size, crs, seed):
-    """Write a synthetic glacier SAR scene (OUT/scene.tif) and its zones (OUT/zones.tif)."""
-    from pix2pix_sar.data.synth import write_synth_scene
+    """Write a synthetic glacier SAR scene and its labels.
+
+    OUT/scene.tif (Float32 linear intensity, no-data 0), OUT/zones.tif (zone codes
+    0/64/127/254), OUT/zones.gpkg (the zones as polygons, fields zone and class) and
+    OUT/aoi.geojson (an area of interest in EPSG:4326).
+    """
+    from pix2pix_sar.data.synth import SynthFiles, write_synth_scene
 
     if width < 16 or height < 16:
         raise click.BadParameter("must be at least 16 pixels", param_hint="'--width'/'--height'")
     if looks <= 0:
         raise click.BadParameter("must be positive", param_hint="'--looks'")
-    sar, zones = write_synth_scene(out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs)
-    click.echo(f"scene: {sar}\nzones: {zones}")
+    write_synth_scene(out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs)
+    files = SynthFiles.in_folder(out)
+    click.echo(f"scene: {files.scene}\nzones: {files.zones}\nzone polygons: {files.zones_vector}\nAOI (EPSG:4326): {files.aoi}")

@@ -1,29 +1,571 @@
-"""Cut a SAR scene and its zone mask into a patch dataset (paper Sec. III-A)."""
+"""Cut SAR scenes and their labels into a patch dataset (paper Sec. III-A).
+
+Inputs: one or more scenes (GeoTIFF, any CRS), labels as a zone raster (warped onto
+each scene's grid with nearest neighbour when the grids differ) or as vectors
+(rasterised onto each scene's grid), and optionally an area of interest in any CRS.
+
+Two passes over each scene, row strip by row strip (memory stays at a few strips
+plus one uint8 label/AOI raster per scene):
+
+1. scan: find the windows inside the AOI whose no-data share is small enough, and
+   sample their dB values for the dataset-wide clip percentiles;
+2. write: scale the kept windows to [-1, 1] and write them with DatasetWriter.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from pix2pix_sar import geo
-from pix2pix_sar.data.dataset import (
-    DatasetInfo,
-    DatasetWriter,
-    PatchRecord,
-    iter_windows,
-    split_ids,
-)
-from pix2pix_sar.data.scaling import DB_FACTORS, fit_scaling, to_db
-from pix2pix_sar.data.zones import NODATA, check_zones
+from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, split_ids
+from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling, fit_scaling, to_db
+from pix2pix_sar.data.zones import NODATA, ZONE_CODES, ZONE_NAMES, check_zones, class_scheme
 from pix2pix_sar.errors import InputError
 
 log = logging.getLogger(__name__)
 
 #: Pixels per patch sampled for the dataset-wide percentiles.
 _SAMPLES_PER_PATCH = 4096
+
+#: progress(done, total, what): done/total patch windows over both passes, what = scene and stage.
+ProgressFn = Callable[[int, int, str], None]
+
+#: Scene/mask pairing in folders: a scene NAME.tif pairs with the first of these that exists.
+MASK_SUFFIXES = ("_zones", "_mask", "")
+SCENE_PATTERNS = ("*.tif", "*.tiff")
+
+
+# --- What goes in --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """One SAR scene and, optionally, its raster labels; `split` forces its split (CaFFe)."""
+
+    sar: Path
+    mask: Path | None = None
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class AreaOfInterest:
+    """Polygons (WKB) in `crs_wkt` where patches may be cut; `source` names them in messages."""
+
+    geometries: list[bytes]
+    crs_wkt: str
+    source: str
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "AreaOfInterest":
+        features = geo.read_vector(path)
+        polygons = [g for g, kind in zip(features.geometries, features.geometry_types) if "polygon" in kind]
+        if not polygons:
+            raise InputError(f"{path}: has no polygons; draw the area of interest as polygon(s) or use --bounds")
+        return cls(polygons, features.crs_wkt, str(path))
+
+    @classmethod
+    def from_bounds(cls, bounds: tuple[float, float, float, float], crs: str) -> "AreaOfInterest":
+        minx, miny, maxx, maxy = bounds
+        if not (maxx > minx and maxy > miny):
+            raise InputError(f"--bounds {bounds}: need minx < maxx and miny < maxy")
+        return cls([geo.bounds_polygon(bounds)], geo.crs_from_user(crs), f"--bounds {minx} {miny} {maxx} {maxy}")
+
+
+@dataclass(frozen=True)
+class VectorLabels:
+    """Label polygons/lines and the field that holds a zone code or class name."""
+
+    path: Path
+    field: str
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    patch_size: int = 256
+    stride: int | None = None  # None: = patch_size (non-overlapping, the paper)
+    max_nodata: float = 0.0  # largest share of no-data pixels a patch may hold
+    val_fraction: float = 0.1
+    seed: int = 0
+    split_by: str = "patch"  # see SPLITTERS
+    units: str = "auto"
+    classes: str = "binary"
+    band: int | None = None  # None: the scene must have one band
+
+    @property
+    def step(self) -> int:
+        return self.stride or self.patch_size
+
+    def check(self) -> None:
+        if self.patch_size < 16 or self.patch_size & (self.patch_size - 1):
+            raise InputError(f"--patch-size must be a power of two >= 16, got {self.patch_size}")
+        if self.step < 1:
+            raise InputError(f"--stride must be positive, got {self.stride}")
+        if not 0.0 <= self.max_nodata < 1.0:
+            raise InputError(f"--max-nodata must be in [0, 1), got {self.max_nodata}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise InputError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.units != "auto" and self.units not in DB_FACTORS:
+            raise InputError(f"unknown units {self.units!r}; use auto or one of {', '.join(DB_FACTORS)}")
+        if self.split_by not in SPLITTERS:
+            raise InputError(f"unknown --split-by {self.split_by!r}; use one of {', '.join(SPLITTERS)}")
+        class_scheme(self.classes, "--classes")
+
+
+def pair_scenes(sar: list[Path], masks: list[Path] = ()) -> list[SceneInput]:
+    """Scenes (files or folders of *.tif) with their raster masks, by the documented rule.
+
+    * no masks: scenes only (labels come from --labels);
+    * as many mask files as scene files: paired in order;
+    * one mask folder (or masks beside the scenes): scene NAME.tif pairs with
+      NAME_zones.tif, NAME_mask.tif or NAME.tif in that folder.
+    """
+    scenes: list[Path] = []
+    for path in map(Path, sar):
+        if path.is_dir():
+            found = sorted(p for pattern in SCENE_PATTERNS for p in path.glob(pattern)
+                           if not p.stem.endswith(tuple(s for s in MASK_SUFFIXES if s)))
+            if not found:
+                raise InputError(f"{path}: no *.tif scenes in this folder; give scene files or another folder")
+            scenes.extend(found)
+        else:
+            scenes.append(path)
+    masks = [Path(m) for m in masks]
+    if not masks:
+        return [SceneInput(s) for s in scenes]
+    if len(masks) == 1 and masks[0].is_dir():
+        return [SceneInput(s, _mask_in_folder(s, masks[0])) for s in scenes]
+    if len(masks) != len(scenes):
+        raise InputError(
+            f"{len(scenes)} scene(s) but {len(masks)} --mask file(s); give one mask per scene in the same order, "
+            "or one folder of NAME_zones.tif masks"
+        )
+    return [SceneInput(s, m) for s, m in zip(scenes, masks)]
+
+
+def _mask_in_folder(scene: Path, folder: Path) -> Path:
+    for suffix in MASK_SUFFIXES:
+        for ext in (".tif", ".tiff"):
+            candidate = folder / f"{scene.stem}{suffix}{ext}"
+            if candidate.exists() and candidate.resolve() != scene.resolve():
+                return candidate
+    raise InputError(f"{scene}: no mask {scene.stem}_zones.tif (or _mask.tif) in {folder}; add it or pass --mask files in order")
+
+
+# --- Units ----------------------------------------------------------------------------------
+
+
+def guess_units(band: geo.BandInfo, preview: np.ndarray) -> str:
+    """Integer pixels are DN; metadata naming the units wins; negative values mean dB; else intensity."""
+    if np.dtype(band.dtype).kind in "iu":
+        return "dn"
+    for word, units in (("amplitude", "amplitude"), ("intensity", "intensity"), ("sigma0", "intensity"), ("db", "db")):
+        if re.search(rf"\b{word}\b", band.text):
+            return units
+    valid = preview[np.isfinite(preview)]
+    if band.nodata is not None:
+        valid = valid[valid != band.nodata]
+    return "db" if valid.size and np.percentile(valid, 50) < 0 else "intensity"
+
+
+# --- Labels and AOI on a scene's grid ------------------------------------------------------
+
+
+def _label_code(value) -> int | None:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ZONE_NAMES:
+            return ZONE_NAMES[text]
+        value = int(text) if text.isdigit() else None
+    if isinstance(value, (int, float)) and float(value).is_integer() and int(value) in ZONE_CODES and int(value) != NODATA:
+        return int(value)
+    return None
+
+
+def _vector_zones(labels: VectorLabels, grid: geo.Grid, scene: Path) -> np.ndarray:
+    features = geo.read_vector(labels.path, labels.field)
+    if not features.geometries:
+        raise InputError(f"{labels.path}: has no features; digitise the zones as polygons")
+    codes = [_label_code(v) for v in features.values]
+    bad = sorted({str(v) for v, c in zip(features.values, codes) if c is None})
+    if bad:
+        raise InputError(
+            f"{labels.path}: field {labels.field!r} holds {', '.join(bad[:5])}, which are not zones; "
+            "use 64/127/254 or rock/glacier/ocean"
+        )
+    if grid.crs_wkt and not features.crs_wkt:
+        raise InputError(f"{labels.path}: has no CRS; assign the CRS it was digitised in")
+    keep = [i for i, kind in enumerate(features.geometry_types) if "point" not in kind]
+    geometries = geo.transform_geometries([features.geometries[i] for i in keep], features.crs_wkt, grid.crs_wkt)
+    # Polygons first, lines on top (a digitised front line should not vanish under an area).
+    order = sorted(range(len(keep)), key=lambda i: "line" in features.geometry_types[keep[i]])
+    zones = geo.rasterize([geometries[i] for i in order], [codes[keep[i]] for i in order], grid)
+    if not zones.any():
+        raise InputError(
+            f"{labels.path}: labels do not overlap {scene} (label bounds {_fmt_bounds(geo.geometries_bounds(geometries))} "
+            f"vs scene bounds {_fmt_bounds(geo.grid_bounds(grid))} in {_crs_name(grid)}); check the CRS or the scene"
+        )
+    return zones
+
+
+def _check_codes(zones: np.ndarray, source: str) -> np.ndarray:
+    """check_zones on the values present (a bincount: cheap on a whole scene)."""
+    if zones.dtype == np.uint8:
+        check_zones(np.flatnonzero(np.bincount(zones.ravel(), minlength=256)), source)
+        return zones
+    return check_zones(zones, source)
+
+
+def _aoi_mask(aoi: AreaOfInterest, grid: geo.Grid) -> tuple[np.ndarray | None, float]:
+    """The AOI rasterised on `grid` (pixel centres inside) and its distance from the scene (0 if it overlaps)."""
+    if grid.crs_wkt and not aoi.crs_wkt:
+        raise InputError(f"{aoi.source}: has no CRS; assign one (e.g. EPSG:4326)")
+    geometries = geo.transform_geometries(aoi.geometries, aoi.crs_wkt, grid.crs_wkt)
+    a, s = geo.geometries_bounds(geometries), geo.grid_bounds(grid)
+    gap = float(np.hypot(max(a[0] - s[2], s[0] - a[2], 0.0), max(a[1] - s[3], s[1] - a[3], 0.0)))
+    if gap > 0:
+        return None, gap
+    mask = geo.rasterize(geometries, [1] * len(geometries), grid)
+    return (mask if mask.any() else None), gap
+
+
+def _fmt_bounds(b: tuple[float, float, float, float]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
+
+
+def _crs_name(grid: geo.Grid) -> str:
+    return f"EPSG:{grid.epsg}" if grid.epsg else ("the scene's CRS" if grid.crs_wkt else "pixel coordinates")
+
+
+# --- The scene reader ----------------------------------------------------------------------
+
+
+@dataclass
+class _Scene:
+    """One scene opened for strip reads, with its labels (a reader or an array) and AOI."""
+
+    input: SceneInput
+    source: geo.RasterSource
+    band: int
+    units: str
+    nodata: float | None
+    dtype: str
+    zones_full: np.ndarray | None = None  # labels warped/rasterised onto the grid
+    mask_source: geo.RasterSource | None = None  # labels already on the grid
+    aoi: np.ndarray | None = None
+    region: tuple[int, int, int, int] = (0, 0, 0, 0)  # col0, row0, col1, row1 to tile
+    windows: list[tuple[int, int]] = field(default_factory=list)  # kept (col, row)
+    patch_id_prefix: str = ""
+    source_name: str = ""  # manifest.csv's source: the file name, or its path where names repeat
+
+    @property
+    def grid(self) -> geo.Grid:
+        return self.source.grid
+
+    def close(self) -> None:
+        self.source.close()
+        if self.mask_source:
+            self.mask_source.close()
+
+    def strips(self, size: int, step: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(row, sar, zones, aoi) strips of `size` rows over the region's columns."""
+        col0, row0, col1, row1 = self.region
+        for row in range(row0, row1 - size + 1, step):
+            window = (col0, row, col1 - col0, size)
+            sar = self.source.read(window, self.band)
+            if self.zones_full is not None:
+                zones = self.zones_full[row : row + size, col0:col1]
+            else:
+                zones = _check_codes(self.mask_source.read(window), str(self.input.mask))
+            aoi = None if self.aoi is None else self.aoi[row : row + size, col0:col1]
+            yield row, sar, zones, aoi
+
+    def invalid(self, sar: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dB values, invalid pixels): no-data in either the scene or the labels."""
+        db = to_db(sar, self.units)
+        invalid = ~np.isfinite(db) | (zones == NODATA)
+        if self.nodata is not None:
+            invalid |= sar == self.nodata
+        return db, invalid
+
+
+def _open_scene(
+    scene: SceneInput, labels: VectorLabels | None, aoi: AreaOfInterest | None, options: PrepareOptions
+) -> tuple[_Scene, float]:
+    """Open a scene, resolve units, put labels and AOI on its grid. Returns it and the AOI gap."""
+    source = geo.RasterSource(scene.sar)
+    if source.band_count > 1 and options.band is None:
+        raise InputError(f"{scene.sar}: has {source.band_count} bands; pick the SAR band with --band N")
+    band = options.band or 1
+    info = source.band_info(band)
+    units = options.units
+    if units == "auto":
+        units = guess_units(info, source.read_decimated(band).astype(np.float64))
+        log.info("%s: units guessed as %s", scene.sar.name, units)
+    opened = _Scene(scene, source, band, units, info.nodata, info.dtype)
+    grid = source.grid
+    if scene.mask is not None:
+        mask_grid, mask_bands, _ = geo.raster_info(scene.mask)
+        if mask_bands != 1:
+            raise InputError(f"{scene.mask}: has {mask_bands} bands; a zone mask must have one band")
+        if mask_grid.same_as(grid):
+            opened.mask_source = geo.RasterSource(scene.mask)
+        else:
+            if not grid.crs_wkt or not mask_grid.crs_wkt:
+                raise InputError(
+                    f"{scene.mask}: grid differs from {scene.sar} ({mask_grid.width}x{mask_grid.height} vs "
+                    f"{grid.width}x{grid.height}) and one has no CRS; give a mask on the scene's grid"
+                )
+            zones = _check_codes(geo.warp_to_grid(scene.mask, grid, nodata=NODATA), str(scene.mask))
+            if not zones.any():
+                raise InputError(
+                    f"{scene.mask}: does not overlap {scene.sar} (mask bounds {_fmt_bounds(geo.grid_bounds(mask_grid))} "
+                    f"vs scene bounds {_fmt_bounds(geo.grid_bounds(grid))}); give the mask of this scene"
+                )
+            opened.zones_full = zones
+    elif labels is not None:
+        opened.zones_full = _vector_zones(labels, grid, scene.sar)
+    else:
+        raise InputError(f"{scene.sar}: no labels; give --mask (raster) or --labels (vectors)")
+
+    gap = 0.0
+    opened.region = (0, 0, grid.width, grid.height)
+    if aoi is not None:
+        opened.aoi, gap = _aoi_mask(aoi, grid)
+        if opened.aoi is not None:
+            rows = np.flatnonzero(opened.aoi.any(axis=1))
+            cols = np.flatnonzero(opened.aoi.any(axis=0))
+            # Tile from the AOI's corner so the most patches fit inside it.
+            opened.region = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return opened, gap
+
+
+# --- Splits ---------------------------------------------------------------------------------
+
+
+def _split_by_patch(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
+    """The paper: a seeded random share of all patches."""
+    counts = [len(s.windows) for s in scenes]
+    is_val = split_ids(sum(counts), options.val_fraction, options.seed)
+    return np.split(is_val, np.cumsum(counts)[:-1])
+
+
+def _split_by_scene(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
+    """Whole scenes to validation (seeded order) until they hold the asked share of patches."""
+    with_patches = [i for i, s in enumerate(scenes) if s.windows]
+    if len(with_patches) < 2 and options.val_fraction > 0:
+        raise InputError(
+            f"--split-by scene needs at least two scenes with patches, got {len(with_patches)}; "
+            "add scenes or use --split-by patch"
+        )
+    total = sum(len(s.windows) for s in scenes)
+    val: set[int] = set()
+    n_val = 0
+    for i in np.random.default_rng(options.seed).permutation(with_patches):
+        if n_val >= options.val_fraction * total or len(val) == len(with_patches) - 1:
+            break
+        val.add(int(i))
+        n_val += len(scenes[i].windows)
+    return [np.full(len(s.windows), i in val) for i, s in enumerate(scenes)]
+
+
+def _split_as_given(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
+    """Each scene's own split (CaFFe: its test split becomes validation)."""
+    return [np.full(len(s.windows), s.input.split == "val") for s in scenes]
+
+
+SPLITTERS: dict[str, Callable[[list[_Scene], PrepareOptions], list[np.ndarray]]] = {
+    "patch": _split_by_patch,
+    "scene": _split_by_scene,
+    "source": _split_as_given,
+}
+
+
+# --- The engine -----------------------------------------------------------------------------
+
+
+def prepare_scenes(
+    scenes: list[SceneInput],
+    out: str | Path,
+    *,
+    options: PrepareOptions = PrepareOptions(),
+    labels: VectorLabels | None = None,
+    aoi: AreaOfInterest | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Patches of every scene inside the AOI, scaled with dataset-wide percentiles, split by `options.split_by`."""
+    options.check()
+    if not scenes:
+        raise InputError("no scenes given; pass --sar FILE (repeatable) or a folder")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        # Refuse before the (possibly long) scan, not only at write time.
+        raise InputError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
+    opened: list[_Scene] = []
+    try:
+        gaps = []
+        for scene in scenes:
+            s, gap = _open_scene(scene, labels, aoi, options)
+            opened.append(s)
+            gaps.append(gap)
+        _check_aoi_overlap(opened, gaps, aoi)
+        units = {s.units for s in opened}
+        if len(units) > 1:
+            raise InputError(
+                "scenes are in different units (" + ", ".join(f"{s.input.sar.name}: {s.units}" for s in opened)
+                + "); convert them or pass --units"
+            )
+        _name_patches(opened)
+        total = 2 * sum(_window_count(s, options) for s in opened)
+        done = [0]
+
+        def tick(scene: _Scene, stage: str, n: int) -> None:
+            done[0] += n
+            if progress:
+                progress(done[0], total, f"{stage} {scene.input.sar.name}")
+
+        samples = [_scan(i, s, options, tick) for i, s in enumerate(opened)]
+        if not any(s.windows for s in opened):
+            raise InputError(
+                f"no {options.patch_size}x{options.patch_size} patch has at most {options.max_nodata:.0%} no-data"
+                + (f" inside {aoi.source}" if aoi else "")
+                + "; raise --max-nodata, use a smaller --patch-size or check the labels"
+            )
+        first = opened[0]
+        scaling = fit_scaling(np.concatenate([x for x in samples if x.size]), first.units,
+                              dtype=first.dtype, nodata=first.nodata)
+        splits = SPLITTERS[options.split_by](opened, options)
+        log.info("kept %d patches; %s range %.2f .. %.2f", sum(len(s.windows) for s in opened),
+                 scaling.units, scaling.db_min, scaling.db_max)
+        with DatasetWriter(out, overwrite=overwrite) as writer:
+            for scene, is_val in zip(opened, splits):
+                _write(scene, is_val, scaling, options, writer, tick)
+            info = DatasetInfo(
+                patch_size=options.patch_size,
+                classes=options.classes,
+                scaling=scaling,
+                seed=options.seed,
+                val_fraction=options.val_fraction,
+                sources=[str(p.resolve()) for s in scenes for p in (s.sar, s.mask) if p is not None]
+                + ([str(labels.path.resolve())] if labels else []),
+                extra={
+                    "stride": options.step,
+                    "max_nodata": options.max_nodata,
+                    "split_by": options.split_by,
+                    "band": opened[0].band,
+                    **({"aoi": aoi.source} if aoi else {}),
+                    **({"label_field": labels.field} if labels else {}),
+                    **(extra or {}),
+                },
+            )
+            return writer.commit(info)
+    finally:
+        for s in opened:
+            s.close()
+
+
+def _check_aoi_overlap(scenes: list[_Scene], gaps: list[float], aoi: AreaOfInterest | None) -> None:
+    if aoi is None or any(s.aoi is not None for s in scenes):
+        return
+    nearest = int(np.argmin(gaps))
+    grid = scenes[nearest].grid
+    raise InputError(
+        f"{aoi.source}: the area of interest does not overlap any scene; in {_crs_name(grid)} it lies "
+        f"{gaps[nearest]:,.0f} {'m' if grid.crs_wkt else 'pixels'} from the nearest, {scenes[nearest].input.sar.name}; "
+        "check the AOI's CRS or the scenes"
+    )
+
+
+def _name_patches(scenes: list[_Scene]) -> None:
+    stems = [s.input.sar.stem for s in scenes]
+    for i, s in enumerate(scenes):
+        unique = stems.count(stems[i]) == 1
+        s.patch_id_prefix = stems[i] if unique else f"{stems[i]}_{i}"
+        s.source_name = s.input.sar.name if unique else str(s.input.sar.resolve())
+
+
+def _window_count(scene: _Scene, options: PrepareOptions) -> int:
+    col0, row0, col1, row1 = scene.region
+    size, step = options.patch_size, options.step
+    rows = max(0, (row1 - row0 - size) // step + 1)
+    cols = max(0, (col1 - col0 - size) // step + 1)
+    return rows * cols
+
+
+def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarray:
+    """Pass 1: keep windows inside the AOI with few no-data pixels; sample their values."""
+    size, step = options.patch_size, options.step
+    rng = np.random.default_rng([options.seed, index])
+    samples: list[np.ndarray] = []
+    any_valid = False
+    col0 = scene.region[0]
+    if _window_count(scene, options) == 0:
+        if scene.aoi is not None:
+            c0, r0, c1, r1 = scene.region
+            raise InputError(
+                f"--patch-size {size} is larger than the area of interest on {scene.input.sar} "
+                f"({c1 - c0}x{r1 - r0} pixels); use a smaller --patch-size or a larger AOI"
+            )
+        raise InputError(
+            f"{scene.input.sar}: {scene.grid.width}x{scene.grid.height} is smaller than one {size} patch; "
+            "use a smaller --patch-size"
+        )
+    for row, sar, zones, aoi in scene.strips(size, step):
+        db, invalid = scene.invalid(sar, zones)
+        scene_nodata = ~np.isfinite(db) if scene.nodata is None else (~np.isfinite(db) | (sar == scene.nodata))
+        n = 0
+        for c in range(0, sar.shape[1] - size + 1, step):
+            n += 1
+            if aoi is not None and not aoi[:, c : c + size].all():
+                continue
+            any_valid = any_valid or not scene_nodata[:, c : c + size].all()
+            bad = invalid[:, c : c + size]
+            if bad.all() or bad.mean() > options.max_nodata:
+                continue
+            scene.windows.append((col0 + c, row))
+            valid = db[:, c : c + size][~bad]
+            samples.append(valid[rng.choice(valid.size, min(_SAMPLES_PER_PATCH, valid.size), replace=False)])
+        tick(scene, "scanning", n)
+    if not any_valid:
+        nodata = f"value {scene.nodata:g}" if scene.nodata is not None else "NaN or non-positive values"
+        raise InputError(
+            f"{scene.input.sar}: holds only no-data ({nodata}) where patches could be cut; "
+            "check the file, --band and --units"
+        )
+    log.info("%s: kept %d patches", scene.input.sar.name, len(scene.windows))
+    return np.concatenate(samples) if samples else np.empty(0)
+
+
+def _write(scene: _Scene, is_val: np.ndarray, scaling: SarScaling, options: PrepareOptions,
+           writer: DatasetWriter, tick) -> None:
+    """Pass 2: read the kept windows strip by strip, scale, write."""
+    size = options.patch_size
+    by_row: dict[int, list[tuple[int, bool]]] = {}
+    for (col, row), val in zip(scene.windows, is_val):
+        by_row.setdefault(row, []).append((col, bool(val)))
+    col0 = scene.region[0]
+    per_strip = (scene.region[2] - col0 - size) // options.step + 1
+    for row, sar, zones, _ in scene.strips(size, options.step):
+        for col, val in by_row.get(row, []):
+            c = col - col0
+            values, patch_zones = sar[:, c : c + size], zones[:, c : c + size]
+            _, invalid = scene.invalid(values, patch_zones)
+            scaled = scaling.to_model(values)
+            scaled[invalid] = -1.0
+            patch_zones = np.where(invalid, NODATA, patch_zones).astype(np.uint8)
+            record = PatchRecord(
+                f"{scene.patch_id_prefix}_r{row:05d}_c{col:05d}", "val" if val else "train",
+                scene.source_name, col, row, size, size,
+            )
+            writer.add(record, scaled, patch_zones, scene.grid.window(col, row, size, size))
+        tick(scene, "writing", per_strip)
 
 
 def prepare_dataset(
@@ -36,75 +578,8 @@ def prepare_dataset(
     val_fraction: float = 0.1,
     units: str = "intensity",
     overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Path:
-    """Non-overlapping `patch_size` patches without no-data, split at random 90/10.
-
-    The scene and mask must share one grid. SAR values are converted to dB, clipped
-    at the 1st/99th percentiles of all kept patches and scaled to [-1, 1].
-    """
-    sar, mask = Path(sar), Path(mask)
-    if units not in DB_FACTORS:
-        raise InputError(f"unknown units {units!r}; use one of {', '.join(DB_FACTORS)}")
-    if patch_size < 16 or patch_size & (patch_size - 1):
-        raise InputError(f"patch size must be a power of two >= 16, got {patch_size}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise InputError(f"validation fraction must be in [0, 1), got {val_fraction}")
-    sar_grid, _, sar_nodata = geo.raster_info(sar)
-    mask_grid, _, _ = geo.raster_info(mask)
-    if not sar_grid.same_as(mask_grid):
-        raise InputError(
-            f"{mask}: grid differs from {sar} ({mask_grid.width}x{mask_grid.height} vs "
-            f"{sar_grid.width}x{sar_grid.height}, or another geotransform/CRS); give a mask on the scene's grid"
-        )
-
-    # Pass 1: find patches without no-data and sample their dB values.
-    rng = np.random.default_rng(seed)
-    kept: list[tuple[int, int]] = []
-    samples = []
-    windows = list(iter_windows(sar_grid.width, sar_grid.height, patch_size, patch_size))
-    if not windows:
-        raise InputError(f"{sar}: {sar_grid.width}x{sar_grid.height} is smaller than one {patch_size} patch; use a smaller --patch-size")
-    for n, (col, row) in enumerate(windows):
-        window = (col, row, patch_size, patch_size)
-        zones = check_zones(geo.read_raster(mask, window)[0], str(mask))
-        values = geo.read_raster(sar, window)[0]
-        db = to_db(values, units)
-        invalid = (zones == NODATA) | ~np.isfinite(db)
-        if sar_nodata is not None:
-            invalid |= values == sar_nodata
-        if invalid.any():
-            continue
-        kept.append((col, row))
-        flat = db.ravel()
-        samples.append(flat[rng.choice(flat.size, min(_SAMPLES_PER_PATCH, flat.size), replace=False)])
-        if progress:
-            progress(n + 1, 2 * len(windows))
-    if not kept:
-        raise InputError(f"{sar}: every {patch_size}x{patch_size} patch contains no-data; check the mask or use a smaller --patch-size")
-    scaling = fit_scaling(np.concatenate(samples), units)
-    log.info("kept %d of %d patches; dB range %.2f .. %.2f", len(kept), len(windows), scaling.db_min, scaling.db_max)
-
-    # Pass 2: write the patches.
-    is_val = split_ids(len(kept), val_fraction, seed)
-    with DatasetWriter(out, overwrite=overwrite) as writer:
-        for n, ((col, row), val) in enumerate(zip(kept, is_val)):
-            window = (col, row, patch_size, patch_size)
-            values, grid, _ = geo.read_raster(sar, window)
-            zones = geo.read_raster(mask, window)[0]
-            record = PatchRecord(
-                f"{sar.stem}_r{row:05d}_c{col:05d}", "val" if val else "train", sar.name,
-                col, row, patch_size, patch_size,
-            )
-            writer.add(record, scaling.to_model(values), zones, grid)
-            if progress:
-                progress(len(windows) + (n + 1) * len(windows) // len(kept), 2 * len(windows))
-        info = DatasetInfo(
-            patch_size=patch_size,
-            classes="binary",
-            scaling=scaling,
-            seed=seed,
-            val_fraction=val_fraction,
-            sources=[str(sar.resolve()), str(mask.resolve())],
-        )
-        return writer.commit(info)
+    """One scene and its zone raster: non-overlapping patches without no-data, split at random 90/10."""
+    options = PrepareOptions(patch_size=patch_size, seed=seed, val_fraction=val_fraction, units=units)
+    return prepare_scenes([SceneInput(Path(sar), Path(mask))], out, options=options, overwrite=overwrite, progress=progress)

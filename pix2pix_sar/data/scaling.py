@@ -13,8 +13,10 @@ import numpy as np
 
 from pix2pix_sar.errors import InputError
 
-#: Units a scene can be in, and the factor k of dB = k * log10(value).
-DB_FACTORS = {"intensity": 10.0, "amplitude": 20.0, "db": None}
+#: Units a scene can be in, and the factor k of dB = k * log10(value). "db" and "dn"
+#: (already-scaled 8/16-bit numbers whose physics we do not know) pass through as they are:
+#: for "dn", db_min/db_max are a clip range in DN.
+DB_FACTORS = {"intensity": 10.0, "amplitude": 20.0, "db": None, "dn": None}
 
 
 def to_db(values: np.ndarray, units: str) -> np.ndarray:
@@ -40,6 +42,9 @@ class SarScaling:
     units: str
     db_min: float
     db_max: float
+    #: The input's data type and no-data value, so outputs can be written like the input.
+    dtype: str = "float32"
+    nodata: float | None = None
 
     def __post_init__(self) -> None:
         if self.units not in DB_FACTORS:
@@ -52,18 +57,34 @@ class SarScaling:
         return (2.0 * (db - self.db_min) / (self.db_max - self.db_min) - 1.0).astype(np.float32)
 
     def from_model(self, scaled: np.ndarray) -> np.ndarray:
+        """Model range -> the input's units (integer inputs: rounded and clipped to their type)."""
         db = (np.asarray(scaled, dtype=np.float64) + 1.0) / 2.0 * (self.db_max - self.db_min) + self.db_min
-        return from_db(db, self.units).astype(np.float32)
+        values = from_db(db, self.units)
+        dtype = np.dtype(self.dtype)
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+        return values.astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SarScaling":
-        return cls(str(data["units"]), float(data["db_min"]), float(data["db_max"]))
+        nodata = data.get("nodata")
+        return cls(
+            str(data["units"]), float(data["db_min"]), float(data["db_max"]),
+            str(data.get("dtype", "float32")), None if nodata is None else float(nodata),
+        )
 
 
-def fit_scaling(db_samples: np.ndarray, units: str, percentiles: tuple[float, float] = (1.0, 99.0)) -> SarScaling:
+def fit_scaling(
+    db_samples: np.ndarray,
+    units: str,
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    dtype: str = "float32",
+    nodata: float | None = None,
+) -> SarScaling:
     """Clip range from percentiles of valid dB samples (no-data already removed)."""
     db_samples = db_samples[np.isfinite(db_samples)]
     if db_samples.size == 0:
@@ -71,4 +92,4 @@ def fit_scaling(db_samples: np.ndarray, units: str, percentiles: tuple[float, fl
     lo, hi = np.percentile(db_samples, percentiles)
     if hi <= lo:
         hi = lo + 1.0
-    return SarScaling(units, round(float(lo), 6), round(float(hi), 6))
+    return SarScaling(units, round(float(lo), 6), round(float(hi), 6), dtype, nodata)

@@ -2,10 +2,13 @@
 
 The scene is a glacier tongue in a fjord between rock walls, opening to the sea:
 
-* rock: terrain-like brightness (foreslopes facing the sensor are bright),
-* glacier: moderate backscatter with crevasse bands that strengthen toward the front,
+* rock: terrain-like brightness (foreslopes facing the sensor are bright, the steepest
+  back slopes in radar shadow),
+* glacier: moderate backscatter with flow stripes and transverse crevasse bands that bow
+  downstream and strengthen toward the front,
 * a rough calving front (1/f noise along the front line),
-* ocean: dark, wind texture, with ice melange and icebergs in front of the glacier,
+* ocean: dark, wind texture, with ice melange and irregular icebergs in front of the
+  glacier (the hard case the paper names: bright ice in the ocean class),
 * multiplicative Gamma speckle with `looks` looks (linear intensity),
 * a no-data swath edge in one corner (value 0, zone 0).
 
@@ -70,26 +73,48 @@ def synth_scene(
     ocean = ~rock & ~glacier
 
     db = np.empty((height, width))
-    # Rock: terrain whose slope toward the sensor (looking from the left) brightens it.
+    # Rock: terrain whose slope toward the sensor (looking from the left) brightens it;
+    # the steepest back slopes fall into radar shadow.
     terrain = power_noise((height, width), 3.2, rng)
     slope = np.gradient(terrain, axis=1) * width / 20
     db_rock = -7.0 + 3.0 * np.clip(slope, -2.5, 2.5) + 1.5 * power_noise((height, width), 2.0, rng)
-    # Glacier: crevasse bands across the flow, stronger near the front.
+    # Glacier: flow stripes along the fjord, and transverse crevasse fields that bow
+    # downstream (faster flow in the centre), patchy and strongest near the front.
     wiggle = 8.0 * power_noise((width,), 2.5, rng)[None, :]
-    bands = np.maximum(0.0, np.sin(2 * np.pi * (rows + wiggle) / 14.0)) ** 6
-    near_front = np.clip(1.0 - (front - rows) / (0.25 * height), 0.0, 1.0)
-    db_glacier = -9.0 + 1.2 * power_noise((height, width), 2.5, rng) + 5.0 * bands * near_front
+    across = np.clip((cols - centre) / half_width, -1.0, 1.0)
+    bow = 0.06 * height * (1.0 - across**2)
+    bands = np.maximum(0.0, np.sin(2 * np.pi * (rows - bow + wiggle) / 14.0)) ** 4
+    near_front = np.clip(1.0 - (front - rows) / (0.35 * height), 0.0, 1.0)
+    db_glacier = -9.0 + 1.2 * power_noise((height, width), 2.5, rng) + 7.0 * bands * near_front
     # Ocean: dark with wind texture; melange and icebergs close to the front.
     distance = np.clip(rows - front, 0.0, None)
     melange = np.exp(-distance / (0.06 * height)) * np.clip(power_noise((height, width), 2.2, rng) + 0.8, 0, None)
     db_ocean = -20.0 + 1.5 * power_noise((height, width), 2.8, rng) + 7.0 * melange
-    bergs = np.zeros((height, width), bool)
-    for _ in range(int(0.00015 * width * height)):
-        r0 = rng.uniform(0, height)
-        r0 = min(height - 1, np.median(front) + rng.exponential(0.08 * height)) if rng.random() < 0.8 else r0
-        c0, radius = rng.uniform(0, width), rng.uniform(1.5, 6.0)
-        bergs |= (rows - r0) ** 2 + (cols - c0) ** 2 < radius**2
-    db_ocean = np.where(bergs & ocean, -3.0, db_ocean)
+    n_bergs = int(0.00015 * width * height)
+    berg_rows = np.where(
+        rng.random(n_bergs) < 0.8,
+        np.minimum(height - 1, np.median(front) + rng.exponential(0.08 * height, n_bergs)),
+        rng.uniform(0, height, n_bergs),
+    )
+    berg_cols, berg_radii = rng.uniform(0, width, n_bergs), rng.uniform(1.5, 6.0, n_bergs)
+    stripes = 0.8 * power_noise((width,), 2.5, rng)[None, :]
+    shadow = slope < -2.0
+    db_rock = np.where(shadow, -18.0 + 2.0 * power_noise((height, width), 2.0, rng), db_rock)
+    db_glacier = db_glacier + stripes
+    # Icebergs: irregular blocks (radius varies with bearing), bright on the side facing the sensor.
+    for r0, c0, radius in zip(berg_rows, berg_cols, berg_radii):
+        r_lo, r_hi = max(0, int(r0 - 2 * radius)), min(height, int(r0 + 2 * radius) + 1)
+        c_lo, c_hi = max(0, int(c0 - 2 * radius)), min(width, int(c0 + 2 * radius) + 1)
+        if r_lo >= r_hi or c_lo >= c_hi:
+            continue
+        dr, dc = rows[r_lo:r_hi, c_lo:c_hi] - r0, cols[r_lo:r_hi, c_lo:c_hi] - c0
+        bearing = np.arctan2(dr, dc)
+        phases = rng.uniform(0, 2 * np.pi, 3)
+        edge = radius * (1.0 + 0.3 * sum(np.sin((k + 2) * bearing + ph) / (k + 1) for k, ph in enumerate(phases)))
+        inside = (np.hypot(dr, dc) < edge) & ocean[r_lo:r_hi, c_lo:c_hi]
+        facing = np.where(dc < 0, 0.0, -4.0)  # the sensor looks from the left
+        berg_db = rng.uniform(-4.0, 0.0) + facing
+        db_ocean[r_lo:r_hi, c_lo:c_hi] = np.where(inside, berg_db, db_ocean[r_lo:r_hi, c_lo:c_hi])
 
     db[rock], db[glacier], db[ocean] = db_rock[rock], db_glacier[glacier], db_ocean[ocean]
     speckle = rng.gamma(looks, 1.0 / looks, size=(height, width))
@@ -103,6 +128,25 @@ def synth_scene(
     return SynthScene(intensity, zones, looks)
 
 
+@dataclass(frozen=True)
+class SynthFiles:
+    """The files `write_synth_scene` puts in its folder (every input `prepare` takes)."""
+
+    scene: Path  # Float32 linear intensity, no-data 0
+    zones: Path  # uint8 zone raster on the scene grid
+    zones_vector: Path  # the same zones as polygons (GeoPackage, fields zone and class)
+    aoi: Path  # an area of interest inside the swath, EPSG:4326 (GeoJSON)
+
+    @classmethod
+    def in_folder(cls, out_dir: str | Path) -> "SynthFiles":
+        out_dir = Path(out_dir)
+        return cls(out_dir / "scene.tif", out_dir / "zones.tif", out_dir / "zones.gpkg", out_dir / "aoi.geojson")
+
+
+#: Class names written beside the codes in zones.gpkg.
+_CLASS_NAMES = {ROCK: "rock", GLACIER: "glacier", OCEAN: "ocean"}
+
+
 def write_synth_scene(
     out_dir: str | Path,
     width: int = 1024,
@@ -114,10 +158,25 @@ def write_synth_scene(
     crs: str = DEFAULT_CRS,
     origin: tuple[float, float] = DEFAULT_ORIGIN,
 ) -> tuple[Path, Path]:
-    """Write ``scene.tif`` (Float32 intensity, no-data 0) and ``zones.tif`` (uint8)."""
+    """Write the files of :class:`SynthFiles`; returns (scene, zones).
+
+    The AOI is a rectangle of the scene's CRS inside the swath (clear of the no-data
+    corner), written in EPSG:4326 so that `prepare --aoi` has to reproject it.
+    """
     scene = synth_scene(width, height, seed=seed, looks=looks)
     grid = geo.Grid(geo.crs_from_user(crs), (origin[0], pixel_size, 0.0, origin[1], 0.0, -pixel_size), width, height)
-    out_dir = Path(out_dir)
-    sar_path = geo.write_geotiff(out_dir / "scene.tif", scene.intensity, grid, nodata=0)
-    zones_path = geo.write_geotiff(out_dir / "zones.tif", scene.zones, grid, nodata=NODATA)
-    return sar_path, zones_path
+    files = SynthFiles.in_folder(out_dir)
+    geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0)
+    geo.write_geotiff(files.zones, scene.zones, grid, nodata=NODATA)
+    polygons, codes = geo.polygonize(scene.zones, grid)
+    geo.write_vector(
+        files.zones_vector, polygons, grid.crs_wkt,
+        {"zone": codes, "class": [_CLASS_NAMES[c] for c in codes]}, layer_name="zones",
+    )
+    aoi_pixels = (0.04 * width, 0.04 * height, 0.70 * width, 0.96 * height)  # col0, row0, col1, row1
+    x0, dx, _, y0, _, dy = grid.geotransform
+    aoi_bounds = (x0 + aoi_pixels[0] * dx, y0 + aoi_pixels[3] * dy, x0 + aoi_pixels[2] * dx, y0 + aoi_pixels[1] * dy)
+    wgs84 = geo.crs_from_user("EPSG:4326")
+    aoi = geo.transform_geometries([geo.bounds_polygon(aoi_bounds)], grid.crs_wkt, wgs84)
+    geo.write_vector(files.aoi, aoi, wgs84, {"name": ["synthetic AOI"]}, layer_name="aoi", driver="GeoJSON")
+    return files.scene, files.zones

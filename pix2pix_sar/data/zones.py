@@ -18,6 +18,8 @@ ROCK = 64
 GLACIER = 127
 OCEAN = 254
 ZONE_CODES = (NODATA, ROCK, GLACIER, OCEAN)
+#: Class names (as digitised in a GIS) -> zone codes.
+ZONE_NAMES = {"rock": ROCK, "glacier": GLACIER, "ocean": OCEAN}
 
 
 def check_zones(zones: np.ndarray, source: str) -> np.ndarray:
@@ -40,6 +42,11 @@ def encode_binary(zones: np.ndarray) -> np.ndarray:
     return out[..., None]
 
 
+def encode_zones(zones: np.ndarray) -> np.ndarray:
+    """One-hot rock / glacier / ocean in three channels; no data = all zeros."""
+    return np.stack([zones == code for code in (ROCK, GLACIER, OCEAN)], axis=-1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class ClassScheme:
     """How a zone mask becomes the generator's input channels."""
@@ -53,6 +60,7 @@ class ClassScheme:
 #: Input encodings by the name recorded in dataset.json.
 CLASS_SCHEMES: dict[str, ClassScheme] = {
     "binary": ClassScheme("binary", 1, "land (rock + glacier) = +1, ocean = -1 (the paper)", encode_binary),
+    "zones": ClassScheme("zones", 3, "one-hot rock / glacier / ocean, no data = all zeros", encode_zones),
 }
 
 

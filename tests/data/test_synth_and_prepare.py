@@ -92,10 +92,12 @@ def test_prepare_refuses_bad_input_and_leaves_nothing(scene, tmp_path):
     geo.write_geotiff(bad_mask, np.full((grid.height, grid.width), 7, np.uint8), grid)
     with pytest.raises(InputError, match="bad_mask.tif: mask values 7 are not zone codes"):
         prepare_dataset(sar, bad_mask, tmp_path / "out", patch_size=32)
-    small = tmp_path / "small.tif"
-    geo.write_geotiff(small, np.full((64, 64), 254, np.uint8), grid.window(0, 0, 64, 64))
-    with pytest.raises(InputError, match="grid differs"):
-        prepare_dataset(sar, small, tmp_path / "out")
+    # A mask on another grid is warped onto the scene's; one that does not overlap is refused.
+    far = tmp_path / "far.tif"
+    x0, dx, _, y0, _, dy = grid.geotransform
+    geo.write_geotiff(far, np.full((64, 64), 254, np.uint8), geo.Grid(grid.crs_wkt, (x0 + 1e6, dx, 0, y0, 0, dy), 64, 64))
+    with pytest.raises(InputError, match="far.tif: does not overlap"):
+        prepare_dataset(sar, far, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
     prepare_dataset(sar, zones, tmp_path / "out", patch_size=32)
