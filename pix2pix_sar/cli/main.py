@@ -16,6 +16,8 @@ COMMANDS = {
     "variants": "variants",
     "fit": "fit",
     "preview": "preview",
+    "evaluate": "evaluate",
+    "report": "report",
 }
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import load_split
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import RunStateError
@@ -27,6 +26,19 @@ def load_snapshot(run: RunFolder, epoch: int | None = None):
     return epoch, keras.models.load_model(snaps[epoch], compile=False)
 
 
+def seed_dropout(seed: int) -> None:
+    """Make the generator's dropout noise repeatable: inference copies built after
+    this call draw the same dropout masks for the same inputs and batch size."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def pick_patches(total: int, count: int, seed: int) -> np.ndarray:
+    """Indices of `count` patches out of `total`, chosen by `seed`, in file order."""
+    return np.sort(np.random.default_rng(seed).permutation(total)[:count])
+
+
 def write_preview(
     run_dir: str | Path,
     out: str | Path,
@@ -36,11 +48,7 @@ def write_preview(
     seed: int = 0,
 ) -> Path:
     """PNG grid: one row per validation patch (chosen by `seed`): mask | target | generated."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from pix2pix_sar.evaluation.figures import plot_image_grid
     from pix2pix_sar.models.inference import generate_images
 
     run = RunFolder(run_dir)
@@ -50,22 +58,10 @@ def write_preview(
     split = load_split(data_dir, "val")
     if len(split) == 0:
         split = load_split(data_dir, "train")
-    pick = np.sort(np.random.default_rng(seed).permutation(len(split))[:count])
+    pick = pick_patches(len(split), count, seed)
     scheme = class_scheme(info.classes, str(run.dataset_json))
     masks = scheme.encode(split.zones[pick])
+    seed_dropout(seed)
     outputs = generate_images(generator, masks)
-
-    fig, axes = plt.subplots(len(pick), 3, figsize=(7.5, 2.5 * len(pick)), squeeze=False)
-    for row, i in enumerate(pick):
-        panels = (split.zones[i], split.images[i, ..., 0], outputs[row, ..., 0])
-        for col, (ax, img, title) in enumerate(zip(axes[row], panels, ("mask", "target", f"generated (epoch {epoch})"))):
-            ax.imshow(img, cmap="viridis" if col == 0 else "gray", vmin=0 if col == 0 else -1, vmax=254 if col == 0 else 1)
-            ax.set_axis_off()
-            if row == 0:
-                ax.set_title(title, fontsize=9)
-        axes[row, 0].text(2, 10, split.ids[i], fontsize=6, color="white")
-    fig.tight_layout()
-    with geo.atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return Path(out)
+    columns = [("target", split.images[pick]), (f"generated (epoch {epoch})", outputs)]
+    return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick])

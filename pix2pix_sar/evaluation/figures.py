@@ -1,0 +1,105 @@
+"""Matplotlib figures shared by evaluate, report and preview (Agg backend, atomic writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from pix2pix_sar import geo
+from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
+
+#: Zone code -> (name, colour) for mask panels (CaFFe codes, see data.zones).
+ZONE_COLOURS = {
+    NODATA: ("no data", "black"),
+    ROCK: ("rock", "#8c6d46"),
+    GLACIER: ("glacier", "#9ad0f5"),
+    OCEAN: ("ocean", "#1f3f8f"),
+}
+
+#: Per-epoch metrics drawn as curves (paper Fig. 3: Dice on top, SSIM below).
+CURVE_METRICS = (("dice", "non-binary Dice"), ("ssim", "SSIM"))
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: str | Path, dpi: int = 110) -> Path:
+    plt = _pyplot()
+    with geo.atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_curves(
+    series: Mapping[str, Sequence[Mapping[str, float]]],
+    out: str | Path,
+    title: str = "",
+    mark_epoch: int | None = None,
+) -> Path:
+    """Mean (line) and +-1 std (band) of each metric per epoch, one line per label.
+
+    `series` maps a label to per_epoch.csv rows (``epoch``, ``<metric>_mean``, ``<metric>_std``).
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(CURVE_METRICS), 1, figsize=(7.0, 5.5), sharex=True, squeeze=False)
+    for ax, (key, name) in zip(axes[:, 0], CURVE_METRICS):
+        for label, rows in series.items():
+            epochs = np.array([r["epoch"] for r in rows], float)
+            mean = np.array([r[f"{key}_mean"] for r in rows], float)
+            std = np.array([r[f"{key}_std"] for r in rows], float)
+            (line,) = ax.plot(epochs, mean, marker="o", markersize=3, label=label)
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+        if mark_epoch is not None:
+            ax.axvline(mark_epoch, color="0.5", linestyle=":", linewidth=1)
+        ax.set_ylabel(f"mean {name}")
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].legend(fontsize=8, loc="best")
+    axes[-1, 0].set_xlabel("epoch")
+    axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_image_grid(
+    zones: np.ndarray,
+    columns: Sequence[tuple[str, np.ndarray]],
+    out: str | Path,
+    row_labels: Sequence[str] = (),
+) -> Path:
+    """One row per patch: its zone mask, then each (title, images (N, H, W[, 1]) in [-1, 1]) column."""
+    plt = _pyplot()
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    codes = sorted(ZONE_COLOURS)
+    zone_cmap = ListedColormap([ZONE_COLOURS[c][1] for c in codes])
+    zone_norm = BoundaryNorm([-0.5, *((a + b) / 2 for a, b in zip(codes, codes[1:])), 255.5], zone_cmap.N)
+    rows, cols = len(zones), 1 + len(columns)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.3 * rows + 0.3), squeeze=False)
+    for r in range(rows):
+        axes[r, 0].imshow(zones[r], cmap=zone_cmap, norm=zone_norm, interpolation="nearest")
+        for c, (_, images) in enumerate(columns, start=1):
+            axes[r, c].imshow(np.reshape(images[r], zones[r].shape), cmap="gray", vmin=-1, vmax=1)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if r < len(row_labels):
+            axes[r, 0].set_ylabel(row_labels[r], fontsize=7)
+    for c, title in enumerate(["mask", *(t for t, _ in columns)]):
+        axes[0, c].set_title(title, fontsize=9)
+    present = [c for c in codes if c != NODATA or (zones == NODATA).any()]
+    handles = [Patch(color=ZONE_COLOURS[c][1], label=ZONE_COLOURS[c][0]) for c in present]
+    fig.legend(handles=handles, loc="lower left", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05 / rows, 1, 1))
+    return _save(fig, out, dpi=100)
