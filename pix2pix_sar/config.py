@@ -81,9 +81,15 @@ class DataConfig:
             raise ConfigError("data.prefetch must be >= 0")
 
 
+#: Choices of the string-valued training fields.
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+XLA_MODES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
-    """The loop: epochs, batch, seeds and how often state is kept."""
+    """The loop: epochs, batch, seeds, how often state is kept, and how it runs."""
 
     epochs: int = 300
     batch_size: int = 1
@@ -92,11 +98,17 @@ class TrainingConfig:
     keep_states: int = 2  # full-state checkpoints kept on disk
     seed: int = 0
     deterministic: bool = True  # deterministic TF ops, so a resumed run equals an uninterrupted one
+    strategy: str = "auto"  # tf.distribute strategy; batch_size is the global batch
+    precision: str = "auto"  # auto: mixed_bfloat16 on GPUs, float32 on CPUs (measured)
+    xla: str = "auto"  # auto: on for GPUs, off on CPUs (measured)
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "checkpoint_every", "state_every", "keep_states"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+        for name, choices in (("strategy", STRATEGIES), ("precision", PRECISIONS), ("xla", XLA_MODES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"training.{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from pix2pix_sar.cli.options import config_opt, quiet_tensorflow, set_opt, user_errors, variant_opt
+from pix2pix_sar.config import PRECISIONS, STRATEGIES
 
 
 class ProgbarReporter:
@@ -48,11 +49,24 @@ class ProgbarReporter:
 @click.option("--checkpoint-every", type=int, help="Epochs between generator snapshots (paper: 15).")
 @click.option("--batch-size", type=int, help="Patches per step (paper: 1).")
 @click.option("--seed", type=int, help="Seed of weights, data order and dropout (training.seed).")
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    help="tf.distribute strategy (training.strategy; default auto: mirrored if several GPUs).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    help="Compute precision (training.precision; default auto: mixed_bfloat16 on GPU, float32 on CPU).",
+)
+@click.option("--xla/--no-xla", default=None, help="XLA-compile the train step (training.xla; default: on for GPU).")
 @config_opt
 @set_opt
 @click.pass_context
 @user_errors
-def command(ctx, data, out, variant, epochs, checkpoint_every, batch_size, seed, config_file, assignments):
+def command(
+    ctx, data, out, variant, epochs, checkpoint_every, batch_size, seed, strategy, precision, xla, config_file, assignments
+):
     """Train VARIANT on DATA into OUT; rerun the same command to resume after a stop.
 
     Options given here win over --config and --set. Each run folder keeps the
@@ -68,6 +82,9 @@ def command(ctx, data, out, variant, epochs, checkpoint_every, batch_size, seed,
         "training.checkpoint_every": checkpoint_every,
         "training.batch_size": batch_size,
         "training.seed": seed,
+        "training.strategy": strategy,
+        "training.precision": precision,
+        "training.xla": None if xla is None else ("on" if xla else "off"),
     }
     extra = [f"{k}={v}" for k, v in flags.items() if v is not None]
     cfg = resolve_config(variant, config_file, [*assignments, *extra])

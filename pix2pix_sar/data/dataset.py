@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -144,11 +144,19 @@ class SplitArrays:
         return len(self.ids)
 
 
-def load_split(dataset_dir: str | Path, split: str) -> SplitArrays:
-    """Read every patch of `split` (GDAL), check sizes and zone codes."""
+def split_size(dataset_dir: str | Path, split: str) -> int:
+    """Number of patches in `split` (from manifest.csv, without reading patches)."""
+    return sum(r.split == split for r in load_manifest(dataset_dir))
+
+
+def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | None = None) -> SplitArrays:
+    """Read the patches of `split` (GDAL) — all, or those at `indices` in manifest
+    order — and check sizes and zone codes."""
     dataset_dir = Path(dataset_dir)
     info = load_info(dataset_dir)
     records = [r for r in load_manifest(dataset_dir) if r.split == split]
+    if indices is not None:
+        records = [records[i] for i in indices]
     size = info.patch_size
     zones = np.empty((len(records), size, size), np.uint8)
     images = np.empty((len(records), size, size, 1), np.float32)

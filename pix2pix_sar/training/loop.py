@@ -1,14 +1,18 @@
-"""`fit`: train a variant on a patch dataset, resumable at any time.
+"""`fit`: train a variant on a patch dataset, resumable at any time, on one device,
+several GPUs or several hosts (tf.distribute).
 
 Each epoch ends with, in this order: TensorBoard scalars and history.csv, a
 generator snapshot when the epoch is a multiple of ``checkpoint_every`` (and at
-the last epoch), then the full training state (both models, both optimizers,
-the epoch counter; the data order is a function of seed and epoch). A run that
-is killed resumes from the last state and replays exactly what was lost.
+the last epoch), then the full training state (both models, both optimizers, the
+dropout RNG states, the epoch counter; the data order is a function of seed,
+epoch and replica). A run that is killed resumes from the last state and replays
+exactly what was lost. In multi-worker runs only the chief writes files other
+than its checkpoint share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -24,16 +28,16 @@ import numpy as np
 
 from pix2pix_sar import __version__, geo
 from pix2pix_sar.config import Config, diff_configs
-from pix2pix_sar.data.dataset import SplitArrays, load_info, load_split
+from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
 from pix2pix_sar.data.zones import class_scheme
-from pix2pix_sar.errors import InputError, RunStateError, TrainingDivergedError
+from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
 from pix2pix_sar.run_folder import RunFolder
 from pix2pix_sar.training.step import LOSS_NAMES
 
 log = logging.getLogger(__name__)
 
 #: Config fields that may change when a run is continued.
-RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every")
+RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.strategy", "training.xla")
 
 #: Validation patches shown in TensorBoard at each snapshot.
 PREVIEW_COUNT = 3
@@ -68,7 +72,7 @@ class FitResult:
     config: Config
 
 
-def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, object]:
+def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetInfo]:
     """Take the patch size and input channels from the dataset."""
     info = load_info(data_dir)
     scheme = class_scheme(info.classes, str(data_dir / "dataset.json"))
@@ -78,8 +82,8 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, object]:
     return dataclasses.replace(cfg, model=model).validate(), info
 
 
-def _open_run(run: RunFolder, cfg: Config, data_dir: Path, info) -> Config:
-    """Create the run folder, or check that `cfg` may continue the one there."""
+def _check_resume(run: RunFolder, cfg: Config) -> None:
+    """Refuse to continue a run with settings that would change what it is."""
     if run.exists():
         saved = run.load_config()
         changes = [c for c in diff_configs(saved, cfg) if c.split(":")[0] not in RESUMABLE_CHANGES]
@@ -88,8 +92,11 @@ def _open_run(run: RunFolder, cfg: Config, data_dir: Path, info) -> Config:
                 f"{run.path} was trained with other settings ({'; '.join(changes)}); "
                 f"rerun with the original settings to resume, or choose a new --out"
             )
-    elif run.path.exists() and any(run.path.iterdir()):
+    elif run.path.exists() and any(p for p in run.path.iterdir() if p.name != "state"):
         raise RunStateError(f"{run.path}: exists and is not a run folder; choose a new or empty --out")
+
+
+def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path) -> None:
     run.path.mkdir(parents=True, exist_ok=True)
     with geo.atomic_path(run.config_path) as tmp:
         tmp.write_text(cfg.to_yaml())
@@ -97,7 +104,6 @@ def _open_run(run: RunFolder, cfg: Config, data_dir: Path, info) -> Config:
         shutil.copyfile(data_dir / "dataset.json", tmp)
     with geo.atomic_path(run.run_json) as tmp:
         tmp.write_text(json.dumps({"dataset": str(data_dir.resolve()), "version": __version__}, indent=2) + "\n")
-    return cfg
 
 
 def _rewind_history(path: Path, epoch: int) -> None:
@@ -120,6 +126,51 @@ def _append_history(path: Path, epoch: int, losses: dict[str, float], seconds: f
         writer.writerow([epoch, *(f"{losses[k]:.6g}" for k in LOSS_NAMES), f"{seconds:.2f}"])
 
 
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Build layers under a Keras dtype policy, restoring the previous one after."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_pix2pix(cfg: Config, precision: str):
+    """Both networks and both Adam optimizers (built, so a checkpoint can restore them).
+
+    Call inside the strategy's scope; the caller seeds first.
+    """
+    import keras
+
+    from pix2pix_sar.models import build_discriminator, build_generator
+    from pix2pix_sar.training.step import Pix2Pix
+
+    with _dtype_policy(precision):
+        generator = build_generator(cfg.model)
+        discriminator = build_discriminator(cfg.model)
+    opt = cfg.optimizer
+    optimizers = []
+    for model in (generator, discriminator):
+        optimizer = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+        if precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        # Keras 3 optimizers create their slots lazily; build them so restore has targets.
+        optimizer.build(model.trainable_variables)
+        optimizers.append(optimizer)
+    return Pix2Pix(generator, discriminator, *optimizers)
+
+
+def _rng_states(model) -> list:
+    """The seed-generator states of `model`'s dropout layers (not in model.weights)."""
+    import keras
+
+    return [layer.seed_generator.state for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+
+
 def fit(
     cfg: Config,
     data_dir: str | Path,
@@ -127,74 +178,76 @@ def fit(
     reporter: TrainingReporter | None = None,
 ) -> FitResult:
     """Train (or continue training) `cfg` on the dataset at `data_dir` into `run_dir`."""
+    from pix2pix_sar.training.distribute import make_strategy, resolve_precision, resolve_xla
+
+    # The strategy first: it may configure devices, which must precede any TF op.
+    strategy = make_strategy(cfg.training.strategy)
     import keras
     import tensorflow as tf
 
-    from pix2pix_sar.data.pipeline import epoch_dataset, steps_per_epoch
-    from pix2pix_sar.models import build_discriminator, build_generator
-    from pix2pix_sar.models.inference import inference_generator, make_generate_fn
+    from pix2pix_sar.training.distribute import is_chief, num_workers, state_dir_for, task_index
+    from pix2pix_sar.training.inputs import distributed_epoch, epoch_steps, load_worker_shard
     from pix2pix_sar.training.step import make_train_step
 
     reporter = reporter or SilentReporter()
     data_dir, run = Path(data_dir), RunFolder(run_dir)
     cfg, info = _resolve_for_dataset(cfg, data_dir)
-    train = load_split(data_dir, "train")
-    if len(train) == 0:
-        raise InputError(f"{data_dir}: has no training patches; prepare it with a smaller --val-fraction or more data")
-    val = load_split(data_dir, "val")
-    cfg = _open_run(run, cfg, data_dir, info)
     tcfg = cfg.training
+    chief = is_chief(strategy)
+    replicas, workers = strategy.num_replicas_in_sync, num_workers(strategy)
+    if tcfg.batch_size % replicas:
+        raise ConfigError(f"training.batch_size {tcfg.batch_size} must be a multiple of the {replicas} replicas")
+    precision, xla = resolve_precision(tcfg.precision), resolve_xla(tcfg.xla)
+    log.info("strategy %s: %d replica(s) on %d worker(s), %s, XLA %s",
+             type(strategy).__name__, replicas, workers, precision, "on" if xla else "off")
+    _check_resume(run, cfg)
     scheme = class_scheme(info.classes, str(data_dir))
+    shard = load_worker_shard(data_dir, "train", replicas, workers, task_index(strategy))
+    if chief:
+        _write_run_files(run, cfg, data_dir)
 
     keras.utils.set_random_seed(tcfg.seed)
     if tcfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    generator = build_generator(cfg.model)
-    discriminator = build_discriminator(cfg.model)
-    opt = cfg.optimizer
-    gen_opt = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
-    disc_opt = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
-    # Keras 3 optimizers create their slots lazily; build them so restore has targets.
-    gen_opt.build(generator.trainable_variables)
-    disc_opt.build(discriminator.trainable_variables)
-    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch", trainable=False)
-    checkpoint = tf.train.Checkpoint(
-        generator=generator,
-        discriminator=discriminator,
-        generator_optimizer=gen_opt,
-        discriminator_optimizer=disc_opt,
-        epoch=epoch_var,
-        # Keras does not hand dropout RNG states to tf.train.Checkpoint; without
-        # them a resumed run would draw other dropout masks than an uninterrupted one.
-        generator_rng=_rng_states(generator),
-    )
-    manager = tf.train.CheckpointManager(checkpoint, str(run.state_dir), max_to_keep=tcfg.keep_states)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log.info("resumed %s at epoch %d", run.path, int(epoch_var))
-    start = int(epoch_var)
-    _rewind_history(run.history_csv, start)
+    with strategy.scope():
+        nets = build_pix2pix(cfg, precision)
+        epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch", trainable=False)
+        checkpoint = tf.train.Checkpoint(
+            generator=nets.generator,
+            discriminator=nets.discriminator,
+            generator_optimizer=nets.generator_optimizer,
+            discriminator_optimizer=nets.discriminator_optimizer,
+            epoch=epoch_var,
+            # Keras does not hand dropout RNG states to tf.train.Checkpoint; without
+            # them a resumed run would draw other dropout masks than an uninterrupted one.
+            generator_rng=_rng_states(nets.generator),
+        )
+    save_dir = state_dir_for(strategy, run.state_dir)
+    manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=tcfg.keep_states)
+    latest = tf.train.latest_checkpoint(str(run.state_dir))  # every worker restores the chief's state
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        log.info("resumed %s at epoch %d", run.path, int(epoch_var.numpy()))
+    start = int(epoch_var.numpy())
+    if chief:
+        _rewind_history(run.history_csv, start)
     if start >= tcfg.epochs:
         log.info("%s is already trained to epoch %d (asked: %d)", run.path, start, tcfg.epochs)
         return FitResult(run, start, start, cfg)
 
-    train_step = make_train_step(
-        generator, discriminator, gen_opt, disc_opt, cfg.loss, scheme.channels, cfg.model.patch_size
-    )
-    # Previews run on a copy so they never touch the training RNG or BN statistics.
-    preview_model = inference_generator(generator)
-    preview_fn = make_generate_fn(preview_model)
-    preview = val if len(val) else train
-    preview_masks = scheme.encode(preview.zones[:PREVIEW_COUNT])
-    writer = tf.summary.create_file_writer(str(run.log_dir))
-    steps = steps_per_epoch(len(train), tcfg.batch_size)
+    train_step = make_train_step(strategy, nets, cfg.loss, tcfg.batch_size, jit_compile=xla)
+    writer = tf.summary.create_file_writer(str(run.log_dir)) if chief else tf.summary.create_noop_writer()
+    preview = _Preview(data_dir, scheme) if chief else None
+    steps = epoch_steps(shard, tcfg.batch_size)
 
     for epoch in range(start, tcfg.epochs):
         t0 = time.perf_counter()
         reporter.epoch_started(epoch + 1, tcfg.epochs, steps)
         sums = dict.fromkeys(LOSS_NAMES, 0.0)
-        ds = epoch_dataset(train, scheme, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch)
-        for step, (mask, target) in enumerate(ds):
+        batches = distributed_epoch(
+            strategy, shard, scheme, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch
+        )
+        for step, (mask, target) in enumerate(batches):
             losses = {k: float(v) for k, v in train_step(mask, target).items()}
             if not all(math.isfinite(v) for v in losses.values()):
                 raise TrainingDivergedError(
@@ -209,28 +262,40 @@ def fit(
         done = epoch + 1
         seconds = time.perf_counter() - t0
         epoch_var.assign(done)
-        with writer.as_default(step=done):
-            for k, v in means.items():
-                tf.summary.scalar(f"loss/{k}", v)
-        _append_history(run.history_csv, done, means, seconds)
-        if done % tcfg.checkpoint_every == 0 or done == tcfg.epochs:
-            _save_snapshot(run, generator, done)
-            preview_model.set_weights(generator.get_weights())
-            strip = _preview_strip(preview_masks, preview.images[:PREVIEW_COUNT], preview_fn(preview_masks).numpy())
+        if chief:
             with writer.as_default(step=done):
-                tf.summary.image("mask_target_output", strip, max_outputs=PREVIEW_COUNT)
+                for k, v in means.items():
+                    tf.summary.scalar(f"loss/{k}", v)
+            _append_history(run.history_csv, done, means, seconds)
+            if done % tcfg.checkpoint_every == 0 or done == tcfg.epochs:
+                _save_snapshot(run, nets.generator, done)
+                with writer.as_default(step=done):
+                    tf.summary.image("mask_target_output", preview.strip(nets.generator), max_outputs=PREVIEW_COUNT)
+            writer.flush()
         if done % tcfg.state_every == 0 or done == tcfg.epochs:
-            manager.save(checkpoint_number=done)
-        writer.flush()
+            manager.save(checkpoint_number=done)  # collective: every worker saves
+            if not chief:
+                shutil.rmtree(save_dir, ignore_errors=True)
         reporter.epoch_finished(done, means, seconds)
     return FitResult(run, start, tcfg.epochs, cfg)
 
 
-def _rng_states(model) -> list:
-    """The seed-generator states of `model`'s dropout layers (not in model.weights)."""
-    import keras
+class _Preview:
+    """A few validation patches, generated at each snapshot for TensorBoard."""
 
-    return [layer.seed_generator.state for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+    def __init__(self, data_dir: Path, scheme):
+        name = "val" if split_size(data_dir, "val") else "train"
+        split = load_split(data_dir, name, list(range(min(PREVIEW_COUNT, split_size(data_dir, name)))))
+        self.masks = scheme.encode(split.zones)
+        self.targets = split.images
+
+    def strip(self, generator) -> np.ndarray:
+        """mask | target | output per row, scaled to [0, 1]."""
+        from pix2pix_sar.models.inference import generate_images
+
+        outputs = generate_images(generator, self.masks)
+        panels = [self.masks[..., :1], self.targets, outputs]
+        return np.clip((np.concatenate(panels, axis=2) + 1.0) / 2.0, 0.0, 1.0)
 
 
 def _save_snapshot(run: RunFolder, generator, epoch: int) -> Path:
@@ -238,9 +303,3 @@ def _save_snapshot(run: RunFolder, generator, epoch: int) -> Path:
     with geo.atomic_path(path, suffix=".keras") as tmp:
         generator.save(tmp)
     return path
-
-
-def _preview_strip(masks: np.ndarray, targets: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """mask | target | output per row, scaled to [0, 1] for TensorBoard."""
-    panels = [masks[..., :1], targets, outputs]
-    return np.clip((np.concatenate(panels, axis=2) + 1.0) / 2.0, 0.0, 1.0)

@@ -14,26 +14,31 @@ def _weights(path):
 
 
 def test_one_train_step_changes_both_networks_and_returns_loss_parts(tiny_dataset, tiny_config):
-    import keras
+    import dataclasses
+
+    import tensorflow as tf
 
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.zones import encode_binary
-    from pix2pix_sar.models import build_discriminator, build_generator
+    from pix2pix_sar.training.loop import build_pix2pix
     from pix2pix_sar.training.step import make_train_step
 
-    cfg = tiny_config().model
-    cfg = type(cfg)(**{**cfg.__dict__, "patch_size": 32})
-    gen, disc = build_generator(cfg), build_discriminator(cfg)
-    g_opt, d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
-    step = make_train_step(gen, disc, g_opt, d_opt, tiny_config().loss, 1, 32)
+    cfg = tiny_config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, patch_size=32))
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        nets = build_pix2pix(cfg, "float32")
+    step = make_train_step(strategy, nets, cfg.loss, global_batch_size=2)
     split = load_split(tiny_dataset, "train")
-    before_g, before_d = [w.copy() for w in gen.get_weights()], [w.copy() for w in disc.get_weights()]
-    losses = step(encode_binary(split.zones[:1]), split.images[:1])
+    before_g = [w.copy() for w in nets.generator.get_weights()]
+    before_d = [w.copy() for w in nets.discriminator.get_weights()]
+    losses = step(tf.constant(encode_binary(split.zones[:2])), tf.constant(split.images[:2]))
     assert set(losses) == {"gen_total", "gen_gan", "gen_l1", "disc"}
     total = float(losses["gen_gan"]) * 1.0 + 100.0 * float(losses["gen_l1"])
     assert float(losses["gen_total"]) == pytest.approx(total, rel=1e-5)
-    assert any(not np.array_equal(a, b) for a, b in zip(before_g, gen.get_weights()))
-    assert any(not np.array_equal(a, b) for a, b in zip(before_d, disc.get_weights()))
+    assert 0.3 < float(losses["gen_gan"]) < 3 and 0.6 < float(losses["disc"]) < 4  # BCE near log 2 at init
+    assert any(not np.array_equal(a, b) for a, b in zip(before_g, nets.generator.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(before_d, nets.discriminator.get_weights()))
 
 
 def test_fit_writes_the_run_folder(tiny_dataset, tiny_config, tmp_path):

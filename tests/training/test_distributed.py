@@ -1,0 +1,124 @@
+"""tf.distribute on this CPU: 2 logical devices (mirrored) and 2 processes on
+localhost (multi-worker) must do the same arithmetic as one device that runs the
+two batch-1 halves separately and averages their gradients (BatchNorm statistics
+are per replica, so a single batch of 2 would be a different computation)."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pix2pix_sar.run_folder import RunFolder
+
+#: float32 sums over replicas are ordered differently than in the reference.
+WEIGHT_ATOL = 1e-5
+ARGS = ["--batch-size", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8", "--set", "model.dropout=0.0"]
+
+
+def _fit(data, out, strategy, epochs, env_extra=None, wait=True):
+    argv = [sys.executable, "-m", "pix2pix_sar", "-q", "fit", "--data", str(data), "--out", str(out),
+            "--strategy", strategy, "--epochs", str(epochs), *ARGS]
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return proc
+    out_text, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return proc
+
+
+def _generator_weights(run_dir, epoch):
+    import keras
+
+    model = keras.models.load_model(RunFolder(run_dir).snapshot_path(epoch), compile=False)
+    return [v.numpy() for v in model.trainable_variables]
+
+
+def _history(run_dir):
+    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(RunFolder(run_dir).history_csv.open())]
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mirrored") / "run"
+    _fit(tiny_dataset, out, "mirrored", 1, {"PIX2PIX_SAR_LOGICAL_CPUS": "2"})
+    return out
+
+
+def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_dataset):
+    import keras
+    import tensorflow as tf
+
+    from pix2pix_sar.data.zones import CLASS_SCHEMES
+    from pix2pix_sar.training.inputs import load_worker_shard, replica_batches
+    from pix2pix_sar.training.loop import build_pix2pix
+    from pix2pix_sar.training.step import LOSS_NAMES, make_gradient_fn
+
+    cfg = RunFolder(mirrored_run).load_config()
+    assert cfg.training.strategy == "mirrored" and cfg.training.batch_size == 2
+    keras.utils.set_random_seed(cfg.training.seed)
+    nets = build_pix2pix(cfg, "float32")
+    gradients = make_gradient_fn(nets, cfg.loss, global_batch_size=2)
+    shard = load_worker_shard(tiny_dataset, "train", num_replicas=2, num_workers=1, worker=0)
+    batches = list(replica_batches(shard, CLASS_SCHEMES["binary"], 1, cfg.training.seed, 0, False))
+    sums, steps = dict.fromkeys(LOSS_NAMES, 0.0), len(batches) // 2
+    for step in range(steps):
+        halves = [gradients(tf.constant(m), tf.constant(t)) for m, t in batches[2 * step : 2 * step + 2]]
+        for k in LOSS_NAMES:
+            sums[k] += sum(float(h[0][k]) for h in halves)
+        gen_grads = [a + b for a, b in zip(halves[0][1], halves[1][1])]
+        disc_grads = [a + b for a, b in zip(halves[0][2], halves[1][2])]
+        nets.generator_optimizer.apply_gradients(zip(gen_grads, nets.generator.trainable_variables))
+        nets.discriminator_optimizer.apply_gradients(zip(disc_grads, nets.discriminator.trainable_variables))
+
+    mirrored = _generator_weights(mirrored_run, 1)
+    reference = [v.numpy() for v in nets.generator.trainable_variables]
+    assert len(mirrored) == len(reference)
+    for a, b in zip(mirrored, reference):
+        np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
+    (row,) = _history(mirrored_run)
+    for k in LOSS_NAMES:
+        assert row[k] == pytest.approx(sums[k] / steps, rel=1e-4)
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _multi_worker(data, out, epochs):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = [
+        _fit(data, out, "multi-worker", epochs,
+             {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, wait=False)
+        for i in range(2)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+
+
+def test_multi_worker_on_localhost_matches_mirrored_and_resumes(mirrored_run, tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    _multi_worker(tiny_dataset, out, 1)
+    run = RunFolder(out)
+    assert list(run.snapshots()) == [1]  # one set of snapshots, by the chief
+    for a, b in zip(_generator_weights(out, 1), _generator_weights(mirrored_run, 1)):
+        np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
+    assert _history(out)[0]["gen_total"] == pytest.approx(_history(mirrored_run)[0]["gen_total"], rel=1e-4)
+    _multi_worker(tiny_dataset, out, 2)  # resume to epoch 2
+    assert list(run.snapshots()) == [1, 2]
+    assert [int(r["epoch"]) for r in _history(out)] == [1, 2]
+    assert "ckpt-2" in (run.state_dir / "checkpoint").read_text()
+    assert not list(run.state_dir.glob(".worker_*"))  # the worker's checkpoint share is cleaned up
