@@ -16,6 +16,8 @@ COMMANDS = {
     "variants": "variants",
     "fit": "fit",
     "preview": "preview",
+    "generate": "generate",
+    "masks": "masks",
     "evaluate": "evaluate",
     "report": "report",
 }

@@ -1,0 +1,69 @@
+"""pix2pix-sar generate: SAR images from masks of any size, or a synthetic dataset."""
+
+from __future__ import annotations
+
+import click
+
+from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
+
+
+@click.command(name="generate")
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder from 'fit'.")
+@click.option("--epoch", type=int, help="Snapshot epoch (default: the last).")
+@click.option("--out", type=click.Path(), help="Output .tif (cloud-optimised GeoTIFF) or .png; a folder if INPUT is a folder.")
+@click.option(
+    "--as-dataset", "dataset_out", type=click.Path(file_okay=False),
+    help="Instead of --out: write masks + generated images as a patch dataset (for 'fit').",
+)
+@click.option("--tile", type=int, help="Tile size in pixels (default: the run's patch size).")
+@click.option("--overlap", type=int, help="Tile overlap in pixels, blended smoothly (default: a quarter of the tile).")
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Tiles per generator call.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator's dropout noise.")
+@click.option(
+    "--units",
+    help="GeoTIFF values: the training data's units (default), 'model' ([-1, 1]), or "
+    "intensity/amplitude/db if the run was trained on one of those.",
+)
+@click.option("--val-fraction", type=float, default=0.1, show_default=True, help="With --as-dataset: share of validation patches.")
+@overwrite_opt
+@click.pass_context
+@user_errors
+def command(ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, batch_size, seed, units, val_fraction, overwrite):
+    """Generate a SAR image for each mask in INPUT (a mask file or a folder of them).
+
+    Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier, 254 ocean), any
+    width and height, GeoTIFF or PNG. Large masks are generated in overlapping,
+    batched tiles blended with a smooth window; GeoTIFF outputs keep the mask's CRS
+    and geotransform, with no-data where the mask has no data.
+    """
+    if (out is None) == (dataset_out is None):
+        raise click.UsageError("give exactly one of --out and --as-dataset")
+    quiet_tensorflow()
+    from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
+
+    settings = TileSettings(tile=tile, overlap=overlap, batch_size=batch_size, seed=seed)
+    quiet = ctx.find_root().params.get("quiet", False)
+
+    def tiles_done(name, done, total):
+        if done == total:
+            click.echo(f"  {name}: {total} tile(s)", err=True)
+
+    def masks_done(name, done, total):
+        click.echo(f"  {name}: mask {done}/{total}", err=True)
+
+    if dataset_out is not None:
+        if units is not None:
+            raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
+        path = generate_dataset(
+            run_dir, input_path, dataset_out, epoch=epoch, settings=settings,
+            val_fraction=val_fraction, overwrite=overwrite, progress=None if quiet else masks_done,
+        )
+        click.echo(f"synthetic dataset: {path}")
+        return
+    written = generate_files(
+        run_dir, input_path, out, epoch=epoch, settings=settings, units=units, overwrite=overwrite,
+        progress=None if quiet else tiles_done,
+    )
+    for path in written:
+        click.echo(f"generated: {path}")

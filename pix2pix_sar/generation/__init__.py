@@ -1,0 +1,1 @@
+"""Generation from masks of any size: tiling, artificial masks, synthetic datasets."""

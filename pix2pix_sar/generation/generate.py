@@ -1,0 +1,319 @@
+"""Generate SAR images from masks of any size with a trained run.
+
+    generate_files(run, INPUT, out=OUTPUT)              one image per mask file
+    generate_dataset(run, INPUT, DATASET_OUT)           masks + images as a patch dataset
+
+Generation follows the project's one rule (:mod:`pix2pix_sar.models.inference`):
+per-image BatchNorm statistics, dropout on as the generator's noise, so batching
+tiles is exact. Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier,
+254 ocean); a binary land/ocean mask is written with those codes (e.g. 127 / 254).
+Outputs keep the mask's CRS and geotransform, carry no-data exactly where the mask
+has no data, and hold values in the units of the run's training data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pix2pix_sar import geo
+from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
+from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
+from pix2pix_sar.data.zones import NODATA, ClassScheme, check_zones, class_scheme
+from pix2pix_sar.errors import InputError
+from pix2pix_sar.generation.tiling import TilePlan, generate_rows
+from pix2pix_sar.run_folder import RunFolder
+
+log = logging.getLogger(__name__)
+
+#: Mask files a folder INPUT may hold.
+MASK_SUFFIXES = (".tif", ".tiff", ".png")
+#: Rows per read while checking a mask's values (bounded memory for scene-sized masks).
+_CHECK_ROWS = 1024
+#: Output units besides the training data's own: the model's [-1, 1].
+MODEL_UNITS = "model"
+
+Progress = Callable[[str, int, int], None]  # (mask name, tiles done, tiles total)
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """How a mask is cut into tiles: `tile` (default: the run's patch size) and
+    `overlap` (default: a quarter of the tile) in pixels, tiles per batch, seed."""
+
+    tile: int | None = None
+    overlap: int | None = None
+    batch_size: int = 8
+    seed: int = 0
+
+
+class RunGenerator:
+    """A run's generator snapshot, ready to generate batches of encoded tiles."""
+
+    def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, jit_compile: bool = False):
+        import keras
+        import tensorflow as tf
+
+        from pix2pix_sar.evaluation.preview import load_snapshot
+        from pix2pix_sar.models.generator import unet_depth
+        from pix2pix_sar.models.inference import inference_generator, make_generate_fn
+
+        self.run = RunFolder(run_dir).require()
+        self.config = self.run.load_config()
+        self.info = self.run.dataset_info()
+        self.scheme: ClassScheme = class_scheme(self.info.classes, str(self.run.dataset_json))
+        self.epoch, model = load_snapshot(self.run, epoch)
+        self.multiple = 2 ** unet_depth(self.config.model.patch_size)
+        keras.utils.set_random_seed(seed)  # seeds the dropout noise of the copy made next
+        self._fn = make_generate_fn(inference_generator(model), jit_compile=jit_compile)
+        self._tf = tf
+
+    @property
+    def patch_size(self) -> int:
+        return self.config.model.patch_size
+
+    @property
+    def scaling(self) -> SarScaling:
+        return self.info.scaling
+
+    def generate_batch(self, tiles: np.ndarray) -> np.ndarray:
+        return self._fn(self._tf.constant(tiles, self._tf.float32)).numpy()
+
+    def plan(self, width: int, height: int, settings: TileSettings) -> TilePlan:
+        tile = settings.tile or self.patch_size
+        if tile < self.multiple or tile % self.multiple:
+            raise InputError(
+                f"--tile {tile}: must be a multiple of {self.multiple} for this run's "
+                f"{self.patch_size}-pixel generator; use e.g. --tile {self.patch_size}"
+            )
+        overlap = tile // 4 if settings.overlap is None else settings.overlap
+        if not 0 <= overlap <= tile // 2:
+            raise InputError(f"--overlap {overlap}: must be between 0 and half the tile ({tile // 2})")
+        if settings.batch_size < 1:
+            raise InputError(f"--batch-size {settings.batch_size}: must be at least 1")
+        return TilePlan(width, height, tile, overlap)
+
+
+# --- Inputs -------------------------------------------------------------------------
+
+
+def find_masks(input_path: str | Path) -> list[Path]:
+    """A mask file, or the mask files (.tif, .tiff, .png) of a folder, sorted."""
+    input_path = Path(input_path)
+    if input_path.is_dir():
+        masks = sorted(p for p in input_path.iterdir() if p.suffix.lower() in MASK_SUFFIXES and not p.name.startswith("."))
+        if not masks:
+            raise InputError(f"{input_path}: folder holds no mask files (.tif, .tiff, .png); give a mask file or a folder of them")
+        return masks
+    if not input_path.exists():
+        raise InputError(f"{input_path}: no such file or folder; give a mask file or a folder of masks")
+    return [input_path]
+
+
+def check_mask(path: Path) -> geo.Grid:
+    """The mask's grid, after checking every value is a zone code (read in row bands)."""
+    grid, bands, _ = geo.raster_info(path)
+    for row in range(0, grid.height, _CHECK_ROWS):
+        zones = geo.read_raster(path, (0, row, grid.width, min(_CHECK_ROWS, grid.height - row)))[0]
+        check_zones(zones, str(path))
+    return grid
+
+
+def _row_reader(path: Path, grid: geo.Grid, scheme: ClassScheme):
+    def read(row_off: int, n_rows: int) -> np.ndarray:
+        zones = geo.read_raster(path, (0, row_off, grid.width, n_rows))[0]
+        return scheme.encode(check_zones(zones, str(path)))
+
+    return read
+
+
+# --- Output values ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputEncoding:
+    """Model range [-1, 1] -> written values, their type and the no-data value."""
+
+    convert: Callable[[np.ndarray], np.ndarray]
+    dtype: np.dtype
+    nodata: float
+
+
+def _in_units(scaling: SarScaling, units: str) -> SarScaling:
+    """The same dB range expressed in other physical units (float output)."""
+    physical = [u for u in DB_FACTORS if DB_FACTORS[u] is not None] + ["db"]
+    if units == scaling.units:
+        return scaling
+    if scaling.units not in physical or units not in physical:
+        raise InputError(
+            f"--units {units}: the run was trained on {scaling.units} values; "
+            f"choose {scaling.units} or {MODEL_UNITS}" + (f" or one of {', '.join(physical)}" if scaling.units in physical else "")
+        )
+    fields = {f.name for f in dataclasses.fields(scaling)}
+    return dataclasses.replace(scaling, units=units, **({"dtype": "float32"} if "dtype" in fields else {}))
+
+
+def output_encoding(scaling: SarScaling, units: str | None, driver: str) -> OutputEncoding:
+    """GeoTIFF: values in `units` (default: the training data's; 'model': [-1, 1]),
+    no-data NaN for floats. PNG: an 8-bit picture of the model range, 1..255, no-data 0."""
+    if driver == "PNG":
+        return OutputEncoding(lambda x: np.rint(1.0 + (np.clip(x, -1, 1) + 1.0) * 127.0).astype(np.uint8), np.dtype("uint8"), 0)
+    if units == MODEL_UNITS:
+        return OutputEncoding(lambda x: np.asarray(x, np.float32), np.dtype("float32"), float("nan"))
+    target = _in_units(scaling, units or scaling.units)
+    dtype = np.asarray(target.from_model(np.zeros(1, np.float32))).dtype
+    nodata = float("nan") if dtype.kind == "f" else float(getattr(target, "nodata", None) or 0)
+    return OutputEncoding(target.from_model, dtype, nodata)
+
+
+# --- Generation ---------------------------------------------------------------------
+
+
+def _output_paths(masks: list[Path], input_path: Path, out: Path) -> list[Path]:
+    if input_path.is_dir():
+        if out.suffix.lower() in geo.OUTPUT_DRIVERS:
+            raise InputError(f"{out}: INPUT is a folder, so --out must be a folder, not a {out.suffix} file")
+        return [out / m.name if m.suffix.lower() in geo.OUTPUT_DRIVERS else out / f"{m.stem}.tif" for m in masks]
+    if out.suffix.lower() not in geo.OUTPUT_DRIVERS:
+        raise InputError(f"{out}: name the output .tif (cloud-optimised GeoTIFF) or .png")
+    return [out]
+
+
+def _check_writable(paths: list[Path], overwrite: bool) -> None:
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise InputError(f"{path}: already exists; pass --overwrite to replace it or choose another --out")
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"{path}: cannot write there ({folder} is not a writable folder); choose another --out")
+
+
+def generate_file(
+    gen: RunGenerator,
+    mask: Path,
+    out: Path,
+    settings: TileSettings,
+    units: str | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Generate one mask into `out` (streamed; written atomically)."""
+    grid = check_mask(mask)
+    plan = gen.plan(grid.width, grid.height, settings)
+    encoding = output_encoding(gen.scaling, units, geo.OUTPUT_DRIVERS[out.suffix.lower()])
+    on_tile = (lambda done, total: progress(mask.name, done, total)) if progress else None
+    with geo.RasterRowWriter(out, grid, encoding.dtype, nodata=encoding.nodata) as writer:
+        rows = generate_rows(plan, _row_reader(mask, grid, gen.scheme), gen.generate_batch, settings.batch_size, on_tile)
+        for row_off, block in rows:
+            zones = geo.read_raster(mask, (0, row_off, grid.width, block.shape[0]))[0]
+            values = encoding.convert(block)
+            writer.write_rows(row_off, np.where(zones == NODATA, encoding.dtype.type(encoding.nodata), values))
+        return writer.commit()
+
+
+def generate_files(
+    run_dir: str | Path,
+    input_path: str | Path,
+    out: str | Path,
+    *,
+    epoch: int | None = None,
+    settings: TileSettings = TileSettings(),
+    units: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """One image per mask: INPUT a file -> `out` a file; INPUT a folder -> `out` a folder."""
+    input_path, out = Path(input_path), Path(out)
+    masks = find_masks(input_path)
+    targets = _output_paths(masks, input_path, out)
+    _check_writable(targets, overwrite)
+    for mask in masks:
+        check_mask(mask)  # every mask is checked before the first is written
+    gen = RunGenerator(run_dir, epoch, settings.seed)
+    output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
+    written = []
+    for mask, target in zip(masks, targets):
+        written.append(generate_file(gen, mask, target, settings, units, progress))
+        log.info("generated %s -> %s", mask, target)
+    return written
+
+
+def generate_image(gen: RunGenerator, zones: np.ndarray, settings: TileSettings) -> np.ndarray:
+    """The generated image (model range, float32) of an in-memory zone mask."""
+    plan = gen.plan(zones.shape[1], zones.shape[0], settings)
+    encoded = gen.scheme.encode(zones)
+    image = np.empty(zones.shape, np.float32)
+    for row_off, block in generate_rows(plan, lambda r, n: encoded[r : r + n], gen.generate_batch, settings.batch_size):
+        image[row_off : row_off + block.shape[0]] = block
+    return image
+
+
+def generate_dataset(
+    run_dir: str | Path,
+    input_path: str | Path,
+    dataset_out: str | Path,
+    *,
+    epoch: int | None = None,
+    settings: TileSettings = TileSettings(),
+    val_fraction: float = 0.1,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Masks and their generated images as a patch dataset that `fit` reads unchanged.
+
+    Each mask is generated whole (tiled and blended) and cut into non-overlapping
+    patches of the run's patch size; patches with any no-data are skipped; the split
+    is seeded 90/10 as in `prepare`. dataset.json marks the pairs synthetic and names
+    the run and epoch (``generated_by``). One mask's image is held in memory.
+    """
+    input_path, dataset_out = Path(input_path), Path(dataset_out)
+    masks = find_masks(input_path)
+    if dataset_out.exists() and not overwrite:
+        raise InputError(f"{dataset_out}: already exists; pass --overwrite to replace it or choose another --as-dataset")
+    _check_writable([dataset_out / "dataset.json"], True)
+    gen = RunGenerator(run_dir, epoch, settings.seed)
+    size = gen.patch_size
+
+    windows: list[tuple[int, int, int]] = []  # (mask index, col, row) of kept patches
+    grids = []
+    for i, mask in enumerate(masks):
+        grid = check_mask(mask)
+        grids.append(grid)
+        zones = geo.read_raster(mask)[0]
+        windows += [(i, c, r) for c, r in iter_windows(grid.width, grid.height, size, size)
+                    if not (zones[r : r + size, c : c + size] == NODATA).any()]
+    if not windows:
+        raise InputError(f"{input_path}: no {size}x{size} patch without no-data in the masks; give larger masks")
+    is_val = split_ids(len(windows), val_fraction, settings.seed)
+    stems = {m.stem for m in masks}
+    with DatasetWriter(dataset_out, overwrite=overwrite) as writer:
+        for i, mask in enumerate(masks):
+            zones = check_zones(geo.read_raster(mask)[0], str(mask))
+            image = generate_image(gen, zones, settings)
+            stem = mask.stem if len(stems) == len(masks) else mask.name.replace(".", "_")
+            for (j, col, row), val in zip(windows, is_val):
+                if j != i:
+                    continue
+                record = PatchRecord(f"{stem}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size)
+                window = (slice(row, row + size), slice(col, col + size))
+                writer.add(record, image[window], zones[window], grids[i].window(col, row, size, size))
+            if progress:
+                progress(mask.name, i + 1, len(masks))
+        info = DatasetInfo(
+            patch_size=size,
+            classes=gen.info.classes,
+            scaling=gen.scaling,
+            seed=settings.seed,
+            val_fraction=val_fraction,
+            sources=[str(m.resolve()) for m in masks],
+            synthetic=True,
+            extra={"generated_by": {"run": str(gen.run.path.resolve()), "epoch": gen.epoch}},
+        )
+        return writer.commit(info)

@@ -1,0 +1,151 @@
+"""Seamless tiled generation, streamed row band by row band.
+
+A mask of any size is covered by overlapping square tiles (the generator's input
+size). Each tile is generated once; tiles are batched; their outputs are blended
+with a smooth window that rises over the overlap (a raised cosine, so the weights
+of two neighbours sum to one there) and the weighted sum is divided by the summed
+weights. Only one band of tile rows is held at a time (float32 accumulators of
+tile height x mask width); finished rows are handed on as soon as no later tile
+covers them, so a 12,000 x 9,000 mask needs a few tens of MB.
+
+Masks smaller than a tile are mirrored out to the tile size; the padding is cut away.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+#: Reads encoded mask rows: (row_off, n_rows) -> float32 (n_rows, width, channels).
+RowReader = Callable[[int, int], np.ndarray]
+#: Generates a batch: float32 (N, tile, tile, channels) -> float32 (N, tile, tile, 1).
+BatchGenerator = Callable[[np.ndarray], np.ndarray]
+
+
+def tile_positions(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles covering [0, length): overlaps of at least `overlap`,
+    spread evenly (so no tile is squeezed against the far edge)."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    count = math.ceil((length - overlap) / stride)
+    return sorted({int(round(p)) for p in np.linspace(0, length - tile, count)})
+
+
+def blend_ramp(tile: int, overlap: int) -> np.ndarray:
+    """1-D weights: a raised-cosine rise over `overlap` pixels at each end, 1 between.
+
+    Sampled at pixel centres, so no weight is zero (a border pixel covered by one
+    tile only is still that tile's value after normalisation) and the rising ramp
+    of one tile plus the falling ramp of its neighbour sum to exactly 1.
+    """
+    ramp = np.ones(tile, np.float64)
+    if overlap > 0:
+        t = (np.arange(overlap) + 0.5) / overlap
+        rise = 0.5 - 0.5 * np.cos(np.pi * t)
+        ramp[:overlap] = rise
+        ramp[tile - overlap:] = np.minimum(ramp[tile - overlap:], rise[::-1])
+    return ramp.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """Where the tiles of a `width` x `height` mask go."""
+
+    width: int
+    height: int
+    tile: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.overlap < self.tile:
+            raise ValueError(f"overlap {self.overlap} must be in [0, tile {self.tile})")
+
+    @property
+    def padded_width(self) -> int:
+        return max(self.width, self.tile)
+
+    @property
+    def padded_height(self) -> int:
+        return max(self.height, self.tile)
+
+    @property
+    def rows(self) -> list[int]:
+        return tile_positions(self.padded_height, self.tile, self.overlap)
+
+    @property
+    def cols(self) -> list[int]:
+        return tile_positions(self.padded_width, self.tile, self.overlap)
+
+    @property
+    def tile_count(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def boundaries(self) -> tuple[list[int], list[int]]:
+        """Rows and columns where a tile starts or ends inside the mask (the places a
+        seam would show): index i means the step between pixel i - 1 and pixel i."""
+
+        def edges(positions: list[int], length: int) -> list[int]:
+            return sorted({e for p in positions for e in (p, p + self.tile) if 0 < e < length})
+
+        return edges(self.rows, self.height), edges(self.cols, self.width)
+
+    def centres(self) -> tuple[list[int], list[int]]:
+        """Rows and columns through the middle of each tile (same convention). They lie
+        at the same phase as the tile edges relative to the U-Net's stride pattern
+        (tile / 2 is a multiple of every stride), so they are the fair comparison."""
+        edge_rows, edge_cols = self.boundaries()
+
+        def mids(positions: list[int], length: int, edges: list[int]) -> list[int]:
+            return sorted({p + self.tile // 2 for p in positions if 0 < p + self.tile // 2 < length} - set(edges))
+
+        return mids(self.rows, self.height, edge_rows), mids(self.cols, self.width, edge_cols)
+
+
+def _pad(block: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Mirror `block` (h, w, c) out to at least (height, width)."""
+    pad_h, pad_w = max(0, height - block.shape[0]), max(0, width - block.shape[1])
+    if pad_h == 0 and pad_w == 0:
+        return block
+    return np.pad(block, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
+
+
+def generate_rows(
+    plan: TilePlan,
+    read_rows: RowReader,
+    generate_batch: BatchGenerator,
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(row_off, rows)`` blocks of the blended image (float32, (n, width)),
+    top to bottom, each row exactly once."""
+    tile = plan.tile
+    window = np.outer(blend_ramp(tile, plan.overlap), blend_ramp(tile, plan.overlap))
+    acc = np.zeros((tile, plan.padded_width), np.float32)
+    weight = np.zeros((tile, plan.padded_width), np.float32)
+    rows, cols = plan.rows, plan.cols
+    done_tiles = 0
+    for k, row in enumerate(rows):
+        n_read = min(tile, plan.height - row)
+        band = _pad(read_rows(row, n_read), tile, plan.padded_width)
+        tiles = np.stack([band[:, c : c + tile] for c in cols])
+        for start in range(0, len(tiles), batch_size):
+            images = generate_batch(tiles[start : start + batch_size])[..., 0]
+            for image, col in zip(images, cols[start : start + batch_size]):
+                acc[:, col : col + tile] += image * window
+                weight[:, col : col + tile] += window
+            done_tiles += len(images)
+            if progress:
+                progress(done_tiles, plan.tile_count)
+        # Rows above the next tile row are final: hand them on, shift the band up.
+        finished = (rows[k + 1] - row) if k + 1 < len(rows) else tile
+        finished = min(finished, plan.height - row)
+        if finished > 0:
+            yield row, acc[:finished, : plan.width] / weight[:finished, : plan.width]
+        shift = rows[k + 1] - row if k + 1 < len(rows) else 0
+        if shift:
+            acc[:-shift], weight[:-shift] = acc[shift:].copy(), weight[shift:].copy()
+            acc[-shift:], weight[-shift:] = 0.0, 0.0
