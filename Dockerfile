@@ -23,7 +23,7 @@ RUN TF_PACKAGE="tensorflow[and-cuda]==2.21.0" EXTRAS="" EDITABLE=0 CLEAN_APT=1 \
 RUN useradd --create-home --uid 1000 sar \
     && mkdir -p /data /runs \
     && chown sar:sar /data /runs
-USER sar
+USER 1000:1000
 WORKDIR /runs
 VOLUME ["/data", "/runs"]
 
