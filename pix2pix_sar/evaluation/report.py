@@ -229,7 +229,7 @@ numbers come from its own data (2003/223 patches of real glacier scenes); compar
 
 {sar_markdown(rows)}
 - **W1** — Wasserstein-1 distance between real and generated backscatter histograms of one zone
-  class, in dB (0 = same distribution).
+  class, in dB (in DN for `dn` datasets; 0 = same distribution).
 - **ENL ratio** — equivalent number of looks (mean² / variance of linear intensity, median over
   8×8 windows inside one class) of generated over real images: ≈ 1 means speckle like the real
   images, ≫ 1 too smooth, ≪ 1 too noisy.

@@ -26,7 +26,8 @@ snapshot (real and generated images at the same places), tell the two apart:
 The model's range [-1, 1] maps to dB through the dataset's scaling (clipped to
 [db_min, db_max] as the training targets were); linear intensity is
 10 ** (dB / 10) whatever the input units (dB of amplitude and of intensity are
-the same number).
+the same number). Datasets in ``dn`` units (scaled numbers of unknown physics)
+get W1 and the spectral distance in DN instead of dB, and no ENL (NaN).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ SAR_CLASSES: dict[str, int] = {"ocean": OCEAN, "glacier": GLACIER, "rock": ROCK}
 ENL_WINDOW = 8
 #: Histogram bins over [db_min, db_max] (the model cannot leave that range).
 HIST_BINS = 128
+#: Units whose dB values are 10 * log10(linear intensity), so ENL is defined.
+RADIOMETRIC_UNITS = ("intensity", "amplitude", "db")
 
 
 def stat_names() -> list[str]:
@@ -117,13 +120,16 @@ class SarStatistics:
         """One batch: zone codes (N, H, W), real and generated images (N, H, W[, 1]) in [-1, 1]."""
         real_db = scaled_to_db(np.reshape(real_scaled, zones.shape), self.scaling)
         gen_db = scaled_to_db(np.reshape(generated_scaled, zones.shape), self.scaling)
-        real_lin, gen_lin = 10.0 ** (real_db / 10.0), 10.0 ** (gen_db / 10.0)
+        radiometric = self.scaling.units in RADIOMETRIC_UNITS
+        if radiometric:
+            real_lin, gen_lin = 10.0 ** (real_db / 10.0), 10.0 ** (gen_db / 10.0)
         for name, code in SAR_CLASSES.items():
             where = zones == code
             self._hist_real[name] += np.histogram(real_db[where], self.edges)[0]
             self._hist_gen[name] += np.histogram(gen_db[where], self.edges)[0]
-            self._enl_real[name].append(window_enl(real_lin, zones, code))
-            self._enl_gen[name].append(window_enl(gen_lin, zones, code))
+            if radiometric:
+                self._enl_real[name].append(window_enl(real_lin, zones, code))
+                self._enl_gen[name].append(window_enl(gen_lin, zones, code))
         real_spec, gen_spec = radial_power_spectrum(real_db), radial_power_spectrum(gen_db)
         n = len(zones)
         if self._spectrum_real is None:
@@ -144,7 +150,8 @@ class SarStatistics:
                 float(wasserstein_distance(centres, centres, real, gen)) if real.sum() and gen.sum() else float("nan")
             )
         for c in SAR_CLASSES:
-            real, gen = np.concatenate(self._enl_real[c]), np.concatenate(self._enl_gen[c])
+            real = np.concatenate(self._enl_real[c]) if self._enl_real[c] else np.zeros(0)
+            gen = np.concatenate(self._enl_gen[c]) if self._enl_gen[c] else np.zeros(0)
             enl_real = float(np.median(real)) if real.size else float("nan")
             enl_gen = float(np.median(gen)) if gen.size else float("nan")
             out[f"enl_real_{c}"], out[f"enl_gen_{c}"] = enl_real, enl_gen

@@ -77,3 +77,13 @@ def test_a_class_absent_from_the_patches_gives_nan():
     out = stats.summary()
     assert np.isnan(out["w1_db_rock"]) and np.isnan(out["enl_ratio_glacier"])
     assert out["w1_db_ocean"] == 0.0
+
+
+def test_dn_units_have_no_enl_but_still_a_histogram_distance():
+    zones = np.full((2, 16, 16), OCEAN, np.uint8)
+    real = np.random.default_rng(4).uniform(-1, 1, (2, 16, 16, 1))
+    stats = SarStatistics(SarScaling("dn", 0.0, 255.0))
+    stats.add(zones, real, np.zeros_like(real))
+    out = stats.summary()
+    assert np.isnan(out["enl_ratio_ocean"]) and np.isnan(out["enl_real_ocean"])
+    assert out["w1_db_ocean"] == pytest.approx(255.0 / 4, rel=0.1)  # mean |U(-1, 1)| * 255 / 2
