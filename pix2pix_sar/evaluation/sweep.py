@@ -128,7 +128,14 @@ def make_evaluate_fn(generate):
 
     from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 
-    @tf.function(reduce_retracing=True)
+    channels = generate.input_signature[0].shape[-1]
+
+    @tf.function(
+        input_signature=(
+            tf.TensorSpec((None, None, None, channels), tf.float32),
+            tf.TensorSpec((None, None, None, 1), tf.float32),
+        )
+    )
     def evaluate(masks: tf.Tensor, targets: tf.Tensor):
         images = generate(masks)
         a, b = to_unit(images), to_unit(targets)
