@@ -248,6 +248,17 @@ class RasterSource:
         return array
 
 
+@contextlib.contextmanager
+def block_cache_limit(max_bytes: int) -> Iterator[None]:
+    """Cap GDAL's block cache (by default 5 % of RAM) while streaming through rasters once."""
+    previous = gdal.GetCacheMax()
+    gdal.SetCacheMax(min(previous, max_bytes))
+    try:
+        yield
+    finally:
+        gdal.SetCacheMax(previous)
+
+
 def _srs(wkt: str) -> osr.SpatialReference:
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)

@@ -86,20 +86,26 @@ class SplitFeeder:
         flips = epoch_flips(self.count, seed, epoch)[order]
         masks_all, images_all = self.masks, self.images
 
-        def gather(idx, flip_flags):
-            masks = tf.cast(tf.gather(masks_all, idx), tf.float32)
-            images = tf.gather(images_all, idx)
-            if flip:
-                left_right = flip_flags[:, 0, None, None, None]
-                up_down = flip_flags[:, 1, None, None, None]
-                masks = tf.where(left_right, tf.reverse(masks, [2]), masks)
-                images = tf.where(left_right, tf.reverse(images, [2]), images)
-                masks = tf.where(up_down, tf.reverse(masks, [1]), masks)
-                images = tf.where(up_down, tf.reverse(images, [1]), images)
+        def gather_batch(idx):
+            return tf.cast(tf.gather(masks_all, idx), tf.float32), tf.gather(images_all, idx)
+
+        def gather_flipped(idx, flip_flags):
+            # One patch, (H, W, C): flips are per patch (tf.reverse is ~2x faster than ::-1 slicing).
+            masks, images = tf.cast(tf.gather(masks_all, idx), tf.float32), tf.gather(images_all, idx)
+            for axis in (1, 0):  # left-right first, then up-down, as in epoch_batches
+                masks, images = tf.cond(
+                    flip_flags[1 - axis],
+                    lambda: (tf.reverse(masks, [axis]), tf.reverse(images, [axis])),
+                    lambda: (masks, images),
+                )
             return masks, images
 
-        ds = tf.data.Dataset.from_tensor_slices((order, flips)).batch(batch_size)
-        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if flip:
+            ds = tf.data.Dataset.from_tensor_slices((order, flips))
+            ds = ds.map(gather_flipped, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
+        else:  # whole batches at once: one gather per batch
+            ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+            ds = ds.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(prefetch) if prefetch else ds
 
 

@@ -14,6 +14,7 @@ plus one uint8 label/AOI raster per scene):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Pixels per patch sampled for the dataset-wide percentiles.
 _SAMPLES_PER_PATCH = 4096
+#: GDAL block cache while preparing: each strip is read once per pass, so a couple of
+#: strips' worth of blocks is all that helps; the default (5 % of RAM) only adds memory.
+_BLOCK_CACHE_BYTES = 128 * 2**20
 
 #: progress(done, total, what): done/total patch windows over both passes, what = scene and stage.
 ProgressFn = Callable[[int, int, str], None]
@@ -409,7 +413,9 @@ def prepare_scenes(
         # Refuse before the (possibly long) scan, not only at write time.
         raise InputError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
     opened: list[_Scene] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(geo.block_cache_limit(_BLOCK_CACHE_BYTES))
+        stack.callback(lambda: [s.close() for s in opened])
         gaps = []
         for scene in scenes:
             s, gap = _open_scene(scene, labels, aoi, options)
@@ -466,9 +472,6 @@ def prepare_scenes(
                 },
             )
             return writer.commit(info)
-    finally:
-        for s in opened:
-            s.close()
 
 
 def _check_aoi_overlap(scenes: list[_Scene], gaps: list[float], aoi: AreaOfInterest | None) -> None:
