@@ -1,7 +1,7 @@
 """Seamless tiled generation, streamed row band by row band.
 
 A mask of any size is covered by overlapping square tiles (the generator's input
-size). Each tile is generated once; tiles are batched; their outputs are blended
+size). Each tile is generated once; tiles are batched (across bands); their outputs are blended
 with a smooth window that rises over the overlap (a raised cosine, so the weights
 of two neighbours sum to one there) and the weighted sum is divided by the summed
 weights. Only one band of tile rows is held at a time (float32 accumulators of
@@ -113,6 +113,26 @@ def _pad(block: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(block, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
 
 
+def _tiles(plan: TilePlan, read_rows: RowReader) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(band index, column, encoded tile), band by band; one band is read at a time."""
+    tile = plan.tile
+    for k, row in enumerate(plan.rows):
+        band = _pad(read_rows(row, min(tile, plan.height - row)), tile, plan.padded_width)
+        for col in plan.cols:
+            yield k, col, band[:, col : col + tile]
+
+
+def _batches(tiles: Iterator[tuple[int, int, np.ndarray]], size: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
+    batch = []
+    for item in tiles:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def generate_rows(
     plan: TilePlan,
     read_rows: RowReader,
@@ -121,31 +141,38 @@ def generate_rows(
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(row_off, rows)`` blocks of the blended image (float32, (n, width)),
-    top to bottom, each row exactly once."""
+    top to bottom, each row exactly once.
+
+    Batches run across band boundaries (always full but the last), so narrow masks
+    batch as well as wide ones; at most two bands of mask rows are held at a time.
+    """
     tile = plan.tile
     window = np.outer(blend_ramp(tile, plan.overlap), blend_ramp(tile, plan.overlap))
     acc = np.zeros((tile, plan.padded_width), np.float32)
     weight = np.zeros((tile, plan.padded_width), np.float32)
-    rows, cols = plan.rows, plan.cols
-    done_tiles = 0
-    for k, row in enumerate(rows):
-        n_read = min(tile, plan.height - row)
-        band = _pad(read_rows(row, n_read), tile, plan.padded_width)
-        tiles = np.stack([band[:, c : c + tile] for c in cols])
-        for start in range(0, len(tiles), batch_size):
-            images = generate_batch(tiles[start : start + batch_size])[..., 0]
-            for image, col in zip(images, cols[start : start + batch_size]):
-                acc[:, col : col + tile] += image * window
-                weight[:, col : col + tile] += window
-            done_tiles += len(images)
-            if progress:
-                progress(done_tiles, plan.tile_count)
-        # Rows above the next tile row are final: hand them on, shift the band up.
-        finished = (rows[k + 1] - row) if k + 1 < len(rows) else tile
-        finished = min(finished, plan.height - row)
-        if finished > 0:
-            yield row, acc[:finished, : plan.width] / weight[:finished, : plan.width]
+    rows = plan.rows
+    current, done_tiles = 0, 0  # the band the accumulators hold
+
+    def finish_band(k: int):
+        """Rows above the next tile row are final: hand them on, shift the band up."""
+        row = rows[k]
+        finished = min((rows[k + 1] - row) if k + 1 < len(rows) else tile, plan.height - row)
+        block = acc[:finished, : plan.width] / weight[:finished, : plan.width]
         shift = rows[k + 1] - row if k + 1 < len(rows) else 0
         if shift:
             acc[:-shift], weight[:-shift] = acc[shift:].copy(), weight[shift:].copy()
             acc[-shift:], weight[-shift:] = 0.0, 0.0
+        return row, block
+
+    for batch in _batches(_tiles(plan, read_rows), batch_size):
+        images = generate_batch(np.stack([t for _, _, t in batch]))[..., 0]
+        for (k, col, _), image in zip(batch, images):
+            if k != current:
+                yield finish_band(current)
+                current = k
+            acc[:, col : col + tile] += image * window
+            weight[:, col : col + tile] += window
+        done_tiles += len(batch)
+        if progress:
+            progress(done_tiles, plan.tile_count)
+    yield finish_band(current)
