@@ -341,7 +341,9 @@ def _open_scene(
     opened.region = (0, 0, grid.width, grid.height)
     if aoi is not None:
         opened.aoi, gap = _aoi_mask(aoi, grid)
-        if opened.aoi is not None:
+        if opened.aoi is None:
+            opened.region = (0, 0, 0, 0)  # the AOI misses this scene: no patches from it
+        else:
             rows = np.flatnonzero(opened.aoi.any(axis=1))
             cols = np.flatnonzero(opened.aoi.any(axis=0))
             # Tile from the AOI's corner so the most patches fit inside it.
@@ -438,6 +440,8 @@ def prepare_scenes(
                 progress(done[0], total, f"{stage} {scene.input.sar.name}")
 
         samples = [_scan(i, s, options, tick) for i, s in enumerate(opened)]
+        if not any(_window_count(s, options) for s in opened):
+            raise _no_window_fits(opened, options, aoi)
         if not any(s.windows for s in opened):
             raise InputError(
                 f"no {options.patch_size}x{options.patch_size} patch has at most {options.max_nodata:.0%} no-data"
@@ -486,6 +490,23 @@ def _check_aoi_overlap(scenes: list[_Scene], gaps: list[float], aoi: AreaOfInter
     )
 
 
+def _no_window_fits(scenes: list[_Scene], options: PrepareOptions, aoi: AreaOfInterest | None) -> InputError:
+    size = options.patch_size
+    if aoi is not None:
+        inside = [s for s in scenes if s.aoi is not None]
+        largest = max(inside, key=lambda s: min(s.region[2] - s.region[0], s.region[3] - s.region[1]))
+        c0, r0, c1, r1 = largest.region
+        return InputError(
+            f"--patch-size {size} is larger than the area of interest {aoi.source} on {largest.input.sar} "
+            f"({c1 - c0}x{r1 - r0} pixels); use a smaller --patch-size or a larger AOI"
+        )
+    largest = max(scenes, key=lambda s: min(s.grid.width, s.grid.height))
+    return InputError(
+        f"{largest.input.sar}: {largest.grid.width}x{largest.grid.height} is smaller than one {size} patch; "
+        "use a smaller --patch-size"
+    )
+
+
 def _name_patches(scenes: list[_Scene]) -> None:
     stems = [s.input.sar.stem for s in scenes]
     for i, s in enumerate(scenes):
@@ -510,16 +531,8 @@ def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarra
     any_valid = False
     col0 = scene.region[0]
     if _window_count(scene, options) == 0:
-        if scene.aoi is not None:
-            c0, r0, c1, r1 = scene.region
-            raise InputError(
-                f"--patch-size {size} is larger than the area of interest on {scene.input.sar} "
-                f"({c1 - c0}x{r1 - r0} pixels); use a smaller --patch-size or a larger AOI"
-            )
-        raise InputError(
-            f"{scene.input.sar}: {scene.grid.width}x{scene.grid.height} is smaller than one {size} patch; "
-            "use a smaller --patch-size"
-        )
+        log.info("%s: no %d-pixel window fits (inside the AOI); skipped", scene.input.sar.name, size)
+        return np.empty(0)
     for row, sar, zones, aoi in scene.strips(size, step):
         db, invalid = scene.invalid(sar, zones)
         scene_nodata = ~np.isfinite(db) if scene.nodata is None else (~np.isfinite(db) | (sar == scene.nodata))

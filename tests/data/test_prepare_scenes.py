@@ -171,3 +171,11 @@ def test_guess_units_uses_metadata_then_values():
     assert guess_units(geo.BandInfo("float32", None, "sigma0 amplitude"), values) == "amplitude"
     assert guess_units(geo.BandInfo("float32", None, ""), np.array([-20.0, -10.0, 1.0])) == "db"
     assert guess_units(geo.BandInfo("uint8", None, ""), values) == "dn"
+
+
+def test_aoi_over_one_of_two_scenes_takes_patches_from_it_only(two_scenes, tmp_path):
+    grid = geo.raster_info(two_scenes[0].scene)[0]
+    scenes = pair_scenes([f.scene for f in two_scenes], [f.zones for f in two_scenes])
+    out = prepare_scenes(scenes, tmp_path / "ds", options=PrepareOptions(patch_size=32, max_nodata=0.5),
+                         aoi=AreaOfInterest.from_bounds(geo.grid_bounds(grid), "EPSG:3031"))
+    assert {r.source for r in load_manifest(out)} == {str(two_scenes[0].scene.resolve())}
