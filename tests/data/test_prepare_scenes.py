@@ -77,9 +77,24 @@ def test_bounds_in_another_crs_and_label_codes(synth_files, tmp_path):
 
 
 def test_split_by_scene_keeps_scenes_apart(two_scenes, tmp_path):
-    scenes = pair_scenes([f.scene for f in two_scenes], [f.zones for f in two_scenes])
-    out = prepare_scenes(scenes, tmp_path / "ds", options=PrepareOptions(patch_size=32, split_by="scene", seed=1))
+    # One vector file and one EPSG:4326 AOI for both scenes.
+    parts = [geo.read_vector(f.zones_vector, "class") for f in two_scenes]
+    labels = geo.write_vector(tmp_path / "labels.gpkg", parts[0].geometries + parts[1].geometries, parts[0].crs_wkt,
+                              {"class": parts[0].values + parts[1].values})
+    grids = [geo.raster_info(f.scene)[0] for f in two_scenes]
+    (minx, miny, _, maxy), (_, _, maxx, _) = geo.grid_bounds(grids[0]), geo.grid_bounds(grids[1])
+    wgs84 = geo.crs_from_user("EPSG:4326")
+    aoi_3031 = (minx + 200, miny + 200, maxx - 200, maxy - 200)
+    aoi_4326 = geo.transform_geometries([geo.bounds_polygon(aoi_3031)], grids[0].crs_wkt, wgs84)
+    scenes = pair_scenes([f.scene for f in two_scenes])
+    out = prepare_scenes(scenes, tmp_path / "ds", options=PrepareOptions(patch_size=32, split_by="scene", seed=1),
+                         labels=VectorLabels(labels, "class"), aoi=AreaOfInterest(aoi_4326, wgs84, "aoi"))
     records = load_manifest(out)
+    aoi_geom = ogr.CreateGeometryFromWkb(geo.bounds_polygon(aoi_3031))
+    for rec in records:
+        scene_grid = grids[[str(f.scene.resolve()) for f in two_scenes].index(rec.source)]
+        assert aoi_geom.Contains(_patch_footprint(scene_grid, rec))
+        assert geo.raster_info(mask_path(out, rec.split, rec.id))[0].same_as(scene_grid.window(rec.col_off, rec.row_off, 32, 32))
     # Both files are called scene.tif: the manifest names them by path.
     assert {r.source for r in records} == {str(f.scene.resolve()) for f in two_scenes}
     by_scene = {}
