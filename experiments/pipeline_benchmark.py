@@ -8,7 +8,8 @@ TensorFlow), runs one warm-up epoch, then times the following epochs by iteratin
 the tf.data dataset to the end in Python, as the training loop does (no model: the
 input side alone). Reports wall-clock and CPU-time rates and the load average,
 since the machine may be shared. `--per-epoch-build` also times `epoch_dataset`,
-which rebuilds the feeder every call.
+which rebuilds the feeder every call; `--training-input` times the input the
+training loop uses today (training.inputs.distributed_epoch, one device).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--classes", default="binary")
     parser.add_argument("--flip", action="store_true")
     parser.add_argument("--per-epoch-build", action="store_true")
+    parser.add_argument("--training-input", action="store_true")
     args = parser.parse_args()
 
     from pix2pix_sar.data.dataset import SplitArrays
@@ -67,6 +69,15 @@ def main() -> None:
     _run(lambda e: feeder.dataset(args.batch_size, 0, e, args.flip), args.epochs, "feeder")
     if args.per_epoch_build:
         _run(lambda e: epoch_dataset(split, scheme, args.batch_size, 0, e, args.flip), args.epochs, "epoch_dataset")
+    if args.training_input:
+        import tensorflow as tf
+
+        from pix2pix_sar.training.inputs import WorkerShard, distributed_epoch
+
+        strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+        shard = WorkerShard(n, range(1), 1, split, np.arange(n))
+        _run(lambda e: distributed_epoch(strategy, shard, scheme, args.batch_size, 0, e, args.flip),
+             args.epochs, "training.inputs")
 
 
 if __name__ == "__main__":

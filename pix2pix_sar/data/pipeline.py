@@ -83,7 +83,18 @@ class SplitFeeder:
     def dataset(self, batch_size: int, seed: int, epoch: int, flip: bool = False, prefetch: int = 2) -> tf.data.Dataset:
         """The batches of one epoch (the same as `epoch_batches`)."""
         order = epoch_order(self.count, seed, epoch)
-        flips = epoch_flips(self.count, seed, epoch)[order]
+        flips = epoch_flips(self.count, seed, epoch)[order] if flip else None
+        return self.feed(order, batch_size, flips, prefetch)
+
+    def feed(
+        self, rows: np.ndarray, batch_size: int, flips: np.ndarray | None = None, prefetch: int = 2
+    ) -> tf.data.Dataset:
+        """Batches of the patches `rows` (in that order, consecutive runs of `batch_size`).
+
+        `flips` (len(rows), 2) flips row j left-right / up-down. Any schedule that is a
+        pure function of (seed, epoch) — e.g. per-replica shards interleaved step by
+        step — can be fed this way.
+        """
         masks_all, images_all = self.masks, self.images
 
         def gather_batch(idx):
@@ -100,11 +111,12 @@ class SplitFeeder:
                 )
             return masks, images
 
-        if flip:
-            ds = tf.data.Dataset.from_tensor_slices((order, flips))
+        rows = np.asarray(rows, np.int64)
+        if flips is not None:
+            ds = tf.data.Dataset.from_tensor_slices((rows, np.asarray(flips, bool)))
             ds = ds.map(gather_flipped, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
         else:  # whole batches at once: one gather per batch
-            ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+            ds = tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
             ds = ds.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(prefetch) if prefetch else ds
 
