@@ -101,6 +101,7 @@ def main() -> None:
 
     from pix2pix_sar.config import resolve_config
     from pix2pix_sar.data.dataset import SplitArrays
+    from pix2pix_sar.data.pipeline import SplitFeeder
     from pix2pix_sar.data.zones import CLASS_SCHEMES
     from pix2pix_sar.models.inference import inference_generator, make_generate_fn
     from pix2pix_sar.training.inputs import WorkerShard, distributed_epoch
@@ -152,11 +153,12 @@ def main() -> None:
         n = 256
         split = SplitArrays([str(i) for i in range(n)], rng.choice(np.array([64, 127, 254], np.uint8), (n, size, size)),
                             rng.uniform(-1, 1, (n, size, size, 1)).astype(np.float32))
-        shard = WorkerShard(n, range(strategy.num_replicas_in_sync), strategy.num_replicas_in_sync, split, np.arange(n))
+        shard = WorkerShard(n, range(strategy.num_replicas_in_sync), strategy.num_replicas_in_sync,
+                            SplitFeeder(split, CLASS_SCHEMES["binary"]), np.arange(n))
         batch = int(args.batch_sizes.split(",")[0])
         for epoch in range(2):  # the first epoch warms up
             start, count = time.perf_counter(), 0
-            for mask, _ in distributed_epoch(strategy, shard, CLASS_SCHEMES["binary"], batch, 0, epoch):
+            for mask, _ in distributed_epoch(strategy, shard, batch, 0, epoch):
                 count += batch
             seconds = time.perf_counter() - start
         print(json.dumps({"what": "pipeline", **base, "batch": batch, "pairs_per_s": round(count / seconds, 1),

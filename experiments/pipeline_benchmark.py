@@ -7,9 +7,9 @@ builds the SplitFeeder once (the "cache": masks encoded, patches copied into
 TensorFlow), runs one warm-up epoch, then times the following epochs by iterating
 the tf.data dataset to the end in Python, as the training loop does (no model: the
 input side alone). Reports wall-clock and CPU-time rates and the load average,
-since the machine may be shared. `--per-epoch-build` also times `epoch_dataset`,
-which rebuilds the feeder every call; `--training-input` times the input the
-training loop uses today (training.inputs.distributed_epoch, one device).
+since the machine may be shared. It times the bare feeder and the input the
+training loop uses (training.inputs.distributed_epoch on one device, which adds
+the per-replica schedule and tf.distribute's iterator).
 """
 
 from __future__ import annotations
@@ -45,13 +45,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--classes", default="binary")
     parser.add_argument("--flip", action="store_true")
-    parser.add_argument("--per-epoch-build", action="store_true")
-    parser.add_argument("--training-input", action="store_true")
     args = parser.parse_args()
 
     from pix2pix_sar.data.dataset import SplitArrays
-    from pix2pix_sar.data.pipeline import SplitFeeder, epoch_dataset
+    import tensorflow as tf
+
+    from pix2pix_sar.data.dataset import SplitArrays
+    from pix2pix_sar.data.pipeline import SplitFeeder
+    from pix2pix_sar.data.sharding import flip_schedule, replica_schedule
     from pix2pix_sar.data.zones import ZONE_CODES, class_scheme
+    from pix2pix_sar.training.inputs import WorkerShard, distributed_epoch
 
     rng = np.random.default_rng(0)
     n, size = args.patches, args.size
@@ -66,18 +69,15 @@ def main() -> None:
     start = time.perf_counter()
     feeder = SplitFeeder(split, scheme)
     print(f"SplitFeeder built in {time.perf_counter() - start:.2f} s (once per split)")
-    _run(lambda e: feeder.dataset(args.batch_size, 0, e, args.flip), args.epochs, "feeder")
-    if args.per_epoch_build:
-        _run(lambda e: epoch_dataset(split, scheme, args.batch_size, 0, e, args.flip), args.epochs, "epoch_dataset")
-    if args.training_input:
-        import tensorflow as tf
 
-        from pix2pix_sar.training.inputs import WorkerShard, distributed_epoch
+    def bare(epoch):
+        rows = replica_schedule(n, 0, epoch, 0, 1, args.batch_size).reshape(-1)
+        return feeder.feed(rows, args.batch_size, flip_schedule(n, 0, epoch)[rows] if args.flip else None)
 
-        strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-        shard = WorkerShard(n, range(1), 1, split, np.arange(n))
-        _run(lambda e: distributed_epoch(strategy, shard, scheme, args.batch_size, 0, e, args.flip),
-             args.epochs, "training.inputs")
+    _run(bare, args.epochs, "feeder")
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    shard = WorkerShard(n, range(1), 1, feeder, np.arange(n))
+    _run(lambda e: distributed_epoch(strategy, shard, args.batch_size, 0, e, args.flip), args.epochs, "training input")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-"""tf.data input: patches decoded once (GDAL, outside TensorFlow), then fed
-per epoch in a seeded order.
-
-The order and flips of epoch `e` depend only on (seed, e), so a resumed run sees
-exactly the batches an uninterrupted one would.
+"""tf.data input: patches decoded once (GDAL, outside TensorFlow), held as
+tensors, and fed in an order given by data.sharding — a pure function of
+(seed, epoch, replica), so a resumed run sees exactly the batches an
+uninterrupted one would.
 
 Speed: `SplitFeeder` encodes the masks once (a lookup table built from the class
 scheme) and keeps masks and images as tensors; every epoch is then gathered by
-TensorFlow ops alone. `epoch_batches` is the plain reference the tests compare against.
+TensorFlow ops alone. `reference_batches` is the plain numpy reference the tests
+compare against.
 """
 
 from __future__ import annotations
@@ -18,39 +18,25 @@ from pix2pix_sar.data.dataset import SplitArrays
 from pix2pix_sar.data.zones import ZONE_CODES, ClassScheme
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The permutation of `n` patches used in `epoch` (0-based)."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def epoch_batches(
+def reference_batches(
     split: SplitArrays,
     scheme: ClassScheme,
+    rows: np.ndarray,
     batch_size: int,
-    seed: int,
-    epoch: int,
-    flip: bool = False,
+    flips: np.ndarray | None = None,
 ):
-    """Yield (mask, image) float32 batches of one epoch, shuffled by (seed, epoch)."""
-    order = epoch_order(len(split), seed, epoch)
-    flips = epoch_flips(len(split), seed, epoch)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    """Yield (mask, image) float32 batches of `rows` in plain numpy (what the feeder must give)."""
+    for start in range(0, len(rows), batch_size):
+        idx = rows[start : start + batch_size]
         masks = scheme.encode(split.zones[idx])
-        images = split.images[idx]
-        if flip:
-            masks, images = masks.copy(), images.copy()
-            for j, i in enumerate(idx):
-                if flips[i, 0]:
+        images = split.images[idx].copy()
+        if flips is not None:
+            for j, (left_right, up_down) in enumerate(flips[start : start + batch_size]):
+                if left_right:
                     masks[j], images[j] = masks[j, :, ::-1], images[j, :, ::-1]
-                if flips[i, 1]:
+                if up_down:
                     masks[j], images[j] = masks[j, ::-1], images[j, ::-1]
         yield masks, images
-
-
-def epoch_flips(n: int, seed: int, epoch: int) -> np.ndarray:
-    """(n, 2) booleans: flip patch i left-right / up-down in `epoch`."""
-    return np.random.default_rng([seed, epoch, 1]).integers(0, 2, size=(n, 2)).astype(bool)
 
 
 def encoding_table(scheme: ClassScheme) -> np.ndarray:
@@ -62,7 +48,7 @@ def encoding_table(scheme: ClassScheme) -> np.ndarray:
 
 
 class SplitFeeder:
-    """One split held as TensorFlow tensors, fed per epoch in the (seed, epoch) order.
+    """One split held as TensorFlow tensors, fed in any order of rows.
 
     Built once per split (the costly part: encoding the masks and copying the
     patches into TensorFlow's memory); each epoch then only gathers batches with
@@ -79,12 +65,6 @@ class SplitFeeder:
         masks = np.take(table.astype(np.int8) if compact else table, split.zones, axis=0)
         self.masks = tf.constant(masks)
         self.images = tf.constant(split.images)
-
-    def dataset(self, batch_size: int, seed: int, epoch: int, flip: bool = False, prefetch: int = 2) -> tf.data.Dataset:
-        """The batches of one epoch (the same as `epoch_batches`)."""
-        order = epoch_order(self.count, seed, epoch)
-        flips = epoch_flips(self.count, seed, epoch)[order] if flip else None
-        return self.feed(order, batch_size, flips, prefetch)
 
     def feed(
         self, rows: np.ndarray, batch_size: int, flips: np.ndarray | None = None, prefetch: int = 2
@@ -103,7 +83,7 @@ class SplitFeeder:
         def gather_flipped(idx, flip_flags):
             # One patch, (H, W, C): flips are per patch (tf.reverse is ~2x faster than ::-1 slicing).
             masks, images = tf.cast(tf.gather(masks_all, idx), tf.float32), tf.gather(images_all, idx)
-            for axis in (1, 0):  # left-right first, then up-down, as in epoch_batches
+            for axis in (1, 0):  # left-right first, then up-down, as in reference_batches
                 masks, images = tf.cond(
                     flip_flags[1 - axis],
                     lambda: (tf.reverse(masks, [axis]), tf.reverse(images, [axis])),
@@ -119,24 +99,3 @@ class SplitFeeder:
             ds = tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
             ds = ds.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(prefetch) if prefetch else ds
-
-
-def epoch_dataset(
-    split: SplitArrays,
-    scheme: ClassScheme,
-    batch_size: int,
-    seed: int,
-    epoch: int,
-    flip: bool = False,
-    prefetch: int = 2,
-) -> tf.data.Dataset:
-    """The batches of one epoch as a prefetched tf.data.Dataset (the same as `epoch_batches`).
-
-    Builds a SplitFeeder each call; a training loop should build one per split and
-    call its `dataset` every epoch, so the split is encoded and copied only once.
-    """
-    return SplitFeeder(split, scheme).dataset(batch_size, seed, epoch, flip, prefetch)
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return -(-n // batch_size)

@@ -202,7 +202,7 @@ def fit(
              type(strategy).__name__, replicas, workers, precision, "on" if xla else "off")
     _check_resume(run, cfg)
     scheme = class_scheme(info.classes, str(data_dir))
-    shard = load_worker_shard(data_dir, "train", replicas, workers, task_index(strategy))
+    shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy))
     if chief:
         _write_run_files(run, cfg, data_dir)
 
@@ -244,9 +244,7 @@ def fit(
         t0 = time.perf_counter()
         reporter.epoch_started(epoch + 1, tcfg.epochs, steps)
         sums = dict.fromkeys(LOSS_NAMES, 0.0)
-        batches = distributed_epoch(
-            strategy, shard, scheme, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch
-        )
+        batches = distributed_epoch(strategy, shard, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch)
         for step, (mask, target) in enumerate(batches):
             losses = {k: float(v) for k, v in train_step(mask, target).items()}
             if not all(math.isfinite(v) for v in losses.values()):

@@ -55,7 +55,7 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
     import tensorflow as tf
 
     from pix2pix_sar.data.zones import CLASS_SCHEMES
-    from pix2pix_sar.training.inputs import load_worker_shard, replica_batches
+    from pix2pix_sar.training.inputs import load_worker_shard, worker_dataset
     from pix2pix_sar.training.loop import build_pix2pix
     from pix2pix_sar.training.step import LOSS_NAMES, make_gradient_fn
 
@@ -64,8 +64,8 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
     keras.utils.set_random_seed(cfg.training.seed)
     nets = build_pix2pix(cfg, "float32")
     gradients = make_gradient_fn(nets, cfg.loss, global_batch_size=2)
-    shard = load_worker_shard(tiny_dataset, "train", num_replicas=2, num_workers=1, worker=0)
-    batches = list(replica_batches(shard, CLASS_SCHEMES["binary"], 1, cfg.training.seed, 0, False))
+    shard = load_worker_shard(tiny_dataset, "train", CLASS_SCHEMES["binary"], num_replicas=2, num_workers=1, worker=0)
+    batches = list(worker_dataset(shard, 1, cfg.training.seed, 0).as_numpy_iterator())  # replica 0, 1, 0, 1, ...
     sums, steps = dict.fromkeys(LOSS_NAMES, 0.0), len(batches) // 2
     for step in range(steps):
         halves = [gradients(tf.constant(m), tf.constant(t)) for m, t in batches[2 * step : 2 * step + 2]]
