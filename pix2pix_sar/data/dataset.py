@@ -212,6 +212,7 @@ class DatasetWriter:
             for r in self.records:
                 writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height])
         (self.tmp / "dataset.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n")
+        geo.publish_dir(self.tmp)
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old")
             if old.exists():

@@ -105,3 +105,16 @@ def test_prepare_refuses_bad_input_and_leaves_nothing(scene, tmp_path):
         prepare_dataset(sar, zones, tmp_path / "out", patch_size=32)
     prepare_dataset(sar, zones, tmp_path / "out", patch_size=64, overwrite=True)
     assert load_info(tmp_path / "out").patch_size == 64
+
+
+def test_outputs_are_readable_by_others(tiny_dataset):
+    import os
+    import stat
+
+    rec = load_manifest(tiny_dataset)[0]
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (tiny_dataset, tiny_dataset / "dataset.json", sar_path(tiny_dataset, rec.split, rec.id)):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert mode == expected, f"{path}: {oct(mode)}"
