@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="Square mask size for the timing part.")
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--skip-eager", action="store_true", help="Leave out the eager Keras loop.")
     parser.add_argument("--scene", help="WxH: run the streaming memory check instead of the timing part.")
     parser.add_argument("--seam-figure", metavar="RUN", help="Draw the docs' seam crop with this trained run instead.")

@@ -18,7 +18,7 @@ from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
 )
 @click.option("--tile", type=int, help="Tile size in pixels (default: the run's patch size).")
 @click.option("--overlap", type=int, help="Tile overlap in pixels, blended smoothly (default: a quarter of the tile).")
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Tiles per generator call.")
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Tiles per generator call.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator's dropout noise.")
 @click.option(
     "--units",

@@ -49,7 +49,7 @@ class TileSettings:
 
     tile: int | None = None
     overlap: int | None = None
-    batch_size: int = 8
+    batch_size: int = 16
     seed: int = 0
 
 
