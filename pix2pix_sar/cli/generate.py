@@ -25,15 +25,20 @@ from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
     help="GeoTIFF values: the training data's units (default), 'model' ([-1, 1]), or "
     "intensity/amplitude/db if the run was trained on one of those.",
 )
+@click.option(
+    "--mask-values", type=click.Choice(["zones", "binary"]), default="zones", show_default=True,
+    help="zones: CaFFe codes 0/64/127/254; binary: 0 = ocean, 1 or 255 = land (no no-data).",
+)
 @click.option("--val-fraction", type=float, default=0.1, show_default=True, help="With --as-dataset: share of validation patches.")
 @overwrite_opt
 @click.pass_context
 @user_errors
-def command(ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, batch_size, seed, units, val_fraction, overwrite):
+def command(ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, batch_size, seed, units, mask_values, val_fraction, overwrite):
     """Generate a SAR image for each mask in INPUT (a mask file or a folder of them).
 
-    Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier, 254 ocean), any
-    width and height, GeoTIFF or PNG. Large masks are generated in overlapping,
+    Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier, 254 ocean) or,
+    with --mask-values binary, 0 = ocean and 1/255 = land; any width and height,
+    GeoTIFF or PNG. Large masks are generated in overlapping,
     batched tiles blended with a smooth window; GeoTIFF outputs keep the mask's CRS
     and geotransform, with no-data where the mask has no data.
     """
@@ -58,12 +63,13 @@ def command(ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, ba
         path = generate_dataset(
             run_dir, input_path, dataset_out, epoch=epoch, settings=settings,
             val_fraction=val_fraction, overwrite=overwrite, progress=None if quiet else masks_done,
+            mask_values=mask_values,
         )
         click.echo(f"synthetic dataset: {path}")
         return
     written = generate_files(
         run_dir, input_path, out, epoch=epoch, settings=settings, units=units, overwrite=overwrite,
-        progress=None if quiet else tiles_done,
+        progress=None if quiet else tiles_done, mask_values=mask_values,
     )
     for path in written:
         click.echo(f"generated: {path}")

@@ -6,7 +6,7 @@
 Generation follows the project's one rule (:mod:`pix2pix_sar.models.inference`):
 per-image BatchNorm statistics, dropout on as the generator's noise, so batching
 tiles is exact. Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier,
-254 ocean); a binary land/ocean mask is written with those codes (e.g. 127 / 254).
+254 ocean), or with ``mask_values="binary"`` 0 = ocean and 1 or 255 = land.
 Outputs keep the mask's CRS and geotransform, carry no-data exactly where the mask
 has no data, and hold values in the units of the run's training data.
 """
@@ -25,7 +25,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
-from pix2pix_sar.data.zones import NODATA, ClassScheme, check_zones, class_scheme
+from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.generation.tiling import TilePlan, generate_rows
 from pix2pix_sar.run_folder import RunFolder
@@ -116,19 +116,35 @@ def find_masks(input_path: str | Path) -> list[Path]:
     return [input_path]
 
 
-def check_mask(path: Path) -> geo.Grid:
-    """The mask's grid, after checking every value is a zone code (read in row bands)."""
+def _binary_to_zones(values: np.ndarray, source: str) -> np.ndarray:
+    """0 = ocean, 1 or 255 = land (as glacier: a binary mask cannot tell rock from ice)."""
+    bad = sorted(set(np.unique(values).tolist()) - {0, 1, 255})
+    if bad:
+        shown = ", ".join(str(v) for v in bad[:5])
+        raise InputError(f"{source}: mask values {shown} are not binary; use 0 (ocean) and 1 or 255 (land), or zone codes without --mask-values binary")
+    return np.where(values == 0, OCEAN, GLACIER).astype(np.uint8)
+
+
+#: How mask files encode the classes: name -> (values, source) -> zone codes (checked).
+MASK_VALUES = {"zones": check_zones, "binary": _binary_to_zones}
+
+
+def read_zones(path: Path, window: tuple[int, int, int, int] | None = None, mask_values: str = "zones") -> np.ndarray:
+    """Zone codes of a mask file (or a window of it), checked."""
+    return MASK_VALUES[mask_values](geo.read_raster(path, window)[0], str(path))
+
+
+def check_mask(path: Path, mask_values: str = "zones") -> geo.Grid:
+    """The mask's grid, after checking every value (read in row bands)."""
     grid, bands, _ = geo.raster_info(path)
     for row in range(0, grid.height, _CHECK_ROWS):
-        zones = geo.read_raster(path, (0, row, grid.width, min(_CHECK_ROWS, grid.height - row)))[0]
-        check_zones(zones, str(path))
+        read_zones(path, (0, row, grid.width, min(_CHECK_ROWS, grid.height - row)), mask_values)
     return grid
 
 
-def _row_reader(path: Path, grid: geo.Grid, scheme: ClassScheme):
+def _row_reader(path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str):
     def read(row_off: int, n_rows: int) -> np.ndarray:
-        zones = geo.read_raster(path, (0, row_off, grid.width, n_rows))[0]
-        return scheme.encode(check_zones(zones, str(path)))
+        return scheme.encode(read_zones(path, (0, row_off, grid.width, n_rows), mask_values))
 
     return read
 
@@ -203,16 +219,17 @@ def generate_file(
     settings: TileSettings,
     units: str | None = None,
     progress: Progress | None = None,
+    mask_values: str = "zones",
 ) -> Path:
     """Generate one mask into `out` (streamed; written atomically)."""
-    grid = check_mask(mask)
+    grid = check_mask(mask, mask_values)
     plan = gen.plan(grid.width, grid.height, settings)
     encoding = output_encoding(gen.scaling, units, geo.OUTPUT_DRIVERS[out.suffix.lower()])
     on_tile = (lambda done, total: progress(mask.name, done, total)) if progress else None
     with geo.RasterRowWriter(out, grid, encoding.dtype, nodata=encoding.nodata) as writer:
-        rows = generate_rows(plan, _row_reader(mask, grid, gen.scheme), gen.generate_batch, settings.batch_size, on_tile)
-        for row_off, block in rows:
-            zones = geo.read_raster(mask, (0, row_off, grid.width, block.shape[0]))[0]
+        reader = _row_reader(mask, grid, gen.scheme, mask_values)
+        for row_off, block in generate_rows(plan, reader, gen.generate_batch, settings.batch_size, on_tile):
+            zones = read_zones(mask, (0, row_off, grid.width, block.shape[0]), mask_values)
             values = encoding.convert(block)
             writer.write_rows(row_off, np.where(zones == NODATA, encoding.dtype.type(encoding.nodata), values))
         return writer.commit()
@@ -228,6 +245,7 @@ def generate_files(
     units: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    mask_values: str = "zones",
 ) -> list[Path]:
     """One image per mask: INPUT a file -> `out` a file; INPUT a folder -> `out` a folder."""
     input_path, out = Path(input_path), Path(out)
@@ -235,12 +253,12 @@ def generate_files(
     targets = _output_paths(masks, input_path, out)
     _check_writable(targets, overwrite)
     for mask in masks:
-        check_mask(mask)  # every mask is checked before the first is written
+        check_mask(mask, mask_values)  # every mask is checked before the first is written
     gen = RunGenerator(run_dir, epoch, settings.seed)
     output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
     written = []
     for mask, target in zip(masks, targets):
-        written.append(generate_file(gen, mask, target, settings, units, progress))
+        written.append(generate_file(gen, mask, target, settings, units, progress, mask_values))
         log.info("generated %s -> %s", mask, target)
     return written
 
@@ -265,6 +283,7 @@ def generate_dataset(
     val_fraction: float = 0.1,
     overwrite: bool = False,
     progress: Progress | None = None,
+    mask_values: str = "zones",
 ) -> Path:
     """Masks and their generated images as a patch dataset that `fit` reads unchanged.
 
@@ -284,9 +303,9 @@ def generate_dataset(
     windows: list[tuple[int, int, int]] = []  # (mask index, col, row) of kept patches
     grids = []
     for i, mask in enumerate(masks):
-        grid = check_mask(mask)
+        grid = geo.raster_info(mask)[0]
         grids.append(grid)
-        zones = geo.read_raster(mask)[0]
+        zones = read_zones(mask, None, mask_values)
         windows += [(i, c, r) for c, r in iter_windows(grid.width, grid.height, size, size)
                     if not (zones[r : r + size, c : c + size] == NODATA).any()]
     if not windows:
@@ -295,7 +314,7 @@ def generate_dataset(
     stems = {m.stem for m in masks}
     with DatasetWriter(dataset_out, overwrite=overwrite) as writer:
         for i, mask in enumerate(masks):
-            zones = check_zones(geo.read_raster(mask)[0], str(mask))
+            zones = read_zones(mask, None, mask_values)
             image = generate_image(gen, zones, settings)
             stem = mask.stem if len(stems) == len(masks) else mask.name.replace(".", "_")
             for (j, col, row), val in zip(windows, is_val):

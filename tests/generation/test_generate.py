@@ -78,6 +78,18 @@ def test_small_png_mask_gives_png_of_the_same_size(tiny_run, tmp_path):
     assert sorted(p.name for p in folder_out.iterdir()) == ["sketch.png"]
 
 
+def test_binary_mask_values_generate_like_the_same_zones(tiny_run, tmp_path, write_mask):
+    land = zone_mask(60, 50, nodata_corner=False) != OCEAN
+    binary = write_mask(tmp_path / "binary.tif", np.where(land, 255, 0))
+    zones = write_mask(tmp_path / "zones.tif", np.where(land, GLACIER, OCEAN))
+    result = run_cli("-q", "generate", binary, "--run", tiny_run, "--out", tmp_path / "b.tif", "--mask-values", "binary")
+    assert result.exit_code == 0, result.output
+    assert run_cli("-q", "generate", zones, "--run", tiny_run, "--out", tmp_path / "z.tif").exit_code == 0
+    np.testing.assert_array_equal(geo.read_raster(tmp_path / "b.tif")[0], geo.read_raster(tmp_path / "z.tif")[0])
+    result = run_cli("generate", binary, "--run", tiny_run, "--out", tmp_path / "c.tif")
+    assert result.exit_code == 1 and "mask values 255 are not zone codes" in result.output
+
+
 def test_tiles_blend_without_seams_on_a_large_mask(tiny_run):
     """Mean |step| across tile edges vs across tile middles: within 10% when blended,
     and closer to 1 than with hard tile edges (no overlap)."""
