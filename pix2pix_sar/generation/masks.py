@@ -53,13 +53,13 @@ class MaskShape:
 
     def validate(self) -> "MaskShape":
         checks = [
-            (self.width >= 16 and self.height >= 16, "size must be at least 16 pixels"),
-            (0.0 < self.front_position < 1.0, f"front position {self.front_position} must be in (0, 1)"),
-            (self.front_roughness >= 0.0, f"front roughness {self.front_roughness} must be >= 0"),
-            (0.0 < self.fjord_width < 1.0, f"fjord width {self.fjord_width} must be in (0, 1)"),
-            (0.0 < self.coast <= 1.0, f"coast {self.coast} must be in (0, 1]"),
-            (self.icebergs >= 0, f"icebergs {self.icebergs} must be >= 0"),
-            (self.orientation in ORIENTATIONS, f"orientation {self.orientation!r} is not one of {', '.join(ORIENTATIONS)}"),
+            (self.width >= 16 and self.height >= 16, f"--size {self.width}x{self.height}: must be at least 16 pixels"),
+            (0.0 < self.front_position < 1.0, f"--front {self.front_position}: must be between 0 and 1 (fraction along the flow)"),
+            (self.front_roughness >= 0.0, f"--roughness {self.front_roughness}: must be >= 0"),
+            (0.0 < self.fjord_width < 1.0, f"--fjord-width {self.fjord_width}: must be between 0 and 1 (fraction of the width)"),
+            (0.0 < self.coast <= 1.0, f"--coast {self.coast}: must be in (0, 1]"),
+            (self.icebergs >= 0, f"--icebergs {self.icebergs}: must be >= 0"),
+            (self.orientation in ORIENTATIONS, f"--orientation {self.orientation!r}: use one of {', '.join(ORIENTATIONS)}"),
         ]
         for ok, message in checks:
             if not ok:
