@@ -179,6 +179,7 @@ def _write_set(out: Path, masks: dict[str, tuple[np.ndarray, geo.Grid]], overwri
             with geo.RasterRowWriter(tmp / name, grid, np.uint8, nodata=NODATA) as writer:
                 writer.write_rows(0, zones)
                 writer.commit()
+        geo.publish_dir(tmp)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -93,3 +93,20 @@ def test_non_finite_loss_stops_with_a_clear_error(tiny_dataset, tiny_config, tmp
     with pytest.raises(TrainingDivergedError, match="loss became .*inf.* at epoch 1, step 1"):
         fit(tiny_config("orig", "loss.l1_weight=1e39", epochs=2), tiny_dataset, tmp_path / "run")
     assert RunFolder(tmp_path / "run").snapshots() == {}
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_and_resumes(precision, tiny_dataset, tiny_config, tmp_path):
+    import keras
+
+    from pix2pix_sar.training.loop import fit
+
+    fit(tiny_config("orig", f"training.precision={precision}", epochs=1), tiny_dataset, tmp_path / "run")
+    result = fit(tiny_config("orig", f"training.precision={precision}", epochs=2), tiny_dataset, tmp_path / "run")
+    assert result.start_epoch == 1
+    run = RunFolder(tmp_path / "run")
+    rows = list(csv.DictReader(run.history_csv.open()))
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("gen_total", "gen_gan", "gen_l1", "disc"))
+    generator = keras.models.load_model(run.snapshot_path(2), compile=False)
+    assert generator.output.dtype == "float32"  # the image stays float32
+    assert any(l.compute_dtype != "float32" for l in generator.layers)
