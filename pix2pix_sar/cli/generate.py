@@ -20,6 +20,7 @@ from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
 @click.option("--overlap", type=int, help="Tile overlap in pixels, blended smoothly (default: a quarter of the tile).")
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Tiles per generator call.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator's dropout noise.")
+@click.option("--xla/--no-xla", default=None, help="XLA-compile generation (default: on for GPU, off on CPU).")
 @click.option(
     "--units",
     help="GeoTIFF values: the training data's units (default), 'model' ([-1, 1]), or "
@@ -33,7 +34,10 @@ from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
 @overwrite_opt
 @click.pass_context
 @user_errors
-def command(ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, batch_size, seed, units, mask_values, val_fraction, overwrite):
+def command(
+    ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, batch_size, seed, xla, units, mask_values,
+    val_fraction, overwrite,
+):
     """Generate a SAR image for each mask in INPUT (a mask file or a folder of them).
 
     Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier, 254 ocean) or,
@@ -47,7 +51,10 @@ def command(ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, ba
     quiet_tensorflow()
     from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
 
-    settings = TileSettings(tile=tile, overlap=overlap, batch_size=batch_size, seed=seed)
+    settings = TileSettings(
+        tile=tile, overlap=overlap, batch_size=batch_size, seed=seed,
+        xla="auto" if xla is None else ("on" if xla else "off"),
+    )
     quiet = ctx.find_root().params.get("quiet", False)
 
     def tiles_done(name, done, total):

@@ -45,20 +45,24 @@ Progress = Callable[[str, int, int], None]  # (mask name, tiles done, tiles tota
 @dataclass(frozen=True)
 class TileSettings:
     """How a mask is cut into tiles: `tile` (default: the run's patch size) and
-    `overlap` (default: a quarter of the tile) in pixels, tiles per batch, seed."""
+    `overlap` (default: a quarter of the tile) in pixels, tiles per batch, seed,
+    and XLA ("auto": on for GPUs, off on CPUs, as for training)."""
 
     tile: int | None = None
     overlap: int | None = None
     batch_size: int = 16
     seed: int = 0
+    xla: str = "auto"
 
 
 class RunGenerator:
     """A run's generator snapshot, ready to generate batches of encoded tiles."""
 
-    def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, jit_compile: bool = False):
+    def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto"):
         import keras
         import tensorflow as tf
+
+        from pix2pix_sar.training.distribute import resolve_xla
 
         from pix2pix_sar.evaluation.preview import load_snapshot
         from pix2pix_sar.models.generator import unet_depth
@@ -71,7 +75,7 @@ class RunGenerator:
         self.epoch, model = load_snapshot(self.run, epoch)
         self.multiple = 2 ** unet_depth(self.config.model.patch_size)
         keras.utils.set_random_seed(seed)  # seeds the dropout noise of the copy made next
-        self._fn = make_generate_fn(inference_generator(model), jit_compile=jit_compile)
+        self._fn = make_generate_fn(inference_generator(model), jit_compile=resolve_xla(xla))
         self._tf = tf
 
     @property
@@ -254,7 +258,7 @@ def generate_files(
     _check_writable(targets, overwrite)
     for mask in masks:
         check_mask(mask, mask_values)  # every mask is checked before the first is written
-    gen = RunGenerator(run_dir, epoch, settings.seed)
+    gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
     output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
     written = []
     for mask, target in zip(masks, targets):
@@ -297,7 +301,7 @@ def generate_dataset(
     if dataset_out.exists() and not overwrite:
         raise InputError(f"{dataset_out}: already exists; pass --overwrite to replace it or choose another --as-dataset")
     _check_writable([dataset_out / "dataset.json"], True)
-    gen = RunGenerator(run_dir, epoch, settings.seed)
+    gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
     size = gen.patch_size
 
     windows: list[tuple[int, int, int]] = []  # (mask index, col, row) of kept patches
