@@ -111,21 +111,11 @@ def read_raster(
 
     Returns the array, the grid of what was read, and the band's no-data value.
     """
-    ds = _open(path)
-    if band > ds.RasterCount:
-        raise InputError(f"{path}: has {ds.RasterCount} band(s), band {band} was asked for")
-    grid = _grid(ds)
-    rb = ds.GetRasterBand(band)
-    if window is None:
-        window = (0, 0, grid.width, grid.height)
-    col, row, w, h = window
-    if col < 0 or row < 0 or col + w > grid.width or row + h > grid.height:
-        raise InputError(f"{path}: window {window} lies outside the {grid.width}x{grid.height} raster")
-    try:
-        array = rb.ReadAsArray(col, row, w, h)
-    except RuntimeError as exc:
-        raise InputError(f"{path}: read failed ({exc}); the file may be truncated") from None
-    return array, grid.window(col, row, w, h), rb.GetNoDataValue()
+    with RasterSource(path) as source:
+        grid = source.grid
+        window = window or (0, 0, grid.width, grid.height)
+        array = source.read(window, band)
+        return array, grid.window(*window), source.nodata(band)
 
 
 def _umask() -> int:
@@ -252,8 +242,13 @@ class RasterSource:
         except RuntimeError as exc:
             raise InputError(f"{self.path}: read failed ({exc}); the file may be truncated, re-export it") from None
 
+    def nodata(self, band: int = 1) -> float | None:
+        return self._band(band).GetNoDataValue()
+
     def read(self, window: tuple[int, int, int, int], band: int = 1) -> np.ndarray:
         col, row, w, h = window
+        if col < 0 or row < 0 or col + w > self.grid.width or row + h > self.grid.height:
+            raise InputError(f"{self.path}: window {window} lies outside the {self.grid.width}x{self.grid.height} raster")
         try:
             array = self._band(band).ReadAsArray(col, row, w, h)
         except RuntimeError as exc:

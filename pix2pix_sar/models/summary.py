@@ -13,8 +13,4 @@ from pix2pix_sar.models.generator import build_generator
 @functools.lru_cache(maxsize=None)
 def parameter_counts(cfg: ModelConfig) -> tuple[int, int]:
     """(generator, discriminator) parameter counts; built once per architecture."""
-    import keras
-
-    counts = count_parameters(build_generator(cfg)), count_parameters(build_discriminator(cfg))
-    keras.backend.clear_session()
-    return counts
+    return count_parameters(build_generator(cfg)), count_parameters(build_discriminator(cfg))

@@ -14,7 +14,7 @@ from pix2pix_sar.data.dataset import load_split, split_size
 from pix2pix_sar.data.pipeline import SplitFeeder
 from pix2pix_sar.data.sharding import flip_schedule, replica_schedule, shard_indices, steps_per_epoch
 from pix2pix_sar.data.zones import ClassScheme
-from pix2pix_sar.errors import ConfigError
+from pix2pix_sar.errors import InputError
 
 
 @dataclass
@@ -33,7 +33,10 @@ def load_worker_shard(
 ) -> WorkerShard:
     total = split_size(dataset_dir, split)
     if total < num_replicas:
-        raise ConfigError(f"{dataset_dir}: {total} {split} patches cannot feed {num_replicas} replicas")
+        raise InputError(
+            f"{dataset_dir}: {total} {split} patch(es) cannot feed {num_replicas} replica(s); "
+            f"prepare more patches (smaller --val-fraction or more scenes) or train on fewer devices"
+        )
     per_worker = num_replicas // num_workers
     replicas = range(worker * per_worker, (worker + 1) * per_worker)
     indices = np.sort(np.concatenate([shard_indices(total, r, num_replicas) for r in replicas]))

@@ -110,3 +110,12 @@ def test_mixed_precision_trains_and_resumes(precision, tiny_dataset, tiny_config
     generator = keras.models.load_model(run.snapshot_path(2), compile=False)
     assert generator.output.dtype == "float32"  # the image stays float32
     assert any(l.compute_dtype != "float32" for l in generator.layers)
+
+
+def test_too_few_patches_for_the_replicas_is_an_input_error(tiny_dataset):
+    from pix2pix_sar.data.zones import CLASS_SCHEMES
+    from pix2pix_sar.errors import InputError
+    from pix2pix_sar.training.inputs import load_worker_shard
+
+    with pytest.raises(InputError, match=r"cannot feed 100 replica\(s\); prepare more patches"):
+        load_worker_shard(tiny_dataset, "val", CLASS_SCHEMES["binary"], num_replicas=100, num_workers=1, worker=0)
