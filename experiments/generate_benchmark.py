@@ -80,10 +80,10 @@ def timing(args) -> dict:
     settings = TileSettings(args.tile, args.overlap, args.batch_size)
     plan = gen.plan(args.size, args.size, settings)
 
-    from pix2pix_sar.evaluation.preview import load_snapshot
+    from pix2pix_sar.models.snapshots import load_generator
     from pix2pix_sar.models.inference import inference_generator
 
-    model = inference_generator(load_snapshot(gen.run, 0)[1])
+    model = inference_generator(load_generator(gen.run.find_snapshot(0)[1]))
     loops = {
         "batched": (gen.generate_batch, args.batch_size),
         "naive_compiled": (gen.generate_batch, 1),
@@ -199,7 +199,7 @@ def seam_figure(args) -> dict:
         ax.set_axis_off()
     fig.suptitle(f"crop across a tile corner ({tile}-pixel tiles; red arrows: tile edges)", fontsize=9)
     fig.tight_layout()
-    with geo.atomic_path(args.figure_out, suffix=".png") as tmp:
+    with atomic_path(args.figure_out, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110)
     return {"part": "seam_figure", "run": str(args.seam_figure), "epoch": gen.epoch, "seam_ratio": stats, "png": args.figure_out}
 

@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 from osgeo import gdal, gdal_array, ogr, osr
 
+from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.errors import InputError
 
 gdal.UseExceptions()
@@ -116,37 +117,6 @@ def read_raster(
         window = window or (0, 0, grid.width, grid.height)
         array = source.read(window, band)
         return array, grid.window(*window), source.nodata(band)
-
-
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
-def publish_dir(path: str | Path) -> None:
-    """Give a folder made by tempfile.mkdtemp (0700) the permissions of a plain mkdir,
-    before it is renamed into place."""
-    os.chmod(path, 0o777 & ~_umask())
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` if the block succeeds.
-
-    The file gets the permissions a plain open() would give (mkstemp makes 0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 _GDAL_TYPES = {

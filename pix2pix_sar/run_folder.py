@@ -7,6 +7,7 @@
     RUN/state/                            tf.train.CheckpointManager (resume points)
     RUN/logs/                             TensorBoard
     RUN/history.csv                       mean losses per epoch
+    RUN/eval/                             evaluate's per_image.csv, per_epoch.csv, curves.png, eval.json
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 import yaml
 
 from pix2pix_sar.config import Config, config_from_dict
-from pix2pix_sar.data.dataset import DatasetInfo
-from pix2pix_sar.errors import RunStateError
+from pix2pix_sar.data.dataset import DatasetInfo, load_info
+from pix2pix_sar.errors import InputError, RunStateError
 
 _SNAPSHOT = re.compile(r"^generator_epoch_(\d+)\.keras$")
 
@@ -35,12 +36,28 @@ class RunFolder:
     state_dir = property(lambda self: self.path / "state")
     log_dir = property(lambda self: self.path / "logs")
     history_csv = property(lambda self: self.path / "history.csv")
+    eval_dir = property(lambda self: self.path / "eval")
+    eval_per_image_csv = property(lambda self: self.eval_dir / "per_image.csv")
+    eval_per_epoch_csv = property(lambda self: self.eval_dir / "per_epoch.csv")
+    eval_curves_png = property(lambda self: self.eval_dir / "curves.png")
+    eval_json = property(lambda self: self.eval_dir / "eval.json")
 
     def exists(self) -> bool:
         return self.config_path.exists()
 
     def snapshot_path(self, epoch: int) -> Path:
         return self.snapshot_dir / f"generator_epoch_{epoch:04d}.keras"
+
+    def find_snapshot(self, epoch: int | None = None) -> tuple[int, Path]:
+        """(epoch, path) of the snapshot saved at `epoch` (default: the last one)."""
+        snaps = self.require().snapshots()
+        if not snaps:
+            raise RunStateError(f"{self.path}: has no generator snapshots yet; train longer with 'pix2pix-sar fit'")
+        if epoch is None:
+            epoch = max(snaps)
+        if epoch not in snaps:
+            raise RunStateError(f"{self.path}: no snapshot at epoch {epoch}; saved epochs: {', '.join(map(str, snaps))}")
+        return epoch, snaps[epoch]
 
     def snapshots(self) -> dict[int, Path]:
         """Generator snapshots by epoch, in epoch order."""
@@ -73,7 +90,18 @@ class RunFolder:
             raise RunStateError(f"{self.dataset_json}: missing; the run folder is incomplete")
         return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
 
-    def dataset_path(self) -> Path | None:
-        if not self.run_json.exists():
-            return None
-        return Path(json.loads(self.run_json.read_text())["dataset"])
+    def dataset_dir(self, override: str | Path | None = None) -> Path:
+        """The dataset to read: `override` (the user's --data) if given, else the one
+        the run was trained on (recorded in run.json)."""
+        if override is None:
+            if not self.run_json.exists():
+                raise RunStateError(f"{self.run_json}: missing, so the dataset is unknown; pass --data DATASET")
+            return Path(json.loads(self.run_json.read_text())["dataset"])
+        data_dir = Path(override)
+        ours, theirs = self.dataset_info().scaling, load_info(data_dir).scaling
+        if theirs != ours:
+            raise InputError(
+                f"{data_dir / 'dataset.json'}: SAR scaling {theirs} differs from the run's "
+                f"{ours}; use a dataset prepared like the training one"
+            )
+        return data_dir

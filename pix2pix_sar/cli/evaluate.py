@@ -59,4 +59,4 @@ def command(ctx, run, data, batch_size, seed):
         )
     else:
         click.echo(f"all {len(result.skipped)} snapshot(s) already evaluated; nothing to do")
-    click.echo(f"per-epoch metrics: {result.files.per_epoch_csv}\ncurves: {result.files.curves_png}")
+    click.echo(f"per-epoch metrics: {result.run.eval_per_epoch_csv}\ncurves: {result.run.eval_curves_png}")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -22,6 +20,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.data.scaling import SarScaling
 from pix2pix_sar.data.zones import check_zones, class_scheme
 from pix2pix_sar.errors import InputError
@@ -183,12 +182,9 @@ class DatasetWriter:
     an existing dataset at `out` is left untouched.
     """
 
-    def __init__(self, out: str | Path, overwrite: bool = False):
-        self.out = Path(out)
-        if self.out.exists() and not overwrite:
-            raise InputError(f"{self.out}: already exists; pass --overwrite to replace it or choose another --out")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+    def __init__(self, out: str | Path, overwrite: bool = False, option: str = "--out"):
+        self._dir = atomic_dir(out, overwrite, option)
+        self.out, self.tmp = self._dir.out, self._dir.path
         for split in SPLITS:
             (self.tmp / split).mkdir()
         self.records: list[PatchRecord] = []
@@ -196,9 +192,8 @@ class DatasetWriter:
     def __enter__(self) -> "DatasetWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
+    def __exit__(self, *exc) -> None:
+        self._dir.__exit__(*exc)
 
     def add(self, record: PatchRecord, sar_scaled: np.ndarray, zones: np.ndarray, grid: geo.Grid) -> None:
         geo.write_geotiff(sar_path(self.tmp, record.split, record.id), sar_scaled.astype(np.float32), grid)
@@ -212,17 +207,7 @@ class DatasetWriter:
             for r in self.records:
                 writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height])
         (self.tmp / "dataset.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n")
-        geo.publish_dir(self.tmp)
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            self.out.rename(old)
-            self.tmp.rename(self.out)
-            shutil.rmtree(old)
-        else:
-            self.tmp.rename(self.out)
-        return self.out
+        return self._dir.commit()
 
 
 def iter_windows(width: int, height: int, patch: int, stride: int) -> Iterator[tuple[int, int]]:

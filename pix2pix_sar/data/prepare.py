@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, split_ids
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling, fit_scaling, to_db
 from pix2pix_sar.data.zones import NODATA, ZONE_CODES, ZONE_NAMES, check_zones, class_scheme
@@ -413,7 +414,7 @@ def prepare_scenes(
     out = Path(out)
     if out.exists() and not overwrite:
         # Refuse before the (possibly long) scan, not only at write time.
-        raise InputError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
+        raise already_exists(out)
     opened: list[_Scene] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(geo.block_cache_limit(_BLOCK_CACHE_BYTES))

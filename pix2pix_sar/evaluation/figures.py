@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar import geo
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
 
@@ -33,7 +34,7 @@ def _pyplot():
 
 def _save(fig, out: str | Path, dpi: int = 110) -> Path:
     plt = _pyplot()
-    with geo.atomic_path(out, suffix=".png") as tmp:
+    with atomic_path(out, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     return Path(out)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar import geo
 from pix2pix_sar.errors import InputError, RunStateError
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
-from pix2pix_sar.evaluation.sweep import EvalFiles, read_per_epoch
+from pix2pix_sar.evaluation.sweep import read_per_epoch
 from pix2pix_sar.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def load_evaluated(run_dirs: list[str | Path]) -> list[EvaluatedRun]:
     variants = [r.load_config().variant for r in runs]
     loaded = []
     for run, variant in zip(runs, variants):
-        rows = read_per_epoch(EvalFiles.of(run).per_epoch_csv)
+        rows = read_per_epoch(run.eval_per_epoch_csv)
         if not rows:
             raise RunStateError(f"{run.path}: not evaluated yet; run 'pix2pix-sar evaluate {run.path}' first")
         label = variant if variants.count(variant) == 1 else f"{variant} ({run.path.name})"
@@ -135,14 +136,14 @@ def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, cou
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.zones import class_scheme
     from pix2pix_sar.evaluation.figures import plot_image_grid
-    from pix2pix_sar.evaluation.preview import load_snapshot, pick_patches, seed_dropout
+    from pix2pix_sar.evaluation.preview import pick_patches
     from pix2pix_sar.models.inference import generate_images
+    from pix2pix_sar.models.noise import seed_dropout
+    from pix2pix_sar.models.snapshots import load_generator
 
     first = runs[0].run
-    data_dir = Path(data_dir) if data_dir else first.dataset_path()
-    if data_dir is None:
-        raise RunStateError(f"{first.run_json}: missing, so the dataset is unknown; pass --data DATASET")
-    datasets = {str(r.run.dataset_path()) for r in runs}
+    data_dir = first.dataset_dir(data_dir)
+    datasets = {str(r.run.dataset_dir()) for r in runs if r.run.run_json.exists()}
     if len(datasets) > 1:
         log.warning("the runs were trained on different datasets; Fig. 4 shows patches of %s", data_dir)
     split = load_split(data_dir, "val")
@@ -159,7 +160,7 @@ def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, cou
         for run in runs:
             info = run.run.dataset_info()
             masks = class_scheme(info.classes, str(run.run.dataset_json)).encode(split.zones[pick])
-            _, generator = load_snapshot(run.run, epoch)
+            generator = load_generator(run.run.find_snapshot(epoch)[1])
             seed_dropout(seed)
             columns.append((run.label, generate_images(generator, masks)))
     finally:
@@ -190,13 +191,13 @@ def write_report(
         title="Validation metrics per epoch (mean, band: ±1 std)", mark_epoch=epoch,
     )
     rows = table_rows(runs, epoch)
-    with geo.atomic_path(out / "table1.csv") as tmp:
+    with atomic_path(out / "table1.csv") as tmp:
         with tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=TABLE_FIELDS)
             writer.writeheader()
             writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
     table_md = table_markdown(rows, epoch)
-    with geo.atomic_path(out / "table1.md") as tmp:
+    with atomic_path(out / "table1.md") as tmp:
         tmp.write_text(f"Table I — validation means ± std at epoch {epoch}\n\n{table_md}")
     fig4 = _example_grid(runs, epoch, out / "fig4_examples.png", data_dir, count, seed)
 
@@ -253,6 +254,6 @@ then each run's generated image.
   BatchNorm with each image's own statistics and dropout on, as in pix2pix; dropout is seeded,
   so rerunning gives the same numbers.
 """
-    with geo.atomic_path(out / "report.md") as tmp:
+    with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
     return ReportResult(out, epoch, out / "report.md", [fig3, fig4])

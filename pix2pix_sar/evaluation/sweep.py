@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar import __version__, geo
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.zones import class_scheme
@@ -45,22 +46,6 @@ PER_IMAGE_FIELDS = ("epoch", "patch_id", *IMAGE_METRICS)
 def per_epoch_fields() -> list[str]:
     stats = [f"{m}_{s}" for m in IMAGE_METRICS for s in ("mean", "std")]
     return ["epoch", "images", *stats, *stat_names()]
-
-
-@dataclass(frozen=True)
-class EvalFiles:
-    """Where a run's evaluation lives."""
-
-    folder: Path
-
-    @classmethod
-    def of(cls, run: RunFolder) -> "EvalFiles":
-        return cls(run.path / "eval")
-
-    per_image_csv = property(lambda self: self.folder / "per_image.csv")
-    per_epoch_csv = property(lambda self: self.folder / "per_epoch.csv")
-    curves_png = property(lambda self: self.folder / "curves.png")
-    eval_json = property(lambda self: self.folder / "eval.json")
 
 
 class EvalReporter(Protocol):
@@ -87,7 +72,6 @@ class SilentEvalReporter:
 @dataclass(frozen=True)
 class EvaluateResult:
     run: RunFolder
-    files: EvalFiles
     evaluated: list[int]  # epochs evaluated by this call
     skipped: list[int]  # epochs already evaluated before
     images_per_second: float  # generation + metrics, snapshot loading excluded (NaN if nothing ran)
@@ -114,7 +98,7 @@ def read_per_epoch(path: Path) -> list[dict[str, float]]:
 
 
 def _write_rows(path: Path, fields, rows) -> None:
-    with geo.atomic_path(path, suffix=".csv") as tmp:
+    with atomic_path(path, suffix=".csv") as tmp:
         with tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(fields))
             writer.writeheader()
@@ -149,18 +133,12 @@ class SeededGenerator:
     RNG states that restart from the same seeded values for every snapshot."""
 
     def __init__(self, first_snapshot, seed: int):
-        import keras
-
-        from pix2pix_sar.evaluation.preview import seed_dropout
         from pix2pix_sar.models.inference import inference_generator, make_generate_fn
+        from pix2pix_sar.models.noise import dropout_rng_states, seed_dropout
 
         seed_dropout(seed)
         self.model = inference_generator(first_snapshot)
-        self._rng = [
-            layer.seed_generator.state
-            for layer in self.model._flatten_layers()
-            if isinstance(layer, keras.layers.Dropout) and getattr(layer, "seed_generator", None) is not None
-        ]
+        self._rng = dropout_rng_states(self.model)
         self._initial = [v.numpy() for v in self._rng]
         self.generate = make_generate_fn(self.model)
 
@@ -170,17 +148,17 @@ class SeededGenerator:
             var.assign(value)
 
 
-def _check_eval_record(files: EvalFiles, record: dict, run: RunFolder) -> None:
+def _check_eval_record(record: dict, run: RunFolder) -> None:
     """Refuse to mix rows computed on other patches or with another seed."""
-    if not files.eval_json.exists():
+    if not run.eval_json.exists():
         return
-    old = json.loads(files.eval_json.read_text())
+    old = json.loads(run.eval_json.read_text())
     for key, hint in (("dataset", "--data"), ("patch_ids", "--data"), ("seed", "--seed")):
         if old.get(key) != record[key]:
             shown = old.get(key) if key != "patch_ids" else f"{len(old.get(key) or [])} patches"
             raise RunStateError(
-                f"{files.folder}: was computed with another {key} ({shown}); pass the same {hint}, "
-                f"or delete {files.folder} to evaluate {run.path} afresh"
+                f"{run.eval_dir}: was computed with another {key} ({shown}); pass the same {hint}, "
+                f"or delete {run.eval_dir} to evaluate {run.path} afresh"
             )
 
 
@@ -195,7 +173,7 @@ def evaluate_run(
     import tensorflow as tf
 
     from pix2pix_sar.evaluation.figures import plot_curves
-    from pix2pix_sar.evaluation.preview import load_snapshot
+    from pix2pix_sar.models.snapshots import load_generator
 
     reporter = reporter or SilentEvalReporter()
     if batch_size < 1:
@@ -204,41 +182,32 @@ def evaluate_run(
     snapshots = run.snapshots()
     if not snapshots:
         raise RunStateError(f"{run.path}: has no generator snapshots yet; train longer with 'pix2pix-sar fit'")
-    data_dir = Path(data_dir) if data_dir else run.dataset_path()
-    if data_dir is None:
-        raise RunStateError(f"{run.run_json}: missing, so the dataset is unknown; pass --data DATASET")
+    data_dir = run.dataset_dir(data_dir)
     info = run.dataset_info()
-    data_info = load_info(data_dir)
-    if data_info.scaling != info.scaling:
-        raise InputError(
-            f"{data_dir / 'dataset.json'}: SAR scaling {data_info.scaling} differs from the run's "
-            f"{info.scaling}; evaluate on a dataset prepared like the training one"
-        )
     split = load_split(data_dir, "val")
     if len(split) == 0:
         raise InputError(f"{data_dir}: has no validation patches; prepare it with a validation fraction > 0")
     scheme = class_scheme(info.classes, str(run.dataset_json))
     masks = scheme.encode(split.zones)
 
-    files = EvalFiles.of(run)
     record = {"dataset": str(Path(data_dir).resolve()), "patch_ids": split.ids, "seed": seed, "version": __version__}
-    _check_eval_record(files, record, run)
-    per_epoch = read_per_epoch(files.per_epoch_csv)
+    _check_eval_record(record, run)
+    per_epoch = read_per_epoch(run.eval_per_epoch_csv)
     done = {r["epoch"] for r in per_epoch}
     # Rows of an epoch that never reached per_epoch.csv (interrupted) are redone.
-    per_image = [r for r in read_rows(files.per_image_csv) if int(r["epoch"]) in done]
+    per_image = [r for r in read_rows(run.eval_per_image_csv) if int(r["epoch"]) in done]
     todo = [e for e in snapshots if e not in done]
     skipped = [e for e in snapshots if e in done]
     if todo:
-        files.folder.mkdir(parents=True, exist_ok=True)
-        with geo.atomic_path(files.eval_json, suffix=".json") as tmp:
+        run.eval_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run.eval_json, suffix=".json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
 
     seeded: SeededGenerator | None = None
     evaluate = None
     seconds, images_done = 0.0, 0
     for epoch in todo:
-        _, snapshot = load_snapshot(run, epoch)
+        snapshot = load_generator(run.find_snapshot(epoch)[1])
         if seeded is None:
             seeded = SeededGenerator(snapshot, seed)
             evaluate = make_evaluate_fn(seeded.generate)
@@ -267,12 +236,12 @@ def evaluate_run(
         row.update(stats.summary())
         per_epoch = sorted([*per_epoch, row], key=lambda r: r["epoch"])
         per_image.sort(key=lambda r: int(r["epoch"]))
-        _write_rows(files.per_image_csv, PER_IMAGE_FIELDS, per_image)
-        _write_rows(files.per_epoch_csv, per_epoch_fields(), [_formatted(r) for r in per_epoch])
+        _write_rows(run.eval_per_image_csv, PER_IMAGE_FIELDS, per_image)
+        _write_rows(run.eval_per_epoch_csv, per_epoch_fields(), [_formatted(r) for r in per_epoch])
         reporter.epoch_finished(epoch, row)
-    if todo or (per_epoch and not files.curves_png.exists()):
-        plot_curves({_run_label(run): per_epoch}, files.curves_png, title=f"{run.path.name}: validation ({len(split)} patches)")
-    return EvaluateResult(run, files, todo, skipped, images_done / seconds if seconds else math.nan)
+    if todo or (per_epoch and not run.eval_curves_png.exists()):
+        plot_curves({_run_label(run): per_epoch}, run.eval_curves_png, title=f"{run.path.name}: validation ({len(split)} patches)")
+    return EvaluateResult(run, todo, skipped, images_done / seconds if seconds else math.nan)
 
 
 def _formatted(row: dict[str, float]) -> dict[str, str]:

@@ -23,6 +23,8 @@ from typing import Callable
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.atomic import already_exists
+from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
@@ -59,22 +61,21 @@ class RunGenerator:
     """A run's generator snapshot, ready to generate batches of encoded tiles."""
 
     def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto"):
-        import keras
         import tensorflow as tf
 
-        from pix2pix_sar.training.distribute import resolve_xla
-
-        from pix2pix_sar.evaluation.preview import load_snapshot
         from pix2pix_sar.models.generator import unet_depth
         from pix2pix_sar.models.inference import inference_generator, make_generate_fn
+        from pix2pix_sar.models.noise import seed_dropout
+        from pix2pix_sar.models.snapshots import load_generator
 
         self.run = RunFolder(run_dir).require()
         self.config = self.run.load_config()
         self.info = self.run.dataset_info()
         self.scheme: ClassScheme = class_scheme(self.info.classes, str(self.run.dataset_json))
-        self.epoch, model = load_snapshot(self.run, epoch)
+        self.epoch, snapshot = self.run.find_snapshot(epoch)
+        model = load_generator(snapshot)
         self.multiple = 2 ** unet_depth(self.config.model.patch_size)
-        keras.utils.set_random_seed(seed)  # seeds the dropout noise of the copy made next
+        seed_dropout(seed)  # seeds the dropout noise of the copy made next
         self._fn = make_generate_fn(inference_generator(model), jit_compile=resolve_xla(xla))
         self._tf = tf
 
@@ -208,7 +209,7 @@ def _output_paths(masks: list[Path], input_path: Path, out: Path) -> list[Path]:
 def _check_writable(paths: list[Path], overwrite: bool) -> None:
     for path in paths:
         if path.exists() and not overwrite:
-            raise InputError(f"{path}: already exists; pass --overwrite to replace it or choose another --out")
+            raise already_exists(path, "--out")
         folder = path.parent
         while not folder.exists():
             folder = folder.parent
@@ -299,7 +300,7 @@ def generate_dataset(
     input_path, dataset_out = Path(input_path), Path(dataset_out)
     masks = find_masks(input_path)
     if dataset_out.exists() and not overwrite:
-        raise InputError(f"{dataset_out}: already exists; pass --overwrite to replace it or choose another --as-dataset")
+        raise already_exists(dataset_out, "--as-dataset")
     _check_writable([dataset_out / "dataset.json"], True)
     gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
     size = gen.patch_size
@@ -316,7 +317,7 @@ def generate_dataset(
         raise InputError(f"{input_path}: no {size}x{size} patch without no-data in the masks; give larger masks")
     is_val = split_ids(len(windows), val_fraction, settings.seed)
     stems = {m.stem for m in masks}
-    with DatasetWriter(dataset_out, overwrite=overwrite) as writer:
+    with DatasetWriter(dataset_out, overwrite=overwrite, option="--as-dataset") as writer:
         for i, mask in enumerate(masks):
             zones = read_zones(mask, None, mask_values)
             image = generate_image(gen, zones, settings)

@@ -13,14 +13,13 @@ is deterministic by seed.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.data.synth import DEFAULT_CRS, DEFAULT_ORIGIN, power_noise
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, check_zones
 from pix2pix_sar.errors import InputError
@@ -170,22 +169,12 @@ def _pixel_size(grid: geo.Grid) -> float | None:
 
 def _write_set(out: Path, masks: dict[str, tuple[np.ndarray, geo.Grid]], overwrite: bool) -> list[Path]:
     """Write all masks into a temporary folder, then move it to `out` (all or nothing)."""
-    if out.exists() and not overwrite:
-        raise InputError(f"{out}: already exists; pass --overwrite to replace it or choose another OUT")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out, overwrite, option="OUT") as folder:
         for name, (zones, grid) in masks.items():
-            with geo.RasterRowWriter(tmp / name, grid, np.uint8, nodata=NODATA) as writer:
+            with geo.RasterRowWriter(folder.path / name, grid, np.uint8, nodata=NODATA) as writer:
                 writer.write_rows(0, zones)
                 writer.commit()
-        geo.publish_dir(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        folder.commit()
     return [out / name for name in masks]
 
 

@@ -19,6 +19,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from pix2pix_sar.devices import has_gpu
 from pix2pix_sar.errors import ConfigError
 
 #: Splits the CPU into this many logical devices (for trying mirrored on a laptop or in CI).
@@ -58,7 +59,7 @@ def _multi_worker() -> tf.distribute.Strategy:
     # Only physical-device queries here: the runtime must not start before the strategy.
     implementation = (
         tf.distribute.experimental.CommunicationImplementation.NCCL
-        if _has_gpu()
+        if has_gpu()
         else tf.distribute.experimental.CommunicationImplementation.RING
     )
     return tf.distribute.MultiWorkerMirroredStrategy(
@@ -112,25 +113,3 @@ def num_workers(strategy: tf.distribute.Strategy) -> int:
         return 1
     spec = resolver.cluster_spec().as_dict()
     return sum(len(spec.get(job, [])) for job in ("chief", "worker"))
-
-
-def _has_gpu() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def resolve_precision(name: str) -> str:
-    """'auto' -> mixed_bfloat16 on GPUs, float32 on CPUs.
-
-    Measured on our 2-core CPU (AMX/AVX512-BF16): bfloat16 trains orig at 256
-    1.55x faster but the demo's small model 15% slower, and CPUs without native
-    bfloat16 are much slower, so on CPUs it is opt-in (experiments/benchmark.py)."""
-    if name != "auto":
-        return name
-    return "mixed_bfloat16" if _has_gpu() else "float32"
-
-
-def resolve_xla(mode: str) -> bool:
-    """'auto' -> XLA on GPUs, off on CPUs (on our CPU it made orig training 17% slower)."""
-    if mode != "auto":
-        return mode == "on"
-    return _has_gpu()

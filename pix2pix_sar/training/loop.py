@@ -26,8 +26,10 @@ from typing import Protocol
 
 import numpy as np
 
-from pix2pix_sar import __version__, geo
+from pix2pix_sar.atomic import atomic_path
+from pix2pix_sar import __version__
 from pix2pix_sar.config import Config, diff_configs
+from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
@@ -98,11 +100,11 @@ def _check_resume(run: RunFolder, cfg: Config) -> None:
 
 def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path) -> None:
     run.path.mkdir(parents=True, exist_ok=True)
-    with geo.atomic_path(run.config_path) as tmp:
+    with atomic_path(run.config_path) as tmp:
         tmp.write_text(cfg.to_yaml())
-    with geo.atomic_path(run.dataset_json) as tmp:
+    with atomic_path(run.dataset_json) as tmp:
         shutil.copyfile(data_dir / "dataset.json", tmp)
-    with geo.atomic_path(run.run_json) as tmp:
+    with atomic_path(run.run_json) as tmp:
         tmp.write_text(json.dumps({"dataset": str(data_dir.resolve()), "version": __version__}, indent=2) + "\n")
 
 
@@ -113,7 +115,7 @@ def _rewind_history(path: Path, epoch: int) -> None:
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= epoch]
-    with geo.atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         csv.writer(fh).writerows(kept)
 
 
@@ -164,13 +166,6 @@ def build_pix2pix(cfg: Config, precision: str):
     return Pix2Pix(generator, discriminator, *optimizers)
 
 
-def _rng_states(model) -> list:
-    """The seed-generator states of `model`'s dropout layers (not in model.weights)."""
-    import keras
-
-    return [layer.seed_generator.state for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
-
-
 def fit(
     cfg: Config,
     data_dir: str | Path,
@@ -178,13 +173,14 @@ def fit(
     reporter: TrainingReporter | None = None,
 ) -> FitResult:
     """Train (or continue training) `cfg` on the dataset at `data_dir` into `run_dir`."""
-    from pix2pix_sar.training.distribute import make_strategy, resolve_precision, resolve_xla
+    from pix2pix_sar.training.distribute import make_strategy
 
     # The strategy first: it may configure devices, which must precede any TF op.
     strategy = make_strategy(cfg.training.strategy)
     import keras
     import tensorflow as tf
 
+    from pix2pix_sar.models.noise import dropout_rng_states, seed_dropout
     from pix2pix_sar.training.distribute import is_chief, num_workers, state_dir_for, task_index
     from pix2pix_sar.training.inputs import distributed_epoch, epoch_steps, load_worker_shard
     from pix2pix_sar.training.step import make_train_step
@@ -206,7 +202,7 @@ def fit(
     if chief:
         _write_run_files(run, cfg, data_dir)
 
-    keras.utils.set_random_seed(tcfg.seed)
+    seed_dropout(tcfg.seed)  # also seeds the weight initialisers
     if tcfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     with strategy.scope():
@@ -220,7 +216,7 @@ def fit(
             epoch=epoch_var,
             # Keras does not hand dropout RNG states to tf.train.Checkpoint; without
             # them a resumed run would draw other dropout masks than an uninterrupted one.
-            generator_rng=_rng_states(nets.generator),
+            generator_rng=dropout_rng_states(nets.generator),
         )
     save_dir = state_dir_for(strategy, run.state_dir)
     manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=tcfg.keep_states)
@@ -298,6 +294,6 @@ class _Preview:
 
 def _save_snapshot(run: RunFolder, generator, epoch: int) -> Path:
     path = run.snapshot_path(epoch)
-    with geo.atomic_path(path, suffix=".keras") as tmp:
+    with atomic_path(path, suffix=".keras") as tmp:
         generator.save(tmp)
     return path

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pix2pix_sar.cli.main import cli
-from pix2pix_sar.evaluation.sweep import EvalFiles, read_per_epoch
+from pix2pix_sar.evaluation.sweep import read_per_epoch
 from pix2pix_sar.run_folder import RunFolder
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -27,41 +27,41 @@ def test_evaluate_writes_metrics_and_reruns_do_no_repeated_work(fresh_runs, tiny
     from pix2pix_sar.data.dataset import load_split
 
     run = fresh_runs["l1_50_gan50"]
-    files = EvalFiles.of(RunFolder(run))
+    files = RunFolder(run)
     val_ids = load_split(tiny_dataset, "val").ids
     result = run_cli("evaluate", run, "--batch-size", 3)
     assert result.exit_code == 0, result.output
     assert "evaluated epoch(s) 1, 2" in result.output
-    per_epoch = read_per_epoch(files.per_epoch_csv)
+    per_epoch = read_per_epoch(files.eval_per_epoch_csv)
     assert [r["epoch"] for r in per_epoch] == [1, 2]
     assert all(r["images"] == len(val_ids) for r in per_epoch)
     for r in per_epoch:
         assert 0 < r["dice_mean"] <= 1 and -1 <= r["ssim_mean"] <= 1 and r["dice_std"] >= 0
         assert np.isfinite(r["spectral_distance_db"]) and r["enl_ratio_ocean"] > 0
-    per_image = rows(files.per_image_csv)
+    per_image = rows(files.eval_per_image_csv)
     assert [(int(r["epoch"]), r["patch_id"]) for r in per_image] == [(e, i) for e in (1, 2) for i in val_ids]
-    assert files.curves_png.read_bytes()[:8] == PNG
-    first_images, first_epochs = files.per_image_csv.read_bytes(), files.per_epoch_csv.read_bytes()
+    assert files.eval_curves_png.read_bytes()[:8] == PNG
+    first_images, first_epochs = files.eval_per_image_csv.read_bytes(), files.eval_per_epoch_csv.read_bytes()
 
     again = run_cli("evaluate", run, "--batch-size", 3)
     assert again.exit_code == 0 and "nothing to do" in again.output
-    assert files.per_image_csv.read_bytes() == first_images
+    assert files.eval_per_image_csv.read_bytes() == first_images
 
     # Forget epoch 2 (as if it had been trained after the first sweep): only it is
     # evaluated, and seeded dropout gives exactly the numbers of the first sweep.
     lines = first_epochs.decode().splitlines(keepends=True)
-    files.per_epoch_csv.write_text("".join(lines[:2]))
+    files.eval_per_epoch_csv.write_text("".join(lines[:2]))
     third = run_cli("evaluate", run, "--batch-size", 3)
     assert third.exit_code == 0 and re.search(r"evaluated epoch\(s\) 2 \(", third.output), third.output
-    assert files.per_epoch_csv.read_bytes() == first_epochs
-    assert files.per_image_csv.read_bytes() == first_images
+    assert files.eval_per_epoch_csv.read_bytes() == first_epochs
+    assert files.eval_per_image_csv.read_bytes() == first_images
 
 
 def test_per_image_numbers_equal_the_numpy_metrics_on_generated_images(fresh_runs, tiny_dataset):
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.zones import encode_binary
     from pix2pix_sar.evaluation import metrics
-    from pix2pix_sar.evaluation.preview import load_snapshot
+    from pix2pix_sar.models.snapshots import load_generator
     from pix2pix_sar.evaluation.sweep import evaluate_run
     from pix2pix_sar.models.inference import generate_images
 
@@ -69,10 +69,10 @@ def test_per_image_numbers_equal_the_numpy_metrics_on_generated_images(fresh_run
     result = evaluate_run(run, batch_size=4)
     assert result.evaluated == [1, 2] and result.images_per_second > 0
     split = load_split(tiny_dataset, "val")
-    _, generator = load_snapshot(RunFolder(run), 2)
+    generator = load_generator(RunFolder(run).find_snapshot(2)[1])
     generated = metrics.to_unit(generate_images(generator, encode_binary(split.zones)))
     target = metrics.to_unit(split.images)
-    got = [r for r in rows(result.files.per_image_csv) if r["epoch"] == "2"]
+    got = [r for r in rows(result.run.eval_per_image_csv) if r["epoch"] == "2"]
     np.testing.assert_allclose([float(r["dice"]) for r in got], metrics.non_binary_dice(generated, target), atol=1e-4)
     np.testing.assert_allclose([float(r["ssim"]) for r in got], metrics.ssim(generated, target), atol=1e-4)
 
