@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast demo clean paper paper-smoke
+.PHONY: install lint test test-fast demo clean paper paper-smoke
 
 $(STAMP): setup.cfg setup.py scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): setup.cfg setup.py scripts/install.sh
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Lint and format check (ruff.toml) before the tests; a finding stops the run.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: lint
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The main job on the embedded default: a synthetic scene -> patches -> a short

@@ -66,8 +66,12 @@ def tutorial_step_fn(cfg, batch):
             disc_loss = bce(tf.ones_like(disc_real_output), disc_real_output) + bce(
                 tf.zeros_like(disc_generated_output), disc_generated_output
             )
-        g_opt.apply_gradients(zip(gen_tape.gradient(gen_total_loss, generator.trainable_variables), generator.trainable_variables))
-        d_opt.apply_gradients(zip(disc_tape.gradient(disc_loss, discriminator.trainable_variables), discriminator.trainable_variables))
+        g_opt.apply_gradients(
+            zip(gen_tape.gradient(gen_total_loss, generator.trainable_variables), generator.trainable_variables)
+        )
+        d_opt.apply_gradients(
+            zip(disc_tape.gradient(disc_loss, discriminator.trainable_variables), discriminator.trainable_variables)
+        )
         return gen_total_loss
 
     return lambda: float(train_step(*batch))
@@ -110,12 +114,19 @@ def main() -> None:
 
     device = tf.config.list_physical_devices("GPU")[0].name if tf.config.list_physical_devices("GPU") else "cpu"
     if device != "cpu":
-        device = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get("device_name", device)
+        device = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get(
+            "device_name", device
+        )
     size = args.patch_size
     rng = np.random.default_rng(0)
     cfg = resolve_config(args.variant, assignments=[f"model.patch_size={size}", *args.set])
-    base = {"variant": args.variant, "patch": size, "strategy": args.strategy,
-            "replicas": strategy.num_replicas_in_sync, "device": device}
+    base = {
+        "variant": args.variant,
+        "patch": size,
+        "strategy": args.strategy,
+        "replicas": strategy.num_replicas_in_sync,
+        "device": device,
+    }
 
     for batch in [int(b) for b in args.batch_sizes.split(",")]:
         masks = np.sign(rng.standard_normal((batch, size, size, 1))).astype(np.float32)
@@ -130,9 +141,17 @@ def main() -> None:
                     tf.constant(a[ctx.replica_id_in_sync_group :: ctx.num_replicas_in_sync]) for a in (masks, images)
                 )
             )
-            seconds = _time(lambda: float(step(*dist)["gen_total"]), args.steps, args.warmup)
-            row = {"what": "train", "impl": "pix2pix-sar", **base, "batch": batch, "precision": precision,
-                   "xla": xla, "images_per_s": round(batch / seconds, 2), "step_ms": round(1000 * seconds, 1)}
+            seconds = _time(lambda step=step, dist=dist: float(step(*dist)["gen_total"]), args.steps, args.warmup)
+            row = {
+                "what": "train",
+                "impl": "pix2pix-sar",
+                **base,
+                "batch": batch,
+                "precision": precision,
+                "xla": xla,
+                "images_per_s": round(batch / seconds, 2),
+                "step_ms": round(1000 * seconds, 1),
+            }
             if not args.no_generation:
                 gen = make_generate_fn(inference_generator(nets.generator), jit_compile=xla == "on")
                 gen_seconds = _time(lambda: gen(tf.constant(masks)).numpy(), args.steps, args.warmup)
@@ -144,25 +163,50 @@ def main() -> None:
             keras.utils.set_random_seed(0)
             baseline = tutorial_step_fn(cfg, (tf.constant(masks), tf.constant(images)))
             seconds = _time(baseline, args.steps, args.warmup)
-            print(json.dumps({"what": "train", "impl": "tutorial", **base, "batch": batch, "precision": "float32",
-                              "xla": "off", "images_per_s": round(batch / seconds, 2),
-                              "step_ms": round(1000 * seconds, 1), **_peak_memory()}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "what": "train",
+                        "impl": "tutorial",
+                        **base,
+                        "batch": batch,
+                        "precision": "float32",
+                        "xla": "off",
+                        "images_per_s": round(batch / seconds, 2),
+                        "step_ms": round(1000 * seconds, 1),
+                        **_peak_memory(),
+                    }
+                ),
+                flush=True,
+            )
             keras.backend.clear_session()
 
     if not args.no_pipeline:
         n = 256
-        split = SplitArrays([str(i) for i in range(n)], rng.choice(np.array([64, 127, 254], np.uint8), (n, size, size)),
-                            rng.uniform(-1, 1, (n, size, size, 1)).astype(np.float32))
-        shard = WorkerShard(n, range(strategy.num_replicas_in_sync), strategy.num_replicas_in_sync,
-                            SplitFeeder(split, CLASS_SCHEMES["binary"]), np.arange(n))
+        split = SplitArrays(
+            [str(i) for i in range(n)],
+            rng.choice(np.array([64, 127, 254], np.uint8), (n, size, size)),
+            rng.uniform(-1, 1, (n, size, size, 1)).astype(np.float32),
+        )
+        shard = WorkerShard(
+            n,
+            range(strategy.num_replicas_in_sync),
+            strategy.num_replicas_in_sync,
+            SplitFeeder(split, CLASS_SCHEMES["binary"]),
+            np.arange(n),
+        )
         batch = int(args.batch_sizes.split(",")[0])
         for epoch in range(2):  # the first epoch warms up
             start, count = time.perf_counter(), 0
-            for mask, _ in distributed_epoch(strategy, shard, batch, 0, epoch):
+            for _ in distributed_epoch(strategy, shard, batch, 0, epoch):
                 count += batch
             seconds = time.perf_counter() - start
-        print(json.dumps({"what": "pipeline", **base, "batch": batch, "pairs_per_s": round(count / seconds, 1),
-                          **_peak_memory()}), flush=True)
+        print(
+            json.dumps(
+                {"what": "pipeline", **base, "batch": batch, "pairs_per_s": round(count / seconds, 1), **_peak_memory()}
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

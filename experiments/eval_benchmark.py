@@ -50,8 +50,10 @@ def main() -> None:
     targets = rng.uniform(-1, 1, (args.images, size, size, 1)).astype(np.float32)
     scaling = SarScaling("intensity", -25.0, 0.0)
 
-    print(f"orig generator, {size}x{size}, {generator.count_params():,} parameters; "
-          f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}); TF {tf.__version__}")
+    print(
+        f"orig generator, {size}x{size}, {generator.count_params():,} parameters; "
+        f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}); TF {tf.__version__}"
+    )
     print(f"{'batch':>5} {'generate':>12} {'+ metrics':>12} {'+ SAR stats':>12}   (images/s)")
     for batch in args.batch_sizes:
         # Warm up (trace) on one batch of this size.

@@ -22,6 +22,11 @@ of tile rows each in turn, so that other load on a shared machine hits all alike
 Scene part (--scene WxH): a scene-sized mask
 streamed to a cloud-optimised GeoTIFF with a small generator (base 8 filters, 256
 tiles); reports peak RSS next to the size a full float32 canvas would need.
+Seam figure part (--seam-figure RUN): a scene generated with hard tile edges and
+blended; reports for each the seam ratio and the grid statistic (generation.seams:
+the largest per-degree-of-freedom strength of a pattern repeating with a stride of
+16..256 pixels, ~1 for noise, and the stride where it occurs), plus the statistic at
+the plan's own tile stride.
 Prints one JSON object per part.
 """
 
@@ -80,8 +85,8 @@ def timing(args) -> dict:
     settings = TileSettings(args.tile, args.overlap, args.batch_size)
     plan = gen.plan(args.size, args.size, settings)
 
-    from pix2pix_sar.models.snapshots import load_generator
     from pix2pix_sar.models.inference import inference_generator
+    from pix2pix_sar.models.snapshots import load_generator
 
     model = inference_generator(load_generator(gen.run.find_snapshot(0)[1]))
     loops = {
@@ -96,7 +101,9 @@ def timing(args) -> dict:
         fn(np.repeat(warm_tile, batch, 0))  # trace / warm up
     # The loops advance in lockstep, one band of tile rows each in turn, so that load
     # from other processes on a shared machine falls on all of them alike.
-    streams = {name: generate_rows(plan, lambda r, n: encoded[r : r + n], fn, batch) for name, (fn, batch) in loops.items()}
+    streams = {
+        name: generate_rows(plan, lambda r, n: encoded[r : r + n], fn, batch) for name, (fn, batch) in loops.items()
+    }
     seconds = dict.fromkeys(streams, 0.0)
     while streams:
         for name in list(streams):
@@ -166,23 +173,40 @@ def seam_figure(args) -> dict:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from pix2pix_sar import geo
+    from pix2pix_sar.atomic import atomic_path
     from pix2pix_sar.data.synth import synth_scene
     from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
-    from pix2pix_sar.generation.seams import seam_stats
+    from pix2pix_sar.generation.seams import GRID_STRIDES, grid_statistic, seam_stats
 
     gen = RunGenerator(args.seam_figure, seed=0)
     tile = gen.patch_size
     size = 8 * tile
     zones = synth_scene(size, size, seed=11).zones
     zones[zones == 0] = 254
-    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
-    stats = {}
-    for ax, (title, overlap) in zip(axes, (("hard tile edges (overlap 0)", 0), (f"blended (overlap {tile // 4})", None))):
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
+    stats, grids = {}, {}
+    for ax, (title, overlap) in zip(
+        axes, (("hard tile edges (overlap 0)", 0), (f"blended (overlap {tile // 4})", None))
+    ):
         settings = TileSettings(overlap=overlap, batch_size=16)
         image = generate_image(gen, zones, settings)
         plan = gen.plan(size, size, settings)
         stats[title] = round(seam_stats(image, plan).ratio, 3)
+        # Model range -> dB: the run's scaling is linear in dB (dB = db_min .. db_max
+        # for -1 .. 1; for "dn" runs these are DN), and the grid statistic is invariant
+        # under a linear map anyway, so this only makes the units explicit.
+        scaling = gen.scaling
+        image_db = (image.astype(np.float64) + 1.0) / 2.0 * (scaling.db_max - scaling.db_min) + scaling.db_min
+        # The tile stride: tiles are spread evenly, so the period may be fractional; the
+        # nearest integer stride is measured too (in case it lies outside 16..256).
+        tile_stride = round((plan.cols[-1] - plan.cols[0]) / max(len(plan.cols) - 1, 1)) or tile
+        grid = grid_statistic(image_db, zones, sorted({*GRID_STRIDES, tile_stride}))
+        grids[title] = {
+            "value": round(grid.value, 2),
+            "stride": grid.stride,
+            "tile_stride": tile_stride,
+            "at_tile_stride": round(grid.per_stride.get(tile_stride, float("nan")), 2),
+        }
         edge_rows, edge_cols = plan.boundaries()
         # The crop is centred on a tile corner of this plan, 1.5 tiles each way.
         r0 = min(edge_rows, key=lambda r: abs(r - size // 2)) - 3 * tile // 2
@@ -191,17 +215,40 @@ def seam_figure(args) -> dict:
         ax.imshow(crop, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
         for r in edge_rows:
             if r0 <= r < r0 + 3 * tile:
-                ax.annotate("", (-1, r - r0 - 0.5), (-6, r - r0 - 0.5), arrowprops={"arrowstyle": "->", "color": "red"}, annotation_clip=False)
+                ax.annotate(
+                    "",
+                    (-1, r - r0 - 0.5),
+                    (-6, r - r0 - 0.5),
+                    arrowprops={"arrowstyle": "->", "color": "red"},
+                    annotation_clip=False,
+                )
         for c in edge_cols:
             if c0 <= c < c0 + 3 * tile:
-                ax.annotate("", (c - c0 - 0.5, -1), (c - c0 - 0.5, -6), arrowprops={"arrowstyle": "->", "color": "red"}, annotation_clip=False)
-        ax.set_title(f"{title}\nseam ratio {stats[title]:.2f}", fontsize=8)
+                ax.annotate(
+                    "",
+                    (c - c0 - 0.5, -1),
+                    (c - c0 - 0.5, -6),
+                    arrowprops={"arrowstyle": "->", "color": "red"},
+                    annotation_clip=False,
+                )
+        ax.set_title(
+            f"{title}\nseam ratio {stats[title]:.2f}, grid statistic {grid.value:.1f}"
+            f"\n(largest at stride {grid.stride})",
+            fontsize=8,
+        )
         ax.set_axis_off()
     fig.suptitle(f"crop across a tile corner ({tile}-pixel tiles; red arrows: tile edges)", fontsize=9)
     fig.tight_layout()
     with atomic_path(args.figure_out, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110)
-    return {"part": "seam_figure", "run": str(args.seam_figure), "epoch": gen.epoch, "seam_ratio": stats, "png": args.figure_out}
+    return {
+        "part": "seam_figure",
+        "run": str(args.seam_figure),
+        "epoch": gen.epoch,
+        "seam_ratio": stats,
+        "grid_statistic": grids,
+        "png": args.figure_out,
+    }
 
 
 def main() -> None:

@@ -31,10 +31,14 @@ def _run(make, epochs: int, label: str) -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if epoch:  # the first epoch warms up (tracing, allocation)
             rates.append((count / wall, count / cpu))
-        print(f"{label} epoch {epoch}: {count} pairs in {wall:.2f} s = {count / wall:,.0f} pairs/s "
-              f"({count / cpu:,.0f} per CPU-second), load {os.getloadavg()[0]:.1f}")
+        print(
+            f"{label} epoch {epoch}: {count} pairs in {wall:.2f} s = {count / wall:,.0f} pairs/s "
+            f"({count / cpu:,.0f} per CPU-second), load {os.getloadavg()[0]:.1f}"
+        )
     wall_rate, cpu_rate = np.median(rates, axis=0)
-    print(f"{label}: after the first epoch {wall_rate:,.0f} pairs/s wall, {cpu_rate:,.0f} pairs per CPU-second (medians)")
+    print(
+        f"{label}: after the first epoch {wall_rate:,.0f} pairs/s wall, {cpu_rate:,.0f} pairs per CPU-second (medians)"
+    )
 
 
 def main() -> None:
@@ -47,7 +51,6 @@ def main() -> None:
     parser.add_argument("--flip", action="store_true")
     args = parser.parse_args()
 
-    from pix2pix_sar.data.dataset import SplitArrays
     import tensorflow as tf
 
     from pix2pix_sar.data.dataset import SplitArrays
@@ -64,8 +67,10 @@ def main() -> None:
         rng.uniform(-1, 1, size=(n, size, size, 1)).astype(np.float32),
     )
     scheme = class_scheme(args.classes, "benchmark")
-    print(f"{n} patches {size}x{size}, batch {args.batch_size}, classes {args.classes}, flip {args.flip}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{n} patches {size}x{size}, batch {args.batch_size}, classes {args.classes}, flip {args.flip}, "
+        f"{os.cpu_count()} CPUs"
+    )
     start = time.perf_counter()
     feeder = SplitFeeder(split, scheme)
     print(f"SplitFeeder built in {time.perf_counter() - start:.2f} s (once per split)")

@@ -26,7 +26,8 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from pix2pix_sar.data.prepare import AreaOfInterest, PrepareOptions, SceneInput, prepare_scenes
+from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
+from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput
 from pix2pix_sar.data.dataset import load_manifest
 work, patch = Path(sys.argv[1]), int(sys.argv[2])
 start = time.perf_counter()
@@ -49,7 +50,9 @@ def write_scene(work: Path, size: int) -> None:
     reps = -(-size // 2000)
     intensity = np.tile(tile.intensity, (reps, reps))[:size, :size]
     zones = np.tile(tile.zones, (reps, reps))[:size, :size]
-    grid = geo.Grid(geo.crs_from_user(DEFAULT_CRS), (DEFAULT_ORIGIN[0], 40.0, 0, DEFAULT_ORIGIN[1], 0, -40.0), size, size)
+    grid = geo.Grid(
+        geo.crs_from_user(DEFAULT_CRS), (DEFAULT_ORIGIN[0], 40.0, 0, DEFAULT_ORIGIN[1], 0, -40.0), size, size
+    )
     geo.write_geotiff(work / "scene.tif", intensity, grid, nodata=0, compress="LZW")
     geo.write_geotiff(work / "zones.tif", zones, grid, nodata=0, compress="LZW")
     x0, _, _, y0, _, _ = grid.geotransform
@@ -73,11 +76,14 @@ def main() -> None:
         return
     if not (work / "scene.tif").exists():
         start = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--write-scene-only", "--size", str(args.size), "--workdir", str(work)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--write-scene-only", "--size", str(args.size), "--workdir", str(work)],
+            check=True,
+        )
         print(f"wrote the {args.size}x{args.size} scene in {time.perf_counter() - start:.0f} s ({work})")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(work), str(args.patch_size)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(work), str(args.patch_size)], stdout=subprocess.PIPE, text=True
+    )
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     if status:
@@ -85,8 +91,10 @@ def main() -> None:
     stats = json.loads(output.strip().splitlines()[-1])
     peak_mib = usage.ru_maxrss / 1024  # kB on Linux
     scene_mib = (work / "scene.tif").stat().st_size / 2**20
-    print(f"prepare {args.size}x{args.size} Float32 (file {scene_mib:,.0f} MiB), patch {args.patch_size}: "
-          f"{stats['patches']} patches in {stats['seconds']:.1f} s, peak memory {peak_mib:,.0f} MiB")
+    print(
+        f"prepare {args.size}x{args.size} Float32 (file {scene_mib:,.0f} MiB), patch {args.patch_size}: "
+        f"{stats['patches']} patches in {stats['seconds']:.1f} s, peak memory {peak_mib:,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,22 @@ from typing import Any, Mapping
 
 import yaml
 
-from pix2pix_sar.errors import ConfigError
+from pix2pix_sar.errors import ConfigError, Pix2PixSarError
+
+#: Smallest patch side the networks take (the U-Net depth is log2 of the side).
+MIN_PATCH_SIZE = 16
+
+
+def check_patch_size(size: int, name: str, error: type[Pix2PixSarError] = ConfigError) -> None:
+    """The patch-size rule, for every place that takes a patch size: a power of two
+    >= MIN_PATCH_SIZE. Raises `error` naming the option or key `name`."""
+    if size < MIN_PATCH_SIZE or size & (size - 1):
+        raise error(f"{name} must be a power of two >= {MIN_PATCH_SIZE}, got {size}")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network architecture (SPEC.md, Sec. III-B of the paper)."""
+    """Network architecture (README "Variants", Sec. III-B of the paper)."""
 
     patch_size: int = 256  # fit takes it from the dataset; sets the U-Net depth
     in_channels: int = 1
@@ -33,10 +43,7 @@ class ModelConfig:
     init_std: float = 0.02
 
     def validate(self) -> None:
-        if self.patch_size < 16 or self.patch_size & (self.patch_size - 1):
-            raise ConfigError(
-                f"model.patch_size must be a power of two >= 16, got {self.patch_size}"
-            )
+        check_patch_size(self.patch_size, "model.patch_size")
         for name in ("in_channels", "out_channels", "base_filters", "generator_kernel", "discriminator_kernel"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
@@ -165,11 +172,7 @@ VARIANTS: dict[str, Variant] = {
 def valid_keys() -> list[str]:
     """Every overridable key as ``section.key``."""
     defaults = Config()
-    return [
-        f"{section}.{f.name}"
-        for section in SECTIONS
-        for f in dataclasses.fields(getattr(defaults, section))
-    ]
+    return [f"{section}.{f.name}" for section in SECTIONS for f in dataclasses.fields(getattr(defaults, section))]
 
 
 def _coerce(key: str, value: Any, target_type: type) -> Any:
@@ -185,9 +188,7 @@ def _coerce(key: str, value: Any, target_type: type) -> Any:
     if target_type is float and isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number, got {value!r}")
     if type(value) is not target_type:
-        raise ConfigError(
-            f"{key} must be {target_type.__name__}, got {value!r} ({type(value).__name__})"
-        )
+        raise ConfigError(f"{key} must be {target_type.__name__}, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -209,9 +210,7 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any], source: str) -> C
                 )
             continue
         if section not in SECTIONS:
-            raise ConfigError(
-                f"{source}: unknown section {section!r}; valid keys: {', '.join(valid_keys())}"
-            )
+            raise ConfigError(f"{source}: unknown section {section!r}; valid keys: {', '.join(valid_keys())}")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{source}: section {section!r} must be a mapping of keys")
         current = getattr(cfg, section)
@@ -219,9 +218,7 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any], source: str) -> C
         changes = {}
         for key, value in values.items():
             if key not in fields:
-                raise ConfigError(
-                    f"{source}: unknown key {section}.{key}; valid keys: {', '.join(valid_keys())}"
-                )
+                raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys: {', '.join(valid_keys())}")
             field_type = type(getattr(current, key))
             changes[key] = _coerce(f"{source}: {section}.{key}", value, field_type)
         updates[section] = dataclasses.replace(current, **changes)

@@ -12,6 +12,17 @@ class InputError(Pix2PixSarError):
     """A file or folder given by the user is missing, unreadable or malformed."""
 
 
+class InvalidValue(InputError):
+    """A value given for a named field (a function argument) is out of range.
+
+    The message names the field and the value; `field` lets the CLI point at the
+    option that set it (``tile`` -> ``--tile``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class ConfigError(Pix2PixSarError):
     """A configuration key, value or variant is unknown or of the wrong type."""
 

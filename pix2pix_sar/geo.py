@@ -34,6 +34,12 @@ class Grid:
     width: int
     height: int
 
+    @classmethod
+    def north_up(cls, crs_wkt: str, origin: tuple[float, float], pixel_size: float, width: int, height: int) -> "Grid":
+        """A north-up grid of square `pixel_size` pixels; `origin` (x, y) is its top-left corner."""
+        x0, y0 = origin
+        return cls(crs_wkt, (x0, pixel_size, 0.0, y0, 0.0, -pixel_size), width, height)
+
     def window(self, col_off: int, row_off: int, width: int, height: int) -> "Grid":
         """The grid of a pixel window, aligned to this grid's pixels."""
         x0, dx, rx, y0, ry, dy = self.geotransform
@@ -49,8 +55,10 @@ class Grid:
         if (self.width, self.height) != (other.width, other.height):
             return False
         scale = max(abs(self.geotransform[1]), abs(self.geotransform[5]), 1e-12)
-        if any(abs(a - b) > tolerance * scale * max(self.width, self.height)
-               for a, b in zip(self.geotransform, other.geotransform)):
+        if any(
+            abs(a - b) > tolerance * scale * max(self.width, self.height)
+            for a, b in zip(self.geotransform, other.geotransform)
+        ):
             return False
         return same_crs(self.crs_wkt, other.crs_wkt)
 
@@ -200,7 +208,9 @@ class RasterSource:
 
     def _band(self, band: int) -> gdal.Band:
         if not 1 <= band <= self.band_count:
-            raise InputError(f"{self.path}: has {self.band_count} band(s), band {band} was asked for; pick one with --band")
+            raise InputError(
+                f"{self.path}: has {self.band_count} band(s), band {band} was asked for; pick one with --band"
+            )
         return self._ds.GetRasterBand(band)
 
     def read_decimated(self, band: int = 1, max_side: int = 512) -> np.ndarray:
@@ -218,7 +228,9 @@ class RasterSource:
     def read(self, window: tuple[int, int, int, int], band: int = 1) -> np.ndarray:
         col, row, w, h = window
         if col < 0 or row < 0 or col + w > self.grid.width or row + h > self.grid.height:
-            raise InputError(f"{self.path}: window {window} lies outside the {self.grid.width}x{self.grid.height} raster")
+            raise InputError(
+                f"{self.path}: window {window} lies outside the {self.grid.width}x{self.grid.height} raster"
+            )
         try:
             array = self._band(band).ReadAsArray(col, row, w, h)
         except RuntimeError as exc:
@@ -263,11 +275,21 @@ def warp_to_grid(path: str | Path, grid: Grid, nodata: float = 0) -> np.ndarray:
     if src.RasterCount != 1:
         raise InputError(f"{path}: has {src.RasterCount} bands; a mask must have one band")
     if bool(src.GetProjection()) != bool(grid.crs_wkt):
-        raise InputError(f"{path}: one of the mask and the scene has no CRS, so they cannot be aligned; give both a CRS")
+        raise InputError(
+            f"{path}: one of the mask and the scene has no CRS, so they cannot be aligned; give both a CRS"
+        )
     try:
         out = gdal.Warp(
-            "", src, format="MEM", outputBounds=grid_bounds(grid), width=grid.width, height=grid.height,
-            dstSRS=grid.crs_wkt or None, resampleAlg="near", dstNodata=nodata, multithread=False,
+            "",
+            src,
+            format="MEM",
+            outputBounds=grid_bounds(grid),
+            width=grid.width,
+            height=grid.height,
+            dstSRS=grid.crs_wkt or None,
+            resampleAlg="near",
+            dstNodata=nodata,
+            multithread=False,
         )
         return out.GetRasterBand(1).ReadAsArray()
     except RuntimeError as exc:
@@ -293,7 +315,9 @@ def read_vector(path: str | Path, field: str | None = None) -> VectorFeatures:
     try:
         ds = ogr.Open(str(path))
     except RuntimeError as exc:
-        raise InputError(f"{path}: not a vector file OGR can read ({exc}); give a GeoPackage, Shapefile or GeoJSON") from None
+        raise InputError(
+            f"{path}: not a vector file OGR can read ({exc}); give a GeoPackage, Shapefile or GeoJSON"
+        ) from None
     if ds is None:
         raise InputError(f"{path}: not a vector file OGR can read; give a GeoPackage, Shapefile or GeoJSON")
     crs_wkt, geometries, values, types = "", [], [], []
@@ -301,8 +325,13 @@ def read_vector(path: str | Path, field: str | None = None) -> VectorFeatures:
         srs = layer.GetSpatialRef()
         layer_wkt = srs.ExportToWkt() if srs else ""
         if field is not None and layer.GetLayerDefn().GetFieldIndex(field) < 0:
-            names = [layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())]
-            raise InputError(f"{path}: has no field {field!r}; its fields are {', '.join(names) or 'none'}; pass one with --label-field")
+            names = [
+                layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())
+            ]
+            raise InputError(
+                f"{path}: has no field {field!r}; its fields are {', '.join(names) or 'none'}; "
+                "pass one with --label-field"
+            )
         for feature in layer:
             geom = feature.GetGeometryRef()
             if geom is None or geom.IsEmpty():
@@ -320,8 +349,12 @@ def bounds_polygon(bounds: tuple[float, float, float, float], densify: int = 32)
     """A rectangle as WKB, its edges densified so it stays faithful when reprojected."""
     minx, miny, maxx, maxy = bounds
     t = np.linspace(0.0, 1.0, densify, endpoint=False)
-    xs = np.concatenate([minx + t * (maxx - minx), np.full_like(t, maxx), maxx - t * (maxx - minx), np.full_like(t, minx)])
-    ys = np.concatenate([np.full_like(t, miny), miny + t * (maxy - miny), np.full_like(t, maxy), maxy - t * (maxy - miny)])
+    xs = np.concatenate(
+        [minx + t * (maxx - minx), np.full_like(t, maxx), maxx - t * (maxx - minx), np.full_like(t, minx)]
+    )
+    ys = np.concatenate(
+        [np.full_like(t, miny), miny + t * (maxy - miny), np.full_like(t, maxy), maxy - t * (maxy - miny)]
+    )
     ring = ogr.Geometry(ogr.wkbLinearRing)
     for x, y in zip(xs, ys):
         ring.AddPoint_2D(float(x), float(y))

@@ -1,13 +1,13 @@
 """The run folder contract: everything evaluation and generation need, by name.
 
-    RUN/config.yaml                       fully resolved config
-    RUN/dataset.json                      the training dataset's description (scaling!)
-    RUN/run.json                          dataset path, package version
-    RUN/snapshots/generator_epoch_0015.keras   generator snapshots by epoch
-    RUN/state/                            tf.train.CheckpointManager (resume points)
-    RUN/logs/                             TensorBoard
-    RUN/history.csv                       mean losses per epoch
-    RUN/eval/                             evaluate's per_image.csv, per_epoch.csv, curves.png, eval.json
+RUN/config.yaml                       fully resolved config
+RUN/dataset.json                      the training dataset's description (scaling!)
+RUN/run.json                          dataset path, package version
+RUN/snapshots/generator_epoch_0015.keras   generator snapshots by epoch
+RUN/state/                            tf.train.CheckpointManager (resume points)
+RUN/logs/                             TensorBoard
+RUN/history.csv                       mean losses per epoch
+RUN/eval/                             evaluate's per_image.csv, per_epoch.csv, curves.png, eval.json
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ class RunFolder:
         if epoch is None:
             epoch = max(snaps)
         if epoch not in snaps:
-            raise RunStateError(f"{self.path}: no snapshot at epoch {epoch}; saved epochs: {', '.join(map(str, snaps))}")
+            raise RunStateError(
+                f"{self.path}: no snapshot at epoch {epoch}; saved epochs: {', '.join(map(str, snaps))}"
+            )
         return epoch, snaps[epoch]
 
     def snapshots(self) -> dict[int, Path]:
@@ -74,7 +76,9 @@ class RunFolder:
         if not self.path.is_dir():
             raise RunStateError(f"{self.path}: no such run folder; train one with 'pix2pix-sar fit --out {self.path}'")
         if not self.exists():
-            raise RunStateError(f"{self.path}: not a run folder (no config.yaml); give the --out folder of 'pix2pix-sar fit'")
+            raise RunStateError(
+                f"{self.path}: not a run folder (no config.yaml); give the --out folder of 'pix2pix-sar fit'"
+            )
         return self
 
     def load_config(self) -> Config:
@@ -82,7 +86,9 @@ class RunFolder:
         try:
             data = yaml.safe_load(self.config_path.read_text())
         except yaml.YAMLError as exc:
-            raise RunStateError(f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run").with_traceback(None) from None
+            raise RunStateError(
+                f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run"
+            ).with_traceback(None) from None
         return config_from_dict(data or {}, str(self.config_path))
 
     def dataset_info(self) -> DatasetInfo:

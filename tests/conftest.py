@@ -24,7 +24,7 @@ def scene(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def tiny_dataset(scene, tmp_path_factory) -> Path:
     """32-pixel patches of `scene`, split 90/10."""
-    from pix2pix_sar.data.prepare import prepare_dataset
+    from tests.helpers import prepare_dataset
 
     sar, zones = scene
     return prepare_dataset(sar, zones, tmp_path_factory.mktemp("ds") / "dataset", patch_size=32, seed=0)
@@ -36,6 +36,8 @@ def tiny_config():
     from pix2pix_sar.config import resolve_config
 
     def make(variant: str = "orig", *assignments: str, epochs: int = 2):
-        return resolve_config(variant, assignments=[*TINY, f"training.epochs={epochs}", "training.checkpoint_every=1", *assignments])
+        return resolve_config(
+            variant, assignments=[*TINY, f"training.epochs={epochs}", "training.checkpoint_every=1", *assignments]
+        )
 
     return make

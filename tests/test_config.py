@@ -70,4 +70,6 @@ def test_saved_config_round_trips():
     again = config_from_dict(yaml.safe_load(cfg.to_yaml()), "config.yaml")
     assert again == cfg
     assert diff_configs(cfg, resolve_config("gen5")) == ["training.seed: 3 -> 0"]
-    assert len(valid_keys()) == sum(len(dataclasses.fields(getattr(Config(), s))) for s in ("model", "loss", "optimizer", "data", "training"))
+    assert len(valid_keys()) == sum(
+        len(dataclasses.fields(getattr(Config(), s))) for s in ("model", "loss", "optimizer", "data", "training")
+    )

@@ -19,7 +19,7 @@ def test_dockerfile_lints_clean_and_uses_the_shared_install_script():
     proc = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = (ROOT / "Dockerfile").read_text()
-    assert "bash scripts/install.sh" in text and 'tensorflow[and-cuda]==2.21.0' in text
+    assert "bash scripts/install.sh" in text and "tensorflow[and-cuda]==2.21.0" in text
     assert 'ENTRYPOINT ["pix2pix-sar"]' in text and 'CMD ["--help"]' in text
     assert "\nUSER " in text  # not root
 
@@ -29,7 +29,9 @@ def test_install_script_is_idempotent_on_the_current_environment():
     if not (venv / "bin" / "pix2pix-sar").exists():
         pytest.skip("not running from a venv made by scripts/install.sh")
     env = {**os.environ, "PYTHON": sys.executable}
-    proc = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), str(venv)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts/install.sh"), str(venv)], capture_output=True, text=True, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     assert "install: ready" in proc.stdout
     assert "building GDAL" not in proc.stdout  # already there: not rebuilt

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="Folder for the runs and the report.")
     parser.add_argument("--smoke", action="store_true", help="Tiny synthetic dataset, two variants, two epochs.")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, help="Subset of variants (default: all five).")
-    parser.add_argument("--epoch", type=int, help=f"Epoch of Table I / Fig. 4 (default: {PAPER_EPOCH}; smoke: the last).")
+    parser.add_argument(
+        "--epoch", type=int, help=f"Epoch of Table I / Fig. 4 (default: {PAPER_EPOCH}; smoke: the last)."
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="Evaluation batch size (default: 8).")
     args = parser.parse_args(argv)
     if bool(args.data) == args.smoke:
@@ -65,16 +67,35 @@ def main(argv: list[str] | None = None) -> None:
         if not (out / "dataset" / "dataset.json").exists():
             pix2pix_sar("synth", str(out / "scene"), "--width", "192", "--height", "192", "--seed", "0")
             pix2pix_sar(
-                "prepare", "--sar", str(out / "scene/scene.tif"), "--mask", str(out / "scene/zones.tif"),
-                "--out", data, "--patch-size", "32", "--overwrite",
+                "prepare",
+                "--sar",
+                str(out / "scene/scene.tif"),
+                "--mask",
+                str(out / "scene/zones.tif"),
+                "--out",
+                data,
+                "--patch-size",
+                "32",
+                "--overwrite",
             )
         fit_extra = SMOKE_FIT
 
     runs = []
     for variant in variants:
         run = str(out / "runs" / variant)
-        pix2pix_sar("-q", "fit", "--data", data, "--out", run, "--variant", variant,
-                    "--config", str(HERE / f"{variant}.yaml"), *fit_extra)
+        pix2pix_sar(
+            "-q",
+            "fit",
+            "--data",
+            data,
+            "--out",
+            run,
+            "--variant",
+            variant,
+            "--config",
+            str(HERE / f"{variant}.yaml"),
+            *fit_extra,
+        )
         pix2pix_sar("-q", "evaluate", run, "--batch-size", str(args.batch_size))
         runs.append(run)
     pix2pix_sar("report", *runs, "--out", str(out / "report"), *(["--epoch", str(epoch)] if epoch else []))

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pix2pix_sar.cli.options import quiet_tensorflow, seed_opt, user_errors
+from pix2pix_sar.cli.options import cli_state, quiet_tensorflow, seed_opt, user_errors
 
 
 class ProgbarEvalReporter:
@@ -29,7 +29,10 @@ class ProgbarEvalReporter:
 
     def epoch_finished(self, epoch, row):
         if not self.quiet:
-            click.echo(f"  dice {row['dice_mean']:.4f} ± {row['dice_std']:.4f}   ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}")
+            click.echo(
+                f"  dice {row['dice_mean']:.4f} ± {row['dice_std']:.4f}   "
+                f"ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}"
+            )
 
 
 @click.command(name="evaluate")
@@ -50,7 +53,7 @@ def command(ctx, run, data, batch_size, seed):
     quiet_tensorflow()
     from pix2pix_sar.evaluation.sweep import evaluate_run
 
-    quiet = ctx.find_root().params.get("quiet", False)
+    quiet = cli_state(ctx).quiet
     result = evaluate_run(run, data, batch_size=batch_size, seed=seed, reporter=ProgbarEvalReporter(quiet))
     if result.evaluated:
         click.echo(

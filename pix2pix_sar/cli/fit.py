@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pix2pix_sar.cli.options import config_opt, quiet_tensorflow, set_opt, user_errors, variant_opt
+from pix2pix_sar.cli.options import cli_state, config_opt, quiet_tensorflow, set_opt, user_errors, variant_opt
 from pix2pix_sar.config import PRECISIONS, STRATEGIES
 
 
@@ -65,7 +65,19 @@ class ProgbarReporter:
 @click.pass_context
 @user_errors
 def command(
-    ctx, data, out, variant, epochs, checkpoint_every, batch_size, seed, strategy, precision, xla, config_file, assignments
+    ctx,
+    data,
+    out,
+    variant,
+    epochs,
+    checkpoint_every,
+    batch_size,
+    seed,
+    strategy,
+    precision,
+    xla,
+    config_file,
+    assignments,
 ):
     """Train VARIANT on DATA into OUT; rerun the same command to resume after a stop.
 
@@ -88,7 +100,7 @@ def command(
     }
     extra = [f"{k}={v}" for k, v in flags.items() if v is not None]
     cfg = resolve_config(variant, config_file, [*assignments, *extra])
-    quiet = ctx.find_root().params.get("quiet", False)
+    quiet = cli_state(ctx).quiet
     result = fit(cfg, data, out, ProgbarReporter(quiet))
     if result.start_epoch == result.end_epoch:
         click.echo(f"{out} is already trained to epoch {result.end_epoch}; nothing to do (ask for more with --epochs)")

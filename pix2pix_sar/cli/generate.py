@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
+from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, user_errors
 
 
 @click.command(name="generate")
 @click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder from 'fit'.")
 @click.option("--epoch", type=int, help="Snapshot epoch (default: the last).")
-@click.option("--out", type=click.Path(), help="Output .tif (cloud-optimised GeoTIFF) or .png; a folder if INPUT is a folder.")
 @click.option(
-    "--as-dataset", "dataset_out", type=click.Path(file_okay=False),
+    "--out", type=click.Path(), help="Output .tif (cloud-optimised GeoTIFF) or .png; a folder if INPUT is a folder."
+)
+@click.option(
+    "--as-dataset",
+    "dataset_out",
+    type=click.Path(file_okay=False),
     help="Instead of --out: write masks + generated images as a patch dataset (for 'fit').",
 )
 @click.option("--tile", type=int, help="Tile size in pixels (default: the run's patch size).")
@@ -27,16 +31,34 @@ from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
     "intensity/amplitude/db if the run was trained on one of those.",
 )
 @click.option(
-    "--mask-values", type=click.Choice(["zones", "binary"]), default="zones", show_default=True,
+    "--mask-values",
+    type=click.Choice(["zones", "binary"]),
+    default="zones",
+    show_default=True,
     help="zones: CaFFe codes 0/64/127/254; binary: 0 = ocean, 1 or 255 = land (no no-data).",
 )
-@click.option("--val-fraction", type=float, default=0.1, show_default=True, help="With --as-dataset: share of validation patches.")
+@click.option(
+    "--val-fraction", type=float, default=0.1, show_default=True, help="With --as-dataset: share of validation patches."
+)
 @overwrite_opt
 @click.pass_context
 @user_errors
 def command(
-    ctx, input_path, run_dir, epoch, out, dataset_out, tile, overlap, batch_size, seed, xla, units, mask_values,
-    val_fraction, overwrite,
+    ctx,
+    input_path,
+    run_dir,
+    epoch,
+    out,
+    dataset_out,
+    tile,
+    overlap,
+    batch_size,
+    seed,
+    xla,
+    units,
+    mask_values,
+    val_fraction,
+    overwrite,
 ):
     """Generate a SAR image for each mask in INPUT (a mask file or a folder of them).
 
@@ -52,10 +74,13 @@ def command(
     from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
 
     settings = TileSettings(
-        tile=tile, overlap=overlap, batch_size=batch_size, seed=seed,
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        seed=seed,
         xla="auto" if xla is None else ("on" if xla else "off"),
     )
-    quiet = ctx.find_root().params.get("quiet", False)
+    quiet = cli_state(ctx).quiet
 
     def tiles_done(name, done, total):
         if done == total:
@@ -68,15 +93,28 @@ def command(
         if units is not None:
             raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
         path = generate_dataset(
-            run_dir, input_path, dataset_out, epoch=epoch, settings=settings,
-            val_fraction=val_fraction, overwrite=overwrite, progress=None if quiet else masks_done,
+            run_dir,
+            input_path,
+            dataset_out,
+            epoch=epoch,
+            settings=settings,
+            val_fraction=val_fraction,
+            overwrite=overwrite,
+            progress=None if quiet else masks_done,
             mask_values=mask_values,
         )
         click.echo(f"synthetic dataset: {path}")
         return
     written = generate_files(
-        run_dir, input_path, out, epoch=epoch, settings=settings, units=units, overwrite=overwrite,
-        progress=None if quiet else tiles_done, mask_values=mask_values,
+        run_dir,
+        input_path,
+        out,
+        epoch=epoch,
+        settings=settings,
+        units=units,
+        overwrite=overwrite,
+        progress=None if quiet else tiles_done,
+        mask_values=mask_values,
     )
     for path in written:
         click.echo(f"generated: {path}")

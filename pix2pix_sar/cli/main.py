@@ -8,19 +8,10 @@ import logging
 import click
 
 from pix2pix_sar import __version__
+from pix2pix_sar.cli.options import CliState
 
-#: Subcommand name -> module under pix2pix_sar.cli defining a `command`.
-COMMANDS = {
-    "synth": "synth",
-    "prepare": "prepare",
-    "variants": "variants",
-    "fit": "fit",
-    "preview": "preview",
-    "generate": "generate",
-    "masks": "masks",
-    "evaluate": "evaluate",
-    "report": "report",
-}
+#: Subcommands; each is the `command` of the module of the same name under pix2pix_sar.cli.
+COMMANDS = ("synth", "prepare", "variants", "fit", "preview", "generate", "masks", "evaluate", "report")
 
 
 class LazyGroup(click.Group):
@@ -32,15 +23,15 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS:
             return None
-        module = importlib.import_module(f"pix2pix_sar.cli.{COMMANDS[name]}")
-        return module.command
+        return importlib.import_module(f"pix2pix_sar.cli.{name}").command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.version_option(__version__, prog_name="pix2pix-sar")
-def cli(verbose: int, quiet: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Synthetic glacier SAR images from segmentation masks (pix2pix cGAN).
 
     Typical flow: synth or your scenes -> prepare -> fit -> preview.
@@ -52,3 +43,4 @@ def cli(verbose: int, quiet: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("pix2pix_sar").setLevel(level)
+    ctx.obj = CliState(verbose=verbose, quiet=quiet)

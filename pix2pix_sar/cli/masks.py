@@ -14,22 +14,58 @@ from pix2pix_sar.cli.options import overwrite_opt, user_errors
 @click.option("--width", type=int, help="Width in pixels (overrides --size).")
 @click.option("--height", type=int, help="Height in pixels (overrides --size).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Mask i is drawn from (seed, i).")
-@click.option("--front", "front_position", type=float, help="Calving front along the flow, 0 (head) .. 1 (far edge) [drawn: 0.3-0.75].")
-@click.option("--roughness", help="Front roughness: a fraction of the length [drawn: 0.005-0.04]; with --from a distance (5, 5px, 200m).")
+@click.option(
+    "--front",
+    "front_position",
+    type=float,
+    help="Calving front along the flow, 0 (head) .. 1 (far edge) [drawn: 0.3-0.75].",
+)
+@click.option(
+    "--roughness",
+    help="Front roughness: a fraction of the length [drawn: 0.005-0.04]; with --from a distance (5, 5px, 200m).",
+)
 @click.option("--fjord-width", type=float, help="Fjord width at mid-length, fraction of the width [drawn: 0.25-0.5].")
 @click.option("--coast", type=float, help="Where the fjord walls end, fraction along the flow [drawn: 0.8-0.95].")
-@click.option("--icebergs", type=click.IntRange(0), default=0, show_default=True, help="Icebergs in front of the glacier.")
 @click.option(
-    "--orientation", type=click.Choice(["down", "right", "up", "left"]), default="down", show_default=True,
+    "--icebergs", type=click.IntRange(0), default=0, show_default=True, help="Icebergs in front of the glacier."
+)
+@click.option(
+    "--orientation",
+    type=click.Choice(["down", "right", "up", "left"]),
+    default="down",
+    show_default=True,
     help="Flow direction (glacier head -> sea).",
 )
 @click.option("--pixel-size", type=float, default=40.0, show_default=True, help="Metres per pixel (EPSG:3031 grid).")
-@click.option("--from", "source", type=click.Path(dir_okay=False), help="Perturb this real mask instead of drawing new ones.")
-@click.option("--advance", default="0", show_default=True, help="With --from: move the front seaward (negative: retreat): 5, 5px or 200m.")
+@click.option(
+    "--from", "source", type=click.Path(dir_okay=False), help="Perturb this real mask instead of drawing new ones."
+)
+@click.option(
+    "--advance",
+    default="0",
+    show_default=True,
+    help="With --from: move the front seaward (negative: retreat): 5, 5px or 200m.",
+)
 @overwrite_opt
 @user_errors
-def command(out, count, size, width, height, seed, front_position, roughness, fjord_width, coast, icebergs,
-            orientation, pixel_size, source, advance, overwrite):
+def command(
+    out,
+    count,
+    size,
+    width,
+    height,
+    seed,
+    front_position,
+    roughness,
+    fjord_width,
+    coast,
+    icebergs,
+    orientation,
+    pixel_size,
+    source,
+    advance,
+    overwrite,
+):
     """Write glacier zone masks into the folder OUT (CaFFe codes: 64 rock, 127 glacier, 254 ocean).
 
     New scenes: fjord walls of rock, a glacier tongue whose calving front lies at
@@ -48,10 +84,22 @@ def command(out, count, size, width, height, seed, front_position, roughness, fj
         try:
             rough = None if roughness is None else float(roughness)
         except ValueError:
-            raise click.BadParameter("a fraction of the length, e.g. 0.02 (distances apply with --from)", param_hint="'--roughness'") from None
+            raise click.BadParameter(
+                "a fraction of the length, e.g. 0.02 (distances apply with --from)", param_hint="'--roughness'"
+            ) from None
         paths = write_artificial_masks(
-            out, count, width or size, height or size, seed=seed, pixel_size=pixel_size, overwrite=overwrite,
-            front_position=front_position, front_roughness=rough, fjord_width=fjord_width, coast=coast,
-            icebergs=icebergs, orientation=orientation,
+            out,
+            count,
+            width or size,
+            height or size,
+            seed=seed,
+            pixel_size=pixel_size,
+            overwrite=overwrite,
+            front_position=front_position,
+            front_roughness=rough,
+            fjord_width=fjord_width,
+            coast=coast,
+            icebergs=icebergs,
+            orientation=orientation,
         )
     click.echo(f"{len(paths)} mask(s) in {out}")

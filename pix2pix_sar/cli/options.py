@@ -5,14 +5,26 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from dataclasses import dataclass
 
 import click
 
-from pix2pix_sar.errors import ConfigError, Pix2PixSarError
+from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError
 
 log = logging.getLogger("pix2pix_sar")
 
-verbosity = click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+
+@dataclass(frozen=True)
+class CliState:
+    """What the root group hands every command through ``ctx.obj``."""
+
+    verbose: int = 0
+    quiet: bool = False
+
+
+def cli_state(ctx: click.Context) -> CliState:
+    return ctx.find_object(CliState) or CliState()
+
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output.")
@@ -45,8 +57,18 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _param_of(ctx: click.Context | None, field: str) -> click.Parameter | None:
+    """The command's parameter that sets library field `field` (same name, as rio does)."""
+    if ctx is None:
+        return None
+    return next((p for p in ctx.command.params if p.name == field), None)
+
+
 def user_errors(func):
-    """Turn library errors into one-line Click errors (exit 1, no traceback)."""
+    """Turn library errors into one-line Click errors (exit 1 or 2, no traceback).
+
+    An :class:`InvalidValue` names a library field; when the command has an option
+    of that name, Click reports it as that option's bad value."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -54,6 +76,12 @@ def user_errors(func):
             return func(*args, **kwargs)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="'--config'/'--set'/'--variant'") from None
+        except InvalidValue as exc:
+            ctx = click.get_current_context(silent=True)
+            param = _param_of(ctx, exc.field)
+            if param is None:
+                raise click.ClickException(str(exc)) from None
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
         except Pix2PixSarError as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
 from pix2pix_sar.cli.options import overwrite_opt, patch_size_opt, seed_opt, user_errors
@@ -12,35 +15,70 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
 @click.command(name="prepare")
 @click.option("--sar", multiple=True, type=click.Path(), help="SAR scene GeoTIFF or a folder of them (repeatable).")
 @click.option(
-    "--mask", multiple=True, type=click.Path(),
+    "--mask",
+    multiple=True,
+    type=click.Path(),
     help="Zone raster (0/64/127/254) per --sar in order, or one folder where scene NAME.tif "
     "pairs with NAME_zones.tif / NAME_mask.tif. Warped to the scene grid (nearest) if grids differ.",
 )
-@click.option("--labels", type=click.Path(dir_okay=False), help="Label vectors (GeoPackage, Shapefile, GeoJSON) for all scenes.")
+@click.option(
+    "--labels", type=click.Path(dir_okay=False), help="Label vectors (GeoPackage, Shapefile, GeoJSON) for all scenes."
+)
 @click.option("--label-field", help="Field of --labels holding 64/127/254 or rock/glacier/ocean.")
-@click.option("--caffe", type=click.Path(file_okay=False), help="A CaFFe benchmark folder (sar_images/, zones/) instead of --sar.")
+@click.option(
+    "--caffe", type=click.Path(file_okay=False), help="A CaFFe benchmark folder (sar_images/, zones/) instead of --sar."
+)
 @click.option("--aoi", type=click.Path(dir_okay=False), help="Area of interest: polygon(s) in any CRS.")
 @click.option("--bounds", help='Area of interest as "minx miny maxx maxy" (with --bounds-crs).')
 @click.option("--bounds-crs", default="EPSG:4326", show_default=True, help="CRS of --bounds.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
 @patch_size_opt
 @click.option("--stride", type=int, help="Step between patches in pixels [default: the patch size].")
-@click.option("--max-nodata", type=float, help="Largest share of no-data pixels in a patch [default: 0; CaFFe 0.5].")
+@click.option(
+    "--max-nodata",
+    type=float,
+    help="Largest share of no-data pixels in a patch [default: 0; with --caffe, CaFFe's default].",
+)
 @click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Share of patches for validation.")
 @click.option(
-    "--split-by", type=click.Choice(["patch", "scene", "source"]),
+    "--split-by",
+    type=click.Choice(["patch", "scene", "source"]),
     help="patch: random patches (the paper); scene: whole scenes apart; source: CaFFe's own split "
-    "[default: source with --caffe, else patch].",
+    "[default: patch; with --caffe, CaFFe's default].",
 )
 @click.option("--units", type=click.Choice(UNITS), default="auto", show_default=True, help="Units of the SAR values.")
-@click.option("--classes", type=click.Choice(["binary", "zones"]), default="binary", show_default=True,
-              help="binary: land/ocean (the paper); zones: one-hot rock/glacier/ocean.")
+@click.option(
+    "--classes",
+    type=click.Choice(["binary", "zones"]),
+    default="binary",
+    show_default=True,
+    help="binary: land/ocean (the paper); zones: one-hot rock/glacier/ocean.",
+)
 @click.option("--band", type=int, help="Band of a multi-band scene.")
 @seed_opt
 @overwrite_opt
 @user_errors
-def command(sar, mask, labels, label_field, caffe, aoi, bounds, bounds_crs, out, patch_size, stride, max_nodata,
-            val_fraction, split_by, units, classes, band, seed, overwrite):
+def command(
+    sar,
+    mask,
+    labels,
+    label_field,
+    caffe,
+    aoi,
+    bounds,
+    bounds_crs,
+    out,
+    patch_size,
+    stride,
+    max_nodata,
+    val_fraction,
+    split_by,
+    units,
+    classes,
+    band,
+    seed,
+    overwrite,
+):
     """Cut patches inside the AOI from every scene and split them (default 90/10 at random).
 
     \b
@@ -48,12 +86,9 @@ def command(sar, mask, labels, label_field, caffe, aoi, bounds, bounds_crs, out,
     pix2pix-sar prepare --sar scenes/ --labels zones.gpkg --label-field class --aoi aoi.geojson --out DATASET
     pix2pix-sar prepare --caffe CaFFe/ --out DATASET
     """
-    import dataclasses
-    import sys
-    from pathlib import Path
-
     from pix2pix_sar.data.dataset import load_manifest
-    from pix2pix_sar.data.prepare import AreaOfInterest, PrepareOptions, VectorLabels, pair_scenes, prepare_scenes
+    from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
+    from pix2pix_sar.data.scenes import AreaOfInterest, VectorLabels, pair_scenes
 
     if bool(sar) == bool(caffe):
         raise click.UsageError("give scenes with --sar, or a CaFFe folder with --caffe (one of the two)")
@@ -63,12 +98,23 @@ def command(sar, mask, labels, label_field, caffe, aoi, bounds, bounds_crs, out,
         raise click.UsageError("give labels either as rasters (--mask) or as vectors (--labels), not both")
     if aoi and bounds:
         raise click.UsageError("give the area of interest either as --aoi or as --bounds, not both")
-    options = PrepareOptions(
-        patch_size=patch_size, stride=stride, val_fraction=val_fraction, seed=seed, units=units,
-        classes=classes, band=band,
-        max_nodata=max_nodata if max_nodata is not None else (0.5 if caffe else 0.0),
-        split_by=split_by or ("source" if caffe else "patch"),
+    given = dict(
+        patch_size=patch_size,
+        stride=stride,
+        val_fraction=val_fraction,
+        seed=seed,
+        units=units,
+        classes=classes,
+        band=band,
+        max_nodata=max_nodata,
+        split_by=split_by,
     )
+    if caffe:
+        from pix2pix_sar.data.caffe import caffe_options, prepare_caffe
+
+        options = caffe_options(**given)  # CaFFe's defaults for what was left out
+    else:
+        options = PrepareOptions(**{k: v for k, v in given.items() if v is not None})
     with click.progressbar(length=1, label="preparing", show_pos=True, file=sys.stderr) as bar:
 
         def progress(done: int, total: int, what: str) -> None:
@@ -76,10 +122,6 @@ def command(sar, mask, labels, label_field, caffe, aoi, bounds, bounds_crs, out,
             bar.update(done - bar.pos)
 
         if caffe:
-            from pix2pix_sar.data.caffe import prepare_caffe
-
-            if units == "auto":
-                options = dataclasses.replace(options, units="dn")  # CaFFe PNGs are 8-bit DN
             path = prepare_caffe(caffe, out, options=options, overwrite=overwrite, progress=progress)
         else:
             area = None
@@ -95,8 +137,9 @@ def command(sar, mask, labels, label_field, caffe, aoi, bounds, bounds_crs, out,
                 area = AreaOfInterest.from_bounds(values, bounds_crs)
             vector = VectorLabels(Path(labels), label_field) if labels else None
             scenes = pair_scenes([Path(s) for s in sar], [Path(m) for m in mask])
-            path = prepare_scenes(scenes, out, options=options, labels=vector, aoi=area, overwrite=overwrite,
-                                  progress=progress)
+            path = prepare_scenes(
+                scenes, out, options=options, labels=vector, aoi=area, overwrite=overwrite, progress=progress
+            )
     records = load_manifest(path)
     n_val = sum(r.split == "val" for r in records)
     click.echo(f"dataset: {path} ({len(records) - n_val} train, {n_val} val patches of {patch_size}x{patch_size})")

@@ -9,7 +9,9 @@ from pix2pix_sar.cli.options import quiet_tensorflow, seed_opt, user_errors
 
 @click.command(name="report")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the figures, tables and report.md.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Folder for the figures, tables and report.md."
+)
 @click.option("--epoch", type=int, help="Epoch of Table I and Fig. 4 (default: the last one all runs have).")
 @click.option("--count", type=click.IntRange(1, 16), default=3, show_default=True, help="Patches in Fig. 4.")
 @click.option("--data", type=click.Path(file_okay=False), help="Dataset for Fig. 4 (default: the first run's).")

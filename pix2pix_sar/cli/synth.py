@@ -31,4 +31,6 @@ def command(out, width, height, looks, pixel_size, crs, seed):
         raise click.BadParameter("must be positive", param_hint="'--looks'")
     write_synth_scene(out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs)
     files = SynthFiles.in_folder(out)
-    click.echo(f"scene: {files.scene}\nzones: {files.zones}\nzone polygons: {files.zones_vector}\nAOI (EPSG:4326): {files.aoi}")
+    click.echo(
+        f"scene: {files.scene}\nzones: {files.zones}\nzone polygons: {files.zones_vector}\nAOI (EPSG:4326): {files.aoi}"
+    )

@@ -7,7 +7,8 @@ CaFFe ships 8-bit PNGs without georeferencing:
 
 Its test split becomes our validation split (unless another --split-by is asked for);
 patches that are mostly no-data are skipped; no CRS is invented (patches carry pixel
-coordinates only).
+coordinates only). These defaults live in :data:`CAFFE_DEFAULTS` (the CLI reads them
+through :func:`caffe_options`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,30 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, SceneInput, prepare_scenes
+from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, prepare_scenes
+from pix2pix_sar.data.scenes import SceneInput
 from pix2pix_sar.errors import InputError
 
 #: CaFFe split folder -> our split.
 CAFFE_SPLITS = {"train": "train", "test": "val"}
 
 #: <Glacier>_<Date>_<Satellite>_<Resolution>_<Quality>_<Orbit>, e.g. Mapple_2011-06-02_TSX_7_1_110.
-CAFFE_NAME = re.compile(r"^(?P<glacier>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<satellite>[A-Za-z0-9-]+)"
-                        r"_(?P<resolution>\d+(?:\.\d+)?)_(?P<quality>\d)_(?P<orbit>\d+)$")
+CAFFE_NAME = re.compile(
+    r"^(?P<glacier>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<satellite>[A-Za-z0-9-]+)"
+    r"_(?P<resolution>\d+(?:\.\d+)?)_(?P<quality>\d)_(?P<orbit>\d+)$"
+)
 
-#: CaFFe's default: a patch may be up to half no-data (the image borders are wide).
-CAFFE_MAX_NODATA = 0.5
+#: CaFFe's defaults, where the user gives no other value: its PNGs are 8-bit DN, its own
+#: train/test split is kept, and a patch may be up to half no-data (the image borders are wide).
+CAFFE_DEFAULTS = {"units": "dn", "split_by": "source", "max_nodata": 0.5}
+
+
+def caffe_options(**given) -> PrepareOptions:
+    """PrepareOptions for a CaFFe tree: the `given` fields over :data:`CAFFE_DEFAULTS`.
+
+    A value None (an option left out), or units "auto", counts as not given."""
+    chosen = {k: v for k, v in given.items() if v is not None and not (k == "units" and v == "auto")}
+    return PrepareOptions(**{**CAFFE_DEFAULTS, **chosen})
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ def prepare_caffe(
     root: str | Path,
     out: str | Path,
     *,
-    options: PrepareOptions = PrepareOptions(units="dn", split_by="source", max_nodata=CAFFE_MAX_NODATA),
+    options: PrepareOptions | None = None,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
 ) -> Path:
@@ -75,4 +88,5 @@ def prepare_caffe(
     images = find_caffe_images(root)
     scenes = [SceneInput(i.sar, i.zones, i.split) for i in images]
     extra = {"caffe": str(Path(root).resolve()), "glaciers": sorted({i.glacier for i in images})}
+    options = options if options is not None else caffe_options()
     return prepare_scenes(scenes, out, options=options, overwrite=overwrite, progress=progress, extra=extra)

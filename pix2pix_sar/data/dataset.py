@@ -59,7 +59,16 @@ class DatasetInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> "DatasetInfo":
         try:
-            known = {"format_version", "patch_size", "classes", "scaling", "seed", "val_fraction", "sources", "synthetic"}
+            known = {
+                "format_version",
+                "patch_size",
+                "classes",
+                "scaling",
+                "seed",
+                "val_fraction",
+                "sources",
+                "synthetic",
+            }
             info = cls(
                 patch_size=int(data["patch_size"]),
                 classes=str(data["classes"]),
@@ -71,7 +80,9 @@ class DatasetInfo:
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{source}: malformed dataset description ({exc!r}); re-run 'pix2pix-sar prepare'") from None
+            raise InputError(
+                f"{source}: malformed dataset description ({exc!r}); re-run 'pix2pix-sar prepare'"
+            ) from None
         class_scheme(info.classes, source)
         return info
 
@@ -122,8 +133,13 @@ def load_manifest(dataset_dir: str | Path) -> list[PatchRecord]:
         try:
             return [
                 PatchRecord(
-                    row["id"], row["split"], row["source"],
-                    int(row["col_off"]), int(row["row_off"]), int(row["width"]), int(row["height"]),
+                    row["id"],
+                    row["split"],
+                    row["source"],
+                    int(row["col_off"]),
+                    int(row["row_off"]),
+                    int(row["width"]),
+                    int(row["height"]),
                 )
                 for row in reader
             ]

@@ -5,8 +5,8 @@ uninterrupted one would.
 
 Speed: `SplitFeeder` encodes the masks once (a lookup table built from the class
 scheme) and keeps masks and images as tensors; every epoch is then gathered by
-TensorFlow ops alone. `reference_batches` is the plain numpy reference the tests
-compare against.
+TensorFlow ops alone. The tests compare it against a plain numpy reference
+(`reference_batches` in tests/helpers.py).
 """
 
 from __future__ import annotations
@@ -16,27 +16,6 @@ import tensorflow as tf
 
 from pix2pix_sar.data.dataset import SplitArrays
 from pix2pix_sar.data.zones import ZONE_CODES, ClassScheme
-
-
-def reference_batches(
-    split: SplitArrays,
-    scheme: ClassScheme,
-    rows: np.ndarray,
-    batch_size: int,
-    flips: np.ndarray | None = None,
-):
-    """Yield (mask, image) float32 batches of `rows` in plain numpy (what the feeder must give)."""
-    for start in range(0, len(rows), batch_size):
-        idx = rows[start : start + batch_size]
-        masks = scheme.encode(split.zones[idx])
-        images = split.images[idx].copy()
-        if flips is not None:
-            for j, (left_right, up_down) in enumerate(flips[start : start + batch_size]):
-                if left_right:
-                    masks[j], images[j] = masks[j, :, ::-1], images[j, :, ::-1]
-                if up_down:
-                    masks[j], images[j] = masks[j, ::-1], images[j, ::-1]
-        yield masks, images
 
 
 def encoding_table(scheme: ClassScheme) -> np.ndarray:
@@ -83,7 +62,7 @@ class SplitFeeder:
         def gather_flipped(idx, flip_flags):
             # One patch, (H, W, C): flips are per patch (tf.reverse is ~2x faster than ::-1 slicing).
             masks, images = tf.cast(tf.gather(masks_all, idx), tf.float32), tf.gather(images_all, idx)
-            for axis in (1, 0):  # left-right first, then up-down, as in reference_batches
+            for axis in (1, 0):  # left-right first, then up-down (the tests' reference does the same)
                 masks, images = tf.cond(
                     flip_flags[1 - axis],
                     lambda: (tf.reverse(masks, [axis]), tf.reverse(images, [axis])),

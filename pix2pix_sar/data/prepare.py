@@ -1,8 +1,9 @@
 """Cut SAR scenes and their labels into a patch dataset (paper Sec. III-A).
 
-Inputs: one or more scenes (GeoTIFF, any CRS), labels as a zone raster (warped onto
-each scene's grid with nearest neighbour when the grids differ) or as vectors
-(rasterised onto each scene's grid), and optionally an area of interest in any CRS.
+Inputs (:mod:`pix2pix_sar.data.scenes`): one or more scenes (GeoTIFF, any CRS), labels
+as a zone raster (warped onto each scene's grid with nearest neighbour when the grids
+differ) or as vectors (rasterised onto each scene's grid), and optionally an area of
+interest in any CRS.
 
 Two passes over each scene, row strip by row strip (memory stays at a few strips
 plus one uint8 label/AOI raster per scene):
@@ -10,13 +11,14 @@ plus one uint8 label/AOI raster per scene):
 1. scan: find the windows inside the AOI whose no-data share is small enough, and
    sample their dB values for the dataset-wide clip percentiles;
 2. write: scale the kept windows to [-1, 1] and write them with DatasetWriter.
+
+Patches go to train or validation by one of :data:`SPLITTERS` (``--split-by``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,9 +27,20 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
+from pix2pix_sar.config import check_patch_size
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, split_ids
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling, fit_scaling, to_db
-from pix2pix_sar.data.zones import NODATA, ZONE_CODES, ZONE_NAMES, check_zones, class_scheme
+from pix2pix_sar.data.scenes import (
+    AreaOfInterest,
+    SceneInput,
+    VectorLabels,
+    aoi_on_grid,
+    check_codes,
+    crs_name,
+    guess_units,
+    labels_on_grid,
+)
+from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -41,53 +54,8 @@ _BLOCK_CACHE_BYTES = 128 * 2**20
 #: progress(done, total, what): done/total patch windows over both passes, what = scene and stage.
 ProgressFn = Callable[[int, int, str], None]
 
-#: Scene/mask pairing in folders: a scene NAME.tif pairs with the first of these that exists.
-MASK_SUFFIXES = ("_zones", "_mask", "")
-SCENE_PATTERNS = ("*.tif", "*.tiff")
 
-
-# --- What goes in --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SceneInput:
-    """One SAR scene and, optionally, its raster labels; `split` forces its split (CaFFe)."""
-
-    sar: Path
-    mask: Path | None = None
-    split: str | None = None
-
-
-@dataclass(frozen=True)
-class AreaOfInterest:
-    """Polygons (WKB) in `crs_wkt` where patches may be cut; `source` names them in messages."""
-
-    geometries: list[bytes]
-    crs_wkt: str
-    source: str
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> "AreaOfInterest":
-        features = geo.read_vector(path)
-        polygons = [g for g, kind in zip(features.geometries, features.geometry_types) if "polygon" in kind]
-        if not polygons:
-            raise InputError(f"{path}: has no polygons; draw the area of interest as polygon(s) or use --bounds")
-        return cls(polygons, features.crs_wkt, str(path))
-
-    @classmethod
-    def from_bounds(cls, bounds: tuple[float, float, float, float], crs: str) -> "AreaOfInterest":
-        minx, miny, maxx, maxy = bounds
-        if not (maxx > minx and maxy > miny):
-            raise InputError(f"--bounds {bounds}: need minx < maxx and miny < maxy")
-        return cls([geo.bounds_polygon(bounds)], geo.crs_from_user(crs), f"--bounds {minx} {miny} {maxx} {maxy}")
-
-
-@dataclass(frozen=True)
-class VectorLabels:
-    """Label polygons/lines and the field that holds a zone code or class name."""
-
-    path: Path
-    field: str
+# --- Options --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -107,8 +75,7 @@ class PrepareOptions:
         return self.stride or self.patch_size
 
     def check(self) -> None:
-        if self.patch_size < 16 or self.patch_size & (self.patch_size - 1):
-            raise InputError(f"--patch-size must be a power of two >= 16, got {self.patch_size}")
+        check_patch_size(self.patch_size, "--patch-size", InputError)
         if self.step < 1:
             raise InputError(f"--stride must be positive, got {self.stride}")
         if not 0.0 <= self.max_nodata < 1.0:
@@ -120,131 +87,6 @@ class PrepareOptions:
         if self.split_by not in SPLITTERS:
             raise InputError(f"unknown --split-by {self.split_by!r}; use one of {', '.join(SPLITTERS)}")
         class_scheme(self.classes, "--classes")
-
-
-def pair_scenes(sar: list[Path], masks: list[Path] = ()) -> list[SceneInput]:
-    """Scenes (files or folders of *.tif) with their raster masks, by the documented rule.
-
-    * no masks: scenes only (labels come from --labels);
-    * as many mask files as scene files: paired in order;
-    * one mask folder (or masks beside the scenes): scene NAME.tif pairs with
-      NAME_zones.tif, NAME_mask.tif or NAME.tif in that folder.
-    """
-    scenes: list[Path] = []
-    for path in map(Path, sar):
-        if path.is_dir():
-            found = sorted(p for pattern in SCENE_PATTERNS for p in path.glob(pattern)
-                           if not p.stem.endswith(tuple(s for s in MASK_SUFFIXES if s)))
-            if not found:
-                raise InputError(f"{path}: no *.tif scenes in this folder; give scene files or another folder")
-            scenes.extend(found)
-        else:
-            scenes.append(path)
-    masks = [Path(m) for m in masks]
-    if not masks:
-        return [SceneInput(s) for s in scenes]
-    if len(masks) == 1 and masks[0].is_dir():
-        return [SceneInput(s, _mask_in_folder(s, masks[0])) for s in scenes]
-    if len(masks) != len(scenes):
-        raise InputError(
-            f"{len(scenes)} scene(s) but {len(masks)} --mask file(s); give one mask per scene in the same order, "
-            "or one folder of NAME_zones.tif masks"
-        )
-    return [SceneInput(s, m) for s, m in zip(scenes, masks)]
-
-
-def _mask_in_folder(scene: Path, folder: Path) -> Path:
-    for suffix in MASK_SUFFIXES:
-        for ext in (".tif", ".tiff"):
-            candidate = folder / f"{scene.stem}{suffix}{ext}"
-            if candidate.exists() and candidate.resolve() != scene.resolve():
-                return candidate
-    raise InputError(f"{scene}: no mask {scene.stem}_zones.tif (or _mask.tif) in {folder}; add it or pass --mask files in order")
-
-
-# --- Units ----------------------------------------------------------------------------------
-
-
-def guess_units(band: geo.BandInfo, preview: np.ndarray) -> str:
-    """Integer pixels are DN; metadata naming the units wins; negative values mean dB; else intensity."""
-    if np.dtype(band.dtype).kind in "iu":
-        return "dn"
-    for word, units in (("amplitude", "amplitude"), ("intensity", "intensity"), ("sigma0", "intensity"), ("db", "db")):
-        if re.search(rf"\b{word}\b", band.text):
-            return units
-    valid = preview[np.isfinite(preview)]
-    if band.nodata is not None:
-        valid = valid[valid != band.nodata]
-    return "db" if valid.size and np.percentile(valid, 50) < 0 else "intensity"
-
-
-# --- Labels and AOI on a scene's grid ------------------------------------------------------
-
-
-def _label_code(value) -> int | None:
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ZONE_NAMES:
-            return ZONE_NAMES[text]
-        value = int(text) if text.isdigit() else None
-    if isinstance(value, (int, float)) and float(value).is_integer() and int(value) in ZONE_CODES and int(value) != NODATA:
-        return int(value)
-    return None
-
-
-def _vector_zones(labels: VectorLabels, grid: geo.Grid, scene: Path) -> np.ndarray:
-    features = geo.read_vector(labels.path, labels.field)
-    if not features.geometries:
-        raise InputError(f"{labels.path}: has no features; digitise the zones as polygons")
-    codes = [_label_code(v) for v in features.values]
-    bad = sorted({str(v) for v, c in zip(features.values, codes) if c is None})
-    if bad:
-        raise InputError(
-            f"{labels.path}: field {labels.field!r} holds {', '.join(bad[:5])}, which are not zones; "
-            "use 64/127/254 or rock/glacier/ocean"
-        )
-    if grid.crs_wkt and not features.crs_wkt:
-        raise InputError(f"{labels.path}: has no CRS; assign the CRS it was digitised in")
-    keep = [i for i, kind in enumerate(features.geometry_types) if "point" not in kind]
-    geometries = geo.transform_geometries([features.geometries[i] for i in keep], features.crs_wkt, grid.crs_wkt)
-    # Polygons first, lines on top (a digitised front line should not vanish under an area).
-    order = sorted(range(len(keep)), key=lambda i: "line" in features.geometry_types[keep[i]])
-    zones = geo.rasterize([geometries[i] for i in order], [codes[keep[i]] for i in order], grid)
-    if not zones.any():
-        raise InputError(
-            f"{labels.path}: labels do not overlap {scene} (label bounds {_fmt_bounds(geo.geometries_bounds(geometries))} "
-            f"vs scene bounds {_fmt_bounds(geo.grid_bounds(grid))} in {_crs_name(grid)}); check the CRS or the scene"
-        )
-    return zones
-
-
-def _check_codes(zones: np.ndarray, source: str) -> np.ndarray:
-    """check_zones on the values present (a bincount: cheap on a whole scene)."""
-    if zones.dtype == np.uint8:
-        check_zones(np.flatnonzero(np.bincount(zones.ravel(), minlength=256)), source)
-        return zones
-    return check_zones(zones, source)
-
-
-def _aoi_mask(aoi: AreaOfInterest, grid: geo.Grid) -> tuple[np.ndarray | None, float]:
-    """The AOI rasterised on `grid` (pixel centres inside) and its distance from the scene (0 if it overlaps)."""
-    if grid.crs_wkt and not aoi.crs_wkt:
-        raise InputError(f"{aoi.source}: has no CRS; assign one (e.g. EPSG:4326)")
-    geometries = geo.transform_geometries(aoi.geometries, aoi.crs_wkt, grid.crs_wkt)
-    a, s = geo.geometries_bounds(geometries), geo.grid_bounds(grid)
-    gap = float(np.hypot(max(a[0] - s[2], s[0] - a[2], 0.0), max(a[1] - s[3], s[1] - a[3], 0.0)))
-    if gap > 0:
-        return None, gap
-    mask = geo.rasterize(geometries, [1] * len(geometries), grid)
-    return (mask if mask.any() else None), gap
-
-
-def _fmt_bounds(b: tuple[float, float, float, float]) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
-
-
-def _crs_name(grid: geo.Grid) -> str:
-    return f"EPSG:{grid.epsg}" if grid.epsg else ("the scene's CRS" if grid.crs_wkt else "pixel coordinates")
 
 
 # --- The scene reader ----------------------------------------------------------------------
@@ -286,7 +128,7 @@ class _Scene:
             if self.zones_full is not None:
                 zones = self.zones_full[row : row + size, col0:col1]
             else:
-                zones = _check_codes(self.mask_source.read(window), str(self.input.mask))
+                zones = check_codes(self.mask_source.read(window), str(self.input.mask))
             aoi = None if self.aoi is None else self.aoi[row : row + size, col0:col1]
             yield row, sar, zones, aoi
 
@@ -314,34 +156,12 @@ def _open_scene(
         log.info("%s: units guessed as %s", scene.sar.name, units)
     opened = _Scene(scene, source, band, units, info.nodata, info.dtype)
     grid = source.grid
-    if scene.mask is not None:
-        mask_grid, mask_bands, _ = geo.raster_info(scene.mask)
-        if mask_bands != 1:
-            raise InputError(f"{scene.mask}: has {mask_bands} bands; a zone mask must have one band")
-        if mask_grid.same_as(grid):
-            opened.mask_source = geo.RasterSource(scene.mask)
-        else:
-            if not grid.crs_wkt or not mask_grid.crs_wkt:
-                raise InputError(
-                    f"{scene.mask}: grid differs from {scene.sar} ({mask_grid.width}x{mask_grid.height} vs "
-                    f"{grid.width}x{grid.height}) and one has no CRS; give a mask on the scene's grid"
-                )
-            zones = _check_codes(geo.warp_to_grid(scene.mask, grid, nodata=NODATA), str(scene.mask))
-            if not zones.any():
-                raise InputError(
-                    f"{scene.mask}: does not overlap {scene.sar} (mask bounds {_fmt_bounds(geo.grid_bounds(mask_grid))} "
-                    f"vs scene bounds {_fmt_bounds(geo.grid_bounds(grid))}); give the mask of this scene"
-                )
-            opened.zones_full = zones
-    elif labels is not None:
-        opened.zones_full = _vector_zones(labels, grid, scene.sar)
-    else:
-        raise InputError(f"{scene.sar}: no labels; give --mask (raster) or --labels (vectors)")
+    opened.zones_full, opened.mask_source = labels_on_grid(scene, grid, labels)
 
     gap = 0.0
     opened.region = (0, 0, grid.width, grid.height)
     if aoi is not None:
-        opened.aoi, gap = _aoi_mask(aoi, grid)
+        opened.aoi, gap = aoi_on_grid(aoi, grid)
         if opened.aoi is None:
             opened.region = (0, 0, 0, 0)  # the AOI misses this scene: no patches from it
         else:
@@ -428,7 +248,8 @@ def prepare_scenes(
         units = {s.units for s in opened}
         if len(units) > 1:
             raise InputError(
-                "scenes are in different units (" + ", ".join(f"{s.input.sar.name}: {s.units}" for s in opened)
+                "scenes are in different units ("
+                + ", ".join(f"{s.input.sar.name}: {s.units}" for s in opened)
                 + "); convert them or pass --units"
             )
         _name_patches(opened)
@@ -450,11 +271,17 @@ def prepare_scenes(
                 + "; raise --max-nodata, use a smaller --patch-size or check the labels"
             )
         first = opened[0]
-        scaling = fit_scaling(np.concatenate([x for x in samples if x.size]), first.units,
-                              dtype=first.dtype, nodata=first.nodata)
+        scaling = fit_scaling(
+            np.concatenate([x for x in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
+        )
         splits = SPLITTERS[options.split_by](opened, options)
-        log.info("kept %d patches; %s range %.2f .. %.2f", sum(len(s.windows) for s in opened),
-                 scaling.units, scaling.db_min, scaling.db_max)
+        log.info(
+            "kept %d patches; %s range %.2f .. %.2f",
+            sum(len(s.windows) for s in opened),
+            scaling.units,
+            scaling.db_min,
+            scaling.db_max,
+        )
         with DatasetWriter(out, overwrite=overwrite) as writer:
             for scene, is_val in zip(opened, splits):
                 _write(scene, is_val, scaling, options, writer, tick)
@@ -485,7 +312,7 @@ def _check_aoi_overlap(scenes: list[_Scene], gaps: list[float], aoi: AreaOfInter
     nearest = int(np.argmin(gaps))
     grid = scenes[nearest].grid
     raise InputError(
-        f"{aoi.source}: the area of interest does not overlap any scene; in {_crs_name(grid)} it lies "
+        f"{aoi.source}: the area of interest does not overlap any scene; in {crs_name(grid)} it lies "
         f"{gaps[nearest]:,.0f} {'m' if grid.crs_wkt else 'pixels'} from the nearest, {scenes[nearest].input.sar.name}; "
         "check the AOI's CRS or the scenes"
     )
@@ -560,8 +387,9 @@ def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarra
     return np.concatenate(samples) if samples else np.empty(0)
 
 
-def _write(scene: _Scene, is_val: np.ndarray, scaling: SarScaling, options: PrepareOptions,
-           writer: DatasetWriter, tick) -> None:
+def _write(
+    scene: _Scene, is_val: np.ndarray, scaling: SarScaling, options: PrepareOptions, writer: DatasetWriter, tick
+) -> None:
     """Pass 2: read the kept windows strip by strip, scale, write."""
     size = options.patch_size
     by_row: dict[int, list[tuple[int, bool]]] = {}
@@ -578,25 +406,13 @@ def _write(scene: _Scene, is_val: np.ndarray, scaling: SarScaling, options: Prep
             scaled[invalid] = -1.0
             patch_zones = np.where(invalid, NODATA, patch_zones).astype(np.uint8)
             record = PatchRecord(
-                f"{scene.patch_id_prefix}_r{row:05d}_c{col:05d}", "val" if val else "train",
-                scene.source_name, col, row, size, size,
+                f"{scene.patch_id_prefix}_r{row:05d}_c{col:05d}",
+                "val" if val else "train",
+                scene.source_name,
+                col,
+                row,
+                size,
+                size,
             )
             writer.add(record, scaled, patch_zones, scene.grid.window(col, row, size, size))
         tick(scene, "writing", per_strip)
-
-
-def prepare_dataset(
-    sar: str | Path,
-    mask: str | Path,
-    out: str | Path,
-    *,
-    patch_size: int = 256,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    units: str = "intensity",
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
-) -> Path:
-    """One scene and its zone raster: non-overlapping patches without no-data, split at random 90/10."""
-    options = PrepareOptions(patch_size=patch_size, seed=seed, val_fraction=val_fraction, units=units)
-    return prepare_scenes([SceneInput(Path(sar), Path(mask))], out, options=options, overwrite=overwrite, progress=progress)

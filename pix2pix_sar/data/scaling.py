@@ -56,10 +56,14 @@ class SarScaling:
         db = np.clip(to_db(values, self.units), self.db_min, self.db_max)
         return (2.0 * (db - self.db_min) / (self.db_max - self.db_min) - 1.0).astype(np.float32)
 
+    def model_to_db(self, scaled: np.ndarray) -> np.ndarray:
+        """Model range [-1, 1] -> dB (float64; clipped to [db_min, db_max] like the training targets)."""
+        x = np.clip(np.asarray(scaled, dtype=np.float64), -1.0, 1.0)
+        return (x + 1.0) / 2.0 * (self.db_max - self.db_min) + self.db_min
+
     def from_model(self, scaled: np.ndarray) -> np.ndarray:
         """Model range -> the input's units (integer inputs: rounded and clipped to their type)."""
-        db = (np.asarray(scaled, dtype=np.float64) + 1.0) / 2.0 * (self.db_max - self.db_min) + self.db_min
-        values = from_db(db, self.units)
+        values = from_db(self.model_to_db(scaled), self.units)
         dtype = np.dtype(self.dtype)
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
@@ -73,8 +77,11 @@ class SarScaling:
     def from_dict(cls, data: Mapping[str, Any]) -> "SarScaling":
         nodata = data.get("nodata")
         return cls(
-            str(data["units"]), float(data["db_min"]), float(data["db_max"]),
-            str(data.get("dtype", "float32")), None if nodata is None else float(nodata),
+            str(data["units"]),
+            float(data["db_min"]),
+            float(data["db_max"]),
+            str(data.get("dtype", "float32")),
+            None if nodata is None else float(nodata),
         )
 
 

@@ -24,9 +24,7 @@ def steps_per_epoch(n: int, replicas: int, per_replica_batch: int) -> int:
     return -(-longest // per_replica_batch)
 
 
-def replica_schedule(
-    n: int, seed: int, epoch: int, replica: int, replicas: int, per_replica_batch: int
-) -> np.ndarray:
+def replica_schedule(n: int, seed: int, epoch: int, replica: int, replicas: int, per_replica_batch: int) -> np.ndarray:
     """(steps, per_replica_batch) patch indices of `replica` in `epoch` (0-based)."""
     shard = shard_indices(n, replica, replicas)
     if shard.size == 0:

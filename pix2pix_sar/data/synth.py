@@ -164,14 +164,17 @@ def write_synth_scene(
     corner), written in EPSG:4326 so that `prepare --aoi` has to reproject it.
     """
     scene = synth_scene(width, height, seed=seed, looks=looks)
-    grid = geo.Grid(geo.crs_from_user(crs), (origin[0], pixel_size, 0.0, origin[1], 0.0, -pixel_size), width, height)
+    grid = geo.Grid.north_up(geo.crs_from_user(crs), origin, pixel_size, width, height)
     files = SynthFiles.in_folder(out_dir)
     geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0)
     geo.write_geotiff(files.zones, scene.zones, grid, nodata=NODATA)
     polygons, codes = geo.polygonize(scene.zones, grid)
     geo.write_vector(
-        files.zones_vector, polygons, grid.crs_wkt,
-        {"zone": codes, "class": [_CLASS_NAMES[c] for c in codes]}, layer_name="zones",
+        files.zones_vector,
+        polygons,
+        grid.crs_wkt,
+        {"zone": codes, "class": [_CLASS_NAMES[c] for c in codes]},
+        layer_name="zones",
     )
     aoi_pixels = (0.04 * width, 0.04 * height, 0.70 * width, 0.96 * height)  # col0, row0, col1, row1
     x0, dx, _, y0, _, dy = grid.geotransform

@@ -29,8 +29,7 @@ def check_zones(zones: np.ndarray, source: str) -> np.ndarray:
     if bad:
         shown = ", ".join(str(v) for v in bad[:5])
         raise InputError(
-            f"{source}: mask values {shown} are not zone codes; use 0 (no data), "
-            f"64 (rock), 127 (glacier), 254 (ocean)"
+            f"{source}: mask values {shown} are not zone codes; use 0 (no data), 64 (rock), 127 (glacier), 254 (ocean)"
         )
     return zones.astype(np.uint8, copy=False)
 
@@ -68,6 +67,4 @@ def class_scheme(name: str, source: str) -> ClassScheme:
     try:
         return CLASS_SCHEMES[name]
     except KeyError:
-        raise InputError(
-            f"{source}: unknown class scheme {name!r}; known: {', '.join(CLASS_SCHEMES)}"
-        ) from None
+        raise InputError(f"{source}: unknown class scheme {name!r}; known: {', '.join(CLASS_SCHEMES)}") from None

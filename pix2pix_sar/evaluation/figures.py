@@ -8,7 +8,6 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar import geo
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
 
 #: Zone code -> (name, colour) for mask panels (CaFFe codes, see data.zones).

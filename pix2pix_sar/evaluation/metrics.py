@@ -1,7 +1,7 @@
 """Image-agreement metrics of the paper (Sec. III-C), in numpy and in-graph TensorFlow.
 
 Both metrics compare images scaled to [0, 1] (:func:`to_unit` maps the model's
-[-1, 1] there; SPEC.md fixes this range because the paper does not say).
+[-1, 1] there; README "Evaluation" fixes this range because the paper does not say).
 
 * Non-binary Dice (paper Eq. 6): ``2 * sum(X * Y) / (sum(X) + sum(Y))``.
 * SSIM (Wang et al. 2004): Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03,
@@ -21,8 +21,9 @@ batches (N, H, W, C) and return (N,) tensors.
 from __future__ import annotations
 
 import numpy as np
+from skimage.metrics import structural_similarity
 
-#: SSIM parameters (Wang et al. 2004; SPEC.md).
+#: SSIM parameters (Wang et al. 2004; README "Evaluation").
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
@@ -51,12 +52,17 @@ def non_binary_dice(a: np.ndarray, b: np.ndarray):
 
 
 def _ssim_one(a: np.ndarray, b: np.ndarray) -> float:
-    from skimage.metrics import structural_similarity
 
     return float(
         structural_similarity(
-            a, b, data_range=1.0, gaussian_weights=True, sigma=SSIM_SIGMA,
-            use_sample_covariance=False, K1=SSIM_K1, K2=SSIM_K2,
+            a,
+            b,
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=SSIM_SIGMA,
+            use_sample_covariance=False,
+            K1=SSIM_K1,
+            K2=SSIM_K2,
             channel_axis=-1 if a.ndim == 3 else None,
         )
     )
@@ -87,9 +93,7 @@ def ssim_tf(a, b):
     """In-graph SSIM per pair of a batch (N, H, W, C) in [0, 1] -> (N,)."""
     import tensorflow as tf
 
-    return tf.image.ssim(
-        a, b, max_val=1.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA, k1=SSIM_K1, k2=SSIM_K2
-    )
+    return tf.image.ssim(a, b, max_val=1.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA, k1=SSIM_K1, k2=SSIM_K2)
 
 
 def mean_abs_error_tf(a, b):

@@ -8,6 +8,7 @@ import numpy as np
 
 from pix2pix_sar.data.dataset import load_split
 from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.evaluation.figures import plot_image_grid
 from pix2pix_sar.run_folder import RunFolder
 
 
@@ -25,7 +26,6 @@ def write_preview(
     seed: int = 0,
 ) -> Path:
     """PNG grid: one row per validation patch (chosen by `seed`): mask | target | generated."""
-    from pix2pix_sar.evaluation.figures import plot_image_grid
     from pix2pix_sar.models.inference import generate_images
     from pix2pix_sar.models.noise import seed_dropout
     from pix2pix_sar.models.snapshots import load_generator

@@ -16,11 +16,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar import geo
+from pix2pix_sar.data.dataset import load_split
+from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import InputError, RunStateError
+from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
+from pix2pix_sar.evaluation.preview import pick_patches
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
 from pix2pix_sar.evaluation.sweep import read_per_epoch
 from pix2pix_sar.run_folder import RunFolder
@@ -37,8 +38,18 @@ PAPER_TABLE_I = {
 }
 
 TABLE_FIELDS = (
-    "label", "variant", "run", "epoch", "images", "dice_mean", "dice_std", "ssim_mean", "ssim_std",
-    *(f"w1_db_{c}" for c in SAR_CLASSES), *(f"enl_ratio_{c}" for c in SAR_CLASSES), "spectral_distance_db",
+    "label",
+    "variant",
+    "run",
+    "epoch",
+    "images",
+    "dice_mean",
+    "dice_std",
+    "ssim_mean",
+    "ssim_std",
+    *(f"w1_db_{c}" for c in SAR_CLASSES),
+    *(f"enl_ratio_{c}" for c in SAR_CLASSES),
+    "spectral_distance_db",
 )
 
 
@@ -95,9 +106,14 @@ def table_rows(runs: list[EvaluatedRun], epoch: int) -> list[dict]:
     rows = []
     for run in runs:
         r = run.row(epoch)
-        rows.append({"label": run.label, "variant": run.variant, "run": str(run.run.path), **{
-            k: r.get(k, float("nan")) for k in TABLE_FIELDS if k not in ("label", "variant", "run")
-        }})
+        rows.append(
+            {
+                "label": run.label,
+                "variant": run.variant,
+                "run": str(run.run.path),
+                **{k: r.get(k, float("nan")) for k in TABLE_FIELDS if k not in ("label", "variant", "run")},
+            }
+        )
     return rows
 
 
@@ -125,18 +141,18 @@ def sar_markdown(rows: list[dict]) -> str:
     head = ["model", *(f"W1 {c} (dB)" for c in classes), *(f"ENL ratio {c}" for c in classes), "spectral dist. (dB)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["label"], *(_fmt(r[f"w1_db_{c}"], 2) for c in classes),
-                 *(_fmt(r[f"enl_ratio_{c}"], 2) for c in classes), _fmt(r["spectral_distance_db"], 2)]
+        cells = [
+            r["label"],
+            *(_fmt(r[f"w1_db_{c}"], 2) for c in classes),
+            *(_fmt(r[f"enl_ratio_{c}"], 2) for c in classes),
+            _fmt(r["spectral_distance_db"], 2),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, count: int, seed: int) -> Path:
     """Fig. 4: `count` validation patches chosen by `seed`; mask, target, each run at `epoch`."""
-    from pix2pix_sar.data.dataset import load_split
-    from pix2pix_sar.data.zones import class_scheme
-    from pix2pix_sar.evaluation.figures import plot_image_grid
-    from pix2pix_sar.evaluation.preview import pick_patches
     from pix2pix_sar.models.inference import generate_images
     from pix2pix_sar.models.noise import seed_dropout
     from pix2pix_sar.models.snapshots import load_generator
@@ -177,7 +193,6 @@ def write_report(
     data_dir: str | Path | None = None,
 ) -> ReportResult:
     """Fig. 3, Table I, Fig. 4 and report.md for evaluated runs; see the module docstring."""
-    from pix2pix_sar.evaluation.figures import plot_curves
 
     if not run_dirs:
         raise InputError("give at least one evaluated RUN folder")
@@ -187,8 +202,10 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
 
     fig3 = plot_curves(
-        {r.label: r.per_epoch for r in runs}, out / "fig3_curves.png",
-        title="Validation metrics per epoch (mean, band: ±1 std)", mark_epoch=epoch,
+        {r.label: r.per_epoch for r in runs},
+        out / "fig3_curves.png",
+        title="Validation metrics per epoch (mean, band: ±1 std)",
+        mark_epoch=epoch,
     )
     rows = table_rows(runs, epoch)
     with atomic_path(out / "table1.csv") as tmp:
@@ -223,7 +240,7 @@ generator; the band is ±1 standard deviation over patches, the dotted line mark
 ## Table I — epoch {epoch}
 
 {table_md}
-Highest SSIM at epoch {epoch}: **{best['label']}**. Also in `table1.csv` / `table1.md`. The paper's
+Highest SSIM at epoch {epoch}: **{best["label"]}**. Also in `table1.csv` / `table1.md`. The paper's
 numbers come from its own data (2003/223 patches of real glacier scenes); compare trends, not values.
 
 ## SAR statistics — epoch {epoch}

@@ -23,10 +23,10 @@ snapshot (real and generated images at the same places), tell the two apart:
   checkerboards add peaks (Durall et al., CVPR 2020), so equal spectra are
   necessary for a plausible SAR texture. 0 means equal spectra.
 
-The model's range [-1, 1] maps to dB through the dataset's scaling (clipped to
-[db_min, db_max] as the training targets were); linear intensity is
-10 ** (dB / 10) whatever the input units (dB of amplitude and of intensity are
-the same number). Datasets in ``dn`` units (scaled numbers of unknown physics)
+The model's range [-1, 1] maps to dB through the dataset's scaling
+(:meth:`SarScaling.model_to_db`: clipped to [db_min, db_max] as the training
+targets were); linear intensity is 10 ** (dB / 10) whatever the input units (dB
+of amplitude and of intensity are the same number). Datasets in ``dn`` units (scaled numbers of unknown physics)
 get W1 and the spectral distance in DN instead of dB, and no ENL (NaN).
 """
 
@@ -55,12 +55,6 @@ def stat_names() -> list[str]:
     for c in SAR_CLASSES:
         names += [f"enl_real_{c}", f"enl_gen_{c}", f"enl_ratio_{c}"]
     return [*names, "spectral_distance_db"]
-
-
-def scaled_to_db(scaled: np.ndarray, scaling: SarScaling) -> np.ndarray:
-    """Model range [-1, 1] -> dB (clipped like the training targets)."""
-    x = np.clip(np.asarray(scaled, np.float64), -1.0, 1.0)
-    return (x + 1.0) / 2.0 * (scaling.db_max - scaling.db_min) + scaling.db_min
 
 
 def window_enl(intensity: np.ndarray, zones: np.ndarray, code: int, window: int = ENL_WINDOW) -> np.ndarray:
@@ -118,8 +112,8 @@ class SarStatistics:
 
     def add(self, zones: np.ndarray, real_scaled: np.ndarray, generated_scaled: np.ndarray) -> None:
         """One batch: zone codes (N, H, W), real and generated images (N, H, W[, 1]) in [-1, 1]."""
-        real_db = scaled_to_db(np.reshape(real_scaled, zones.shape), self.scaling)
-        gen_db = scaled_to_db(np.reshape(generated_scaled, zones.shape), self.scaling)
+        real_db = self.scaling.model_to_db(np.reshape(real_scaled, zones.shape))
+        gen_db = self.scaling.model_to_db(np.reshape(generated_scaled, zones.shape))
         radiometric = self.scaling.units in RADIOMETRIC_UNITS
         if radiometric:
             real_lin, gen_lin = 10.0 ** (real_db / 10.0), 10.0 ** (gen_db / 10.0)

@@ -28,11 +28,13 @@ from typing import Protocol
 
 import numpy as np
 
+from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar import __version__, geo
-from pix2pix_sar.data.dataset import load_info, load_split
+from pix2pix_sar.data.dataset import load_split
 from pix2pix_sar.data.zones import class_scheme
-from pix2pix_sar.errors import InputError, RunStateError
+from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
+from pix2pix_sar.evaluation.figures import plot_curves
+from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
 from pix2pix_sar.run_folder import RunFolder
 
@@ -110,8 +112,6 @@ def make_evaluate_fn(generate):
     (a :func:`~pix2pix_sar.models.inference.make_generate_fn`); metrics on [0, 1]."""
     import tensorflow as tf
 
-    from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
-
     channels = generate.input_signature[0].shape[-1]
 
     @tf.function(
@@ -172,12 +172,11 @@ def evaluate_run(
     """Evaluate the snapshots of `run_dir` not yet in RUN/eval; see the module docstring."""
     import tensorflow as tf
 
-    from pix2pix_sar.evaluation.figures import plot_curves
     from pix2pix_sar.models.snapshots import load_generator
 
     reporter = reporter or SilentEvalReporter()
     if batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+        raise InvalidValue("batch_size", f"batch size {batch_size}: must be >= 1")
     run = RunFolder(run_dir).require()
     snapshots = run.snapshots()
     if not snapshots:
@@ -229,7 +228,9 @@ def evaluate_run(
         images_done += len(split)
         metrics = {m: np.concatenate(v).astype(np.float64) for m, v in metrics.items()}
         for i, patch_id in enumerate(split.ids):
-            per_image.append({"epoch": epoch, "patch_id": patch_id, **{m: f"{metrics[m][i]:.6f}" for m in IMAGE_METRICS}})
+            per_image.append(
+                {"epoch": epoch, "patch_id": patch_id, **{m: f"{metrics[m][i]:.6f}" for m in IMAGE_METRICS}}
+            )
         row: dict[str, float] = {"epoch": epoch, "images": len(split)}
         for m, v in metrics.items():
             row[f"{m}_mean"], row[f"{m}_std"] = float(v.mean()), float(v.std())
@@ -240,7 +241,11 @@ def evaluate_run(
         _write_rows(run.eval_per_epoch_csv, per_epoch_fields(), [_formatted(r) for r in per_epoch])
         reporter.epoch_finished(epoch, row)
     if todo or (per_epoch and not run.eval_curves_png.exists()):
-        plot_curves({_run_label(run): per_epoch}, run.eval_curves_png, title=f"{run.path.name}: validation ({len(split)} patches)")
+        plot_curves(
+            {_run_label(run): per_epoch},
+            run.eval_curves_png,
+            title=f"{run.path.name}: validation ({len(split)} patches)",
+        )
     return EvaluateResult(run, todo, skipped, images_done / seconds if seconds else math.nan)
 
 

@@ -24,11 +24,11 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
-from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.devices import resolve_xla
+from pix2pix_sar.errors import InputError, InvalidValue
 from pix2pix_sar.generation.tiling import TilePlan, generate_rows
 from pix2pix_sar.run_folder import RunFolder
 
@@ -93,15 +93,16 @@ class RunGenerator:
     def plan(self, width: int, height: int, settings: TileSettings) -> TilePlan:
         tile = settings.tile or self.patch_size
         if tile < self.multiple or tile % self.multiple:
-            raise InputError(
-                f"--tile {tile}: must be a multiple of {self.multiple} for this run's "
-                f"{self.patch_size}-pixel generator; use e.g. --tile {self.patch_size}"
+            raise InvalidValue(
+                "tile",
+                f"tile {tile}: must be a multiple of {self.multiple} for this run's "
+                f"{self.patch_size}-pixel generator, e.g. {self.patch_size}",
             )
         overlap = tile // 4 if settings.overlap is None else settings.overlap
         if not 0 <= overlap <= tile // 2:
-            raise InputError(f"--overlap {overlap}: must be between 0 and half the tile ({tile // 2})")
+            raise InvalidValue("overlap", f"overlap {overlap}: must be between 0 and half the tile ({tile // 2})")
         if settings.batch_size < 1:
-            raise InputError(f"--batch-size {settings.batch_size}: must be at least 1")
+            raise InvalidValue("batch_size", f"batch size {settings.batch_size}: must be at least 1")
         return TilePlan(width, height, tile, overlap)
 
 
@@ -112,9 +113,13 @@ def find_masks(input_path: str | Path) -> list[Path]:
     """A mask file, or the mask files (.tif, .tiff, .png) of a folder, sorted."""
     input_path = Path(input_path)
     if input_path.is_dir():
-        masks = sorted(p for p in input_path.iterdir() if p.suffix.lower() in MASK_SUFFIXES and not p.name.startswith("."))
+        masks = sorted(
+            p for p in input_path.iterdir() if p.suffix.lower() in MASK_SUFFIXES and not p.name.startswith(".")
+        )
         if not masks:
-            raise InputError(f"{input_path}: folder holds no mask files (.tif, .tiff, .png); give a mask file or a folder of them")
+            raise InputError(
+                f"{input_path}: folder holds no mask files (.tif, .tiff, .png); give a mask file or a folder of them"
+            )
         return masks
     if not input_path.exists():
         raise InputError(f"{input_path}: no such file or folder; give a mask file or a folder of masks")
@@ -126,7 +131,10 @@ def _binary_to_zones(values: np.ndarray, source: str) -> np.ndarray:
     bad = sorted(set(np.unique(values).tolist()) - {0, 1, 255})
     if bad:
         shown = ", ".join(str(v) for v in bad[:5])
-        raise InputError(f"{source}: mask values {shown} are not binary; use 0 (ocean) and 1 or 255 (land), or zone codes without --mask-values binary")
+        raise InputError(
+            f"{source}: mask values {shown} are not binary; use 0 (ocean) and 1 or 255 (land), "
+            "or zone codes without --mask-values binary"
+        )
     return np.where(values == 0, OCEAN, GLACIER).astype(np.uint8)
 
 
@@ -147,11 +155,22 @@ def check_mask(path: Path, mask_values: str = "zones") -> geo.Grid:
     return grid
 
 
-def _row_reader(path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str):
-    def read(row_off: int, n_rows: int) -> np.ndarray:
-        return scheme.encode(read_zones(path, (0, row_off, grid.width, n_rows), mask_values))
+class _ZoneRows:
+    """Reads (and checks) row bands of a mask once: encoded for the generator, and
+    kept until the output rows of that band are finished (they start where the band
+    started), which take their no-data from the same read."""
 
-    return read
+    def __init__(self, path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str):
+        self.path, self.grid, self.scheme, self.mask_values = path, grid, scheme, mask_values
+        self._bands: dict[int, np.ndarray] = {}
+
+    def encoded(self, row_off: int, n_rows: int) -> np.ndarray:
+        zones = read_zones(self.path, (0, row_off, self.grid.width, n_rows), self.mask_values)
+        self._bands[row_off] = zones
+        return self.scheme.encode(zones)
+
+    def zones(self, row_off: int, n_rows: int) -> np.ndarray:
+        return self._bands.pop(row_off)[:n_rows]
 
 
 # --- Output values ------------------------------------------------------------------
@@ -172,24 +191,27 @@ def _in_units(scaling: SarScaling, units: str) -> SarScaling:
     if units == scaling.units:
         return scaling
     if scaling.units not in physical or units not in physical:
-        raise InputError(
-            f"--units {units}: the run was trained on {scaling.units} values; "
-            f"choose {scaling.units} or {MODEL_UNITS}" + (f" or one of {', '.join(physical)}" if scaling.units in physical else "")
+        raise InvalidValue(
+            "units",
+            f"units {units}: the run was trained on {scaling.units} values; "
+            f"choose {scaling.units} or {MODEL_UNITS}"
+            + (f" or one of {', '.join(physical)}" if scaling.units in physical else ""),
         )
-    fields = {f.name for f in dataclasses.fields(scaling)}
-    return dataclasses.replace(scaling, units=units, **({"dtype": "float32"} if "dtype" in fields else {}))
+    return dataclasses.replace(scaling, units=units, dtype="float32")
 
 
 def output_encoding(scaling: SarScaling, units: str | None, driver: str) -> OutputEncoding:
     """GeoTIFF: values in `units` (default: the training data's; 'model': [-1, 1]),
     no-data NaN for floats. PNG: an 8-bit picture of the model range, 1..255, no-data 0."""
     if driver == "PNG":
-        return OutputEncoding(lambda x: np.rint(1.0 + (np.clip(x, -1, 1) + 1.0) * 127.0).astype(np.uint8), np.dtype("uint8"), 0)
+        return OutputEncoding(
+            lambda x: np.rint(1.0 + (np.clip(x, -1, 1) + 1.0) * 127.0).astype(np.uint8), np.dtype("uint8"), 0
+        )
     if units == MODEL_UNITS:
         return OutputEncoding(lambda x: np.asarray(x, np.float32), np.dtype("float32"), float("nan"))
     target = _in_units(scaling, units or scaling.units)
     dtype = np.asarray(target.from_model(np.zeros(1, np.float32))).dtype
-    nodata = float("nan") if dtype.kind == "f" else float(getattr(target, "nodata", None) or 0)
+    nodata = float("nan") if dtype.kind == "f" else float(target.nodata or 0)
     return OutputEncoding(target.from_model, dtype, nodata)
 
 
@@ -226,15 +248,16 @@ def generate_file(
     progress: Progress | None = None,
     mask_values: str = "zones",
 ) -> Path:
-    """Generate one mask into `out` (streamed; written atomically)."""
-    grid = check_mask(mask, mask_values)
+    """Generate one mask into `out` (streamed; written atomically; the mask's values
+    are checked as they are read)."""
+    grid = geo.raster_info(mask)[0]
     plan = gen.plan(grid.width, grid.height, settings)
     encoding = output_encoding(gen.scaling, units, geo.OUTPUT_DRIVERS[out.suffix.lower()])
     on_tile = (lambda done, total: progress(mask.name, done, total)) if progress else None
     with geo.RasterRowWriter(out, grid, encoding.dtype, nodata=encoding.nodata) as writer:
-        reader = _row_reader(mask, grid, gen.scheme, mask_values)
-        for row_off, block in generate_rows(plan, reader, gen.generate_batch, settings.batch_size, on_tile):
-            zones = read_zones(mask, (0, row_off, grid.width, block.shape[0]), mask_values)
+        rows = _ZoneRows(mask, grid, gen.scheme, mask_values)
+        for row_off, block in generate_rows(plan, rows.encoded, gen.generate_batch, settings.batch_size, on_tile):
+            zones = rows.zones(row_off, block.shape[0])
             values = encoding.convert(block)
             writer.write_rows(row_off, np.where(zones == NODATA, encoding.dtype.type(encoding.nodata), values))
         return writer.commit()
@@ -257,8 +280,9 @@ def generate_files(
     masks = find_masks(input_path)
     targets = _output_paths(masks, input_path, out)
     _check_writable(targets, overwrite)
-    for mask in masks:
-        check_mask(mask, mask_values)  # every mask is checked before the first is written
+    if len(masks) > 1:
+        for mask in masks:
+            check_mask(mask, mask_values)  # every mask is checked before the first is written
     gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
     output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
     written = []
@@ -306,26 +330,32 @@ def generate_dataset(
     size = gen.patch_size
 
     windows: list[tuple[int, int, int]] = []  # (mask index, col, row) of kept patches
-    grids = []
+    grids, all_zones = [], []  # zone codes are uint8: every mask is read once and kept
     for i, mask in enumerate(masks):
         grid = geo.raster_info(mask)[0]
         grids.append(grid)
         zones = read_zones(mask, None, mask_values)
-        windows += [(i, c, r) for c, r in iter_windows(grid.width, grid.height, size, size)
-                    if not (zones[r : r + size, c : c + size] == NODATA).any()]
+        all_zones.append(zones)
+        windows += [
+            (i, c, r)
+            for c, r in iter_windows(grid.width, grid.height, size, size)
+            if not (zones[r : r + size, c : c + size] == NODATA).any()
+        ]
     if not windows:
         raise InputError(f"{input_path}: no {size}x{size} patch without no-data in the masks; give larger masks")
     is_val = split_ids(len(windows), val_fraction, settings.seed)
     stems = {m.stem for m in masks}
     with DatasetWriter(dataset_out, overwrite=overwrite, option="--as-dataset") as writer:
         for i, mask in enumerate(masks):
-            zones = read_zones(mask, None, mask_values)
+            zones = all_zones[i]
             image = generate_image(gen, zones, settings)
             stem = mask.stem if len(stems) == len(masks) else mask.name.replace(".", "_")
             for (j, col, row), val in zip(windows, is_val):
                 if j != i:
                     continue
-                record = PatchRecord(f"{stem}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size)
+                record = PatchRecord(
+                    f"{stem}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size
+                )
                 window = (slice(row, row + size), slice(col, col + size))
                 writer.add(record, image[window], zones[window], grids[i].window(col, row, size, size))
             if progress:

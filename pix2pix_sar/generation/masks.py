@@ -53,12 +53,21 @@ class MaskShape:
     def validate(self) -> "MaskShape":
         checks = [
             (self.width >= 16 and self.height >= 16, f"--size {self.width}x{self.height}: must be at least 16 pixels"),
-            (0.0 < self.front_position < 1.0, f"--front {self.front_position}: must be between 0 and 1 (fraction along the flow)"),
+            (
+                0.0 < self.front_position < 1.0,
+                f"--front {self.front_position}: must be between 0 and 1 (fraction along the flow)",
+            ),
             (self.front_roughness >= 0.0, f"--roughness {self.front_roughness}: must be >= 0"),
-            (0.0 < self.fjord_width < 1.0, f"--fjord-width {self.fjord_width}: must be between 0 and 1 (fraction of the width)"),
+            (
+                0.0 < self.fjord_width < 1.0,
+                f"--fjord-width {self.fjord_width}: must be between 0 and 1 (fraction of the width)",
+            ),
             (0.0 < self.coast <= 1.0, f"--coast {self.coast}: must be in (0, 1]"),
             (self.icebergs >= 0, f"--icebergs {self.icebergs}: must be >= 0"),
-            (self.orientation in ORIENTATIONS, f"--orientation {self.orientation!r}: use one of {', '.join(ORIENTATIONS)}"),
+            (
+                self.orientation in ORIENTATIONS,
+                f"--orientation {self.orientation!r}: use one of {', '.join(ORIENTATIONS)}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -78,7 +87,9 @@ def draw_mask(shape: MaskShape, seed: int = 0) -> np.ndarray:
 
     meander = 0.04 * across * power_noise((length,), 3.0, rng)[:, None]
     centre = across * (0.5 + 0.06 * np.sin(2 * np.pi * 0.6 * v + rng.uniform(0, 2 * np.pi))) + meander
-    half_width = across * shape.fjord_width * (0.25 + 0.5 * v) + 0.015 * across * power_noise((length,), 2.5, rng)[:, None]
+    half_width = (
+        across * shape.fjord_width * (0.25 + 0.5 * v) + 0.015 * across * power_noise((length,), 2.5, rng)[:, None]
+    )
     coast = length * (shape.coast + 0.02 * power_noise((across,), 2.0, rng))[None, :]
     rock = (np.abs(cols - centre) > half_width) & (rows < coast)
 
@@ -194,7 +205,7 @@ def write_artificial_masks(
     Mask i is drawn from (seed, i); shape parameters in `fixed` (not None) hold for all."""
     if count < 1:
         raise InputError(f"--count {count}: must be at least 1")
-    grid = geo.Grid(geo.crs_from_user(crs), (DEFAULT_ORIGIN[0], pixel_size, 0.0, DEFAULT_ORIGIN[1], 0.0, -pixel_size), width, height)
+    grid = geo.Grid.north_up(geo.crs_from_user(crs), DEFAULT_ORIGIN, pixel_size, width, height)
     masks = {}
     for i in range(count):
         rng = np.random.default_rng([seed, i])

@@ -47,7 +47,7 @@ def blend_ramp(tile: int, overlap: int) -> np.ndarray:
         t = (np.arange(overlap) + 0.5) / overlap
         rise = 0.5 - 0.5 * np.cos(np.pi * t)
         ramp[:overlap] = rise
-        ramp[tile - overlap:] = np.minimum(ramp[tile - overlap:], rise[::-1])
+        ramp[tile - overlap :] = np.minimum(ramp[tile - overlap :], rise[::-1])
     return ramp.astype(np.float32)
 
 

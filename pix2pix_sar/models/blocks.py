@@ -66,10 +66,4 @@ def upsample(
 def count_parameters(model: keras.Model) -> int:
     """Trainable weights plus BatchNorm statistics, as `model.summary()` of the
     TF pix2pix tutorial counts them (dropout RNG state is not a parameter)."""
-    return int(
-        sum(
-            int(keras.ops.size(v))
-            for v in model.weights
-            if "seed_generator" not in v.path
-        )
-    )
+    return int(sum(int(keras.ops.size(v)) for v in model.weights if "seed_generator" not in v.path))

@@ -71,5 +71,7 @@ def make_generate_fn(generator: keras.Model, jit_compile: bool = False):
 def generate_images(generator: keras.Model, masks: np.ndarray, batch_size: int = 8) -> np.ndarray:
     """Generate one image per encoded mask (values in [-1, 1]) from a trained generator."""
     generate = make_generate_fn(inference_generator(generator))
-    outputs = [generate(tf.constant(masks[i : i + batch_size], tf.float32)).numpy() for i in range(0, len(masks), batch_size)]
+    outputs = [
+        generate(tf.constant(masks[i : i + batch_size], tf.float32)).numpy() for i in range(0, len(masks), batch_size)
+    ]
     return np.concatenate(outputs) if outputs else np.zeros((0, *masks.shape[1:3], 1), np.float32)

@@ -26,12 +26,12 @@ from typing import Protocol
 
 import numpy as np
 
-from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar import __version__
+from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, diff_configs
-from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
 from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
 from pix2pix_sar.run_folder import RunFolder
 from pix2pix_sar.training.step import LOSS_NAMES
@@ -177,7 +177,6 @@ def fit(
 
     # The strategy first: it may configure devices, which must precede any TF op.
     strategy = make_strategy(cfg.training.strategy)
-    import keras
     import tensorflow as tf
 
     from pix2pix_sar.models.noise import dropout_rng_states, seed_dropout
@@ -194,8 +193,14 @@ def fit(
     if tcfg.batch_size % replicas:
         raise ConfigError(f"training.batch_size {tcfg.batch_size} must be a multiple of the {replicas} replicas")
     precision, xla = resolve_precision(tcfg.precision), resolve_xla(tcfg.xla)
-    log.info("strategy %s: %d replica(s) on %d worker(s), %s, XLA %s",
-             type(strategy).__name__, replicas, workers, precision, "on" if xla else "off")
+    log.info(
+        "strategy %s: %d replica(s) on %d worker(s), %s, XLA %s",
+        type(strategy).__name__,
+        replicas,
+        workers,
+        precision,
+        "on" if xla else "off",
+    )
     _check_resume(run, cfg)
     scheme = class_scheme(info.classes, str(data_dir))
     shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy))
@@ -240,7 +245,9 @@ def fit(
         t0 = time.perf_counter()
         reporter.epoch_started(epoch + 1, tcfg.epochs, steps)
         sums = dict.fromkeys(LOSS_NAMES, 0.0)
-        batches = distributed_epoch(strategy, shard, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch)
+        batches = distributed_epoch(
+            strategy, shard, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch
+        )
         for step, (mask, target) in enumerate(batches):
             losses = {k: float(v) for k, v in train_step(mask, target).items()}
             if not all(math.isfinite(v) for v in losses.values()):

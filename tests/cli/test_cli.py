@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,7 +25,8 @@ def test_help_and_version_are_instant_and_import_no_tensorflow():
     code = (
         "import sys; from click.testing import CliRunner; from pix2pix_sar.cli.main import cli; "
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "
-        "[CliRunner().invoke(cli, [c, '--help']) for c in ('fit', 'prepare', 'synth', 'variants', 'preview', 'evaluate', 'report', 'generate', 'masks')]; "
+        "[CliRunner().invoke(cli, [c, '--help']) for c in "
+        "('fit', 'prepare', 'synth', 'variants', 'preview', 'evaluate', 'report', 'generate', 'masks')]; "
         "assert 'tensorflow' not in sys.modules and 'osgeo' not in sys.modules, 'heavy import on --help'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -40,14 +40,32 @@ def test_synth_prepare_fit_preview_end_to_end(tmp_path):
     result = run_cli("synth", tmp_path / "scene", "--width", 192, "--height", 192, "--seed", 2)
     assert result.exit_code == 0, result.output
     result = run_cli(
-        "prepare", "--sar", tmp_path / "scene/scene.tif", "--mask", tmp_path / "scene/zones.tif",
-        "--out", tmp_path / "ds", "--patch-size", 32,
+        "prepare",
+        "--sar",
+        tmp_path / "scene/scene.tif",
+        "--mask",
+        tmp_path / "scene/zones.tif",
+        "--out",
+        tmp_path / "ds",
+        "--patch-size",
+        32,
     )
     assert result.exit_code == 0, result.output
     assert "train" in result.output and (tmp_path / "ds/manifest.csv").exists()
     result = run_cli(
-        "-q", "fit", "--data", tmp_path / "ds", "--out", tmp_path / "run", "--variant", "gen5",
-        "--epochs", 2, "--checkpoint-every", 2, *TINY_FIT,
+        "-q",
+        "fit",
+        "--data",
+        tmp_path / "ds",
+        "--out",
+        tmp_path / "run",
+        "--variant",
+        "gen5",
+        "--epochs",
+        2,
+        "--checkpoint-every",
+        2,
+        *TINY_FIT,
     )
     assert result.exit_code == 0, result.output
     run = RunFolder(tmp_path / "run")
@@ -66,8 +84,14 @@ def test_synth_prepare_fit_preview_end_to_end(tmp_path):
         (["fit", "--data", "{tmp}/nope", "--out", "{tmp}/run"], "no such dataset folder"),
         (["fit", "--data", "{ds}", "--out", "{tmp}/run", "--variant", "gen7"], "unknown variant 'gen7'"),
         (["fit", "--data", "{ds}", "--out", "{tmp}/run", "--set", "training.epoch=3"], "unknown key training.epoch"),
-        (["prepare", "--sar", "{tmp}/none.tif", "--mask", "{tmp}/none.tif", "--out", "{tmp}/o"], "none.tif: no such file"),
-        (["prepare", "--sar", "{tmp}/junk.tif", "--mask", "{tmp}/junk.tif", "--out", "{tmp}/o"], "junk.tif: not a raster"),
+        (
+            ["prepare", "--sar", "{tmp}/none.tif", "--mask", "{tmp}/none.tif", "--out", "{tmp}/o"],
+            "none.tif: no such file",
+        ),
+        (
+            ["prepare", "--sar", "{tmp}/junk.tif", "--mask", "{tmp}/junk.tif", "--out", "{tmp}/o"],
+            "junk.tif: not a raster",
+        ),
         (["preview", "{tmp}", "--out", "{tmp}/p.png"], "not a run folder"),
     ],
 )
@@ -78,7 +102,7 @@ def test_errors_are_one_line_without_traceback(args, message, tmp_path, tiny_dat
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-    error_lines = [l for l in proc.stderr.splitlines() if l.startswith("Error") or "Invalid value" in l]
+    error_lines = [item for item in proc.stderr.splitlines() if item.startswith("Error") or "Invalid value" in item]
     assert len(error_lines) == 1, proc.stderr
     assert not (tmp_path / "o").exists() and not (tmp_path / "run").exists()
 
@@ -86,8 +110,20 @@ def test_errors_are_one_line_without_traceback(args, message, tmp_path, tiny_dat
 def test_kill_9_mid_run_then_rerun_finishes_exactly(tiny_dataset, tmp_path):
     run_dir = tmp_path / "run"
     argv = [
-        sys.executable, "-m", "pix2pix_sar", "-q", "fit", "--data", str(tiny_dataset), "--out", str(run_dir),
-        "--epochs", "6", "--checkpoint-every", "2", *TINY_FIT,
+        sys.executable,
+        "-m",
+        "pix2pix_sar",
+        "-q",
+        "fit",
+        "--data",
+        str(tiny_dataset),
+        "--out",
+        str(run_dir),
+        "--epochs",
+        "6",
+        "--checkpoint-every",
+        "2",
+        *TINY_FIT,
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state = run_dir / "state" / "ckpt-2.index"

@@ -19,14 +19,22 @@ from pix2pix_sar.errors import InputError
 
 
 def test_caffe_imports_with_its_split_counts_and_classes(caffe_tree, tmp_path):
-    out = prepare_caffe(caffe_tree, tmp_path / "ds", options=PrepareOptions(patch_size=32, units="dn", split_by="source", max_nodata=0.5))
+    out = prepare_caffe(
+        caffe_tree,
+        tmp_path / "ds",
+        options=PrepareOptions(patch_size=32, units="dn", split_by="source", max_nodata=0.5),
+    )
     records = load_manifest(out)
     # Mapple 96x64 -> 2x2 kept (the third column is 75 % no-data), Crane 64x64 -> 2, JAC (test) 64x96 -> 3.
     counts = {(r.source, r.split) for r in records}
     assert sum(r.split == "train" for r in records) == 6 and sum(r.split == "val" for r in records) == 3
     assert {s for s, split in counts if split == "val"} == {"JAC_2015-03-17_S1_20_3_074.png"}
     info = load_info(out)
-    assert info.scaling.units == "dn" and info.scaling.dtype == "uint8" and info.extra["glaciers"] == ["Crane", "JAC", "Mapple"]
+    assert (
+        info.scaling.units == "dn"
+        and info.scaling.dtype == "uint8"
+        and info.extra["glaciers"] == ["Crane", "JAC", "Mapple"]
+    )
     train = load_split(out, "train")
     assert set(np.unique(train.zones)) == {ROCK, GLACIER, OCEAN}
     # No CRS is invented.
@@ -34,7 +42,11 @@ def test_caffe_imports_with_its_split_counts_and_classes(caffe_tree, tmp_path):
 
 
 def test_caffe_patch_split_and_bad_names(caffe_tree, tmp_path):
-    out = prepare_caffe(caffe_tree, tmp_path / "ds", options=PrepareOptions(patch_size=32, units="dn", split_by="patch", max_nodata=0.5, val_fraction=0.2))
+    out = prepare_caffe(
+        caffe_tree,
+        tmp_path / "ds",
+        options=PrepareOptions(patch_size=32, units="dn", split_by="patch", max_nodata=0.5, val_fraction=0.2),
+    )
     assert sum(r.split == "val" for r in load_manifest(out)) == 2  # round(0.2 * 9)
     bad = tmp_path / "bad"
     (bad / "sar_images" / "train").mkdir(parents=True)
@@ -74,11 +86,28 @@ def test_cli_synth_then_prepare_with_vectors_and_aoi(tmp_path):
     assert result.exit_code == 0, result.output
     files = SynthFiles.in_folder(tmp_path / "s")
     assert all(p.exists() for p in (files.scene, files.zones, files.zones_vector, files.aoi))
-    result = runner.invoke(cli, [
-        "prepare", "--sar", str(files.scene), "--labels", str(files.zones_vector), "--label-field", "class",
-        "--aoi", str(files.aoi), "--out", str(tmp_path / "ds"), "--patch-size", "32", "--stride", "16",
-        "--classes", "zones",
-    ])
+    result = runner.invoke(
+        cli,
+        [
+            "prepare",
+            "--sar",
+            str(files.scene),
+            "--labels",
+            str(files.zones_vector),
+            "--label-field",
+            "class",
+            "--aoi",
+            str(files.aoi),
+            "--out",
+            str(tmp_path / "ds"),
+            "--patch-size",
+            "32",
+            "--stride",
+            "16",
+            "--classes",
+            "zones",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "train" in result.output
     info = json.loads((tmp_path / "ds" / "dataset.json").read_text())
@@ -87,6 +116,8 @@ def test_cli_synth_then_prepare_with_vectors_and_aoi(tmp_path):
 
 
 def test_cli_caffe(caffe_tree, tmp_path):
-    result = CliRunner().invoke(cli, ["prepare", "--caffe", str(caffe_tree), "--out", str(tmp_path / "ds"), "--patch-size", "32"])
+    result = CliRunner().invoke(
+        cli, ["prepare", "--caffe", str(caffe_tree), "--out", str(tmp_path / "ds"), "--patch-size", "32"]
+    )
     assert result.exit_code == 0, result.output
     assert "(6 train, 3 val patches of 32x32)" in result.output

@@ -13,7 +13,8 @@ from pix2pix_sar.data.zones import ZONE_CODES, class_scheme
 
 @pytest.mark.parametrize("classes,batch_size,flip", [("binary", 1, True), ("zones", 3, True), ("binary", 4, False)])
 def test_feeder_equals_reference_batches(classes, batch_size, flip):
-    from pix2pix_sar.data.pipeline import SplitFeeder, reference_batches
+    from pix2pix_sar.data.pipeline import SplitFeeder
+    from tests.helpers import reference_batches
 
     rng = np.random.default_rng(0)
     n = 71  # not a multiple of the batch size: the last batch wraps around

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from pix2pix_sar import geo
 from pix2pix_sar.cli.main import cli
-from pix2pix_sar.data.prepare import AreaOfInterest, PrepareOptions, SceneInput, VectorLabels, prepare_scenes
+from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
+from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput, VectorLabels
 from pix2pix_sar.errors import InputError
 
 
@@ -56,8 +57,12 @@ def _bad_codes(synth_files, tmp_path):
 
 def _bad_label_values(synth_files, tmp_path):
     features = geo.read_vector(synth_files.zones_vector, "class")
-    path = geo.write_vector(tmp_path / "bad_labels.gpkg", features.geometries, features.crs_wkt,
-                            {"class": ["rock", "lake", *features.values[2:]]})
+    path = geo.write_vector(
+        tmp_path / "bad_labels.gpkg",
+        features.geometries,
+        features.crs_wkt,
+        {"class": ["rock", "lake", *features.values[2:]]},
+    )
     return dict(scenes=[SceneInput(synth_files.scene)], labels=VectorLabels(path, "class"))
 
 
@@ -80,16 +85,23 @@ def _shift(wkb: bytes, dx: float) -> bytes:
 
 
 def _aoi_elsewhere(synth_files, tmp_path):
-    return dict(scenes=[SceneInput(synth_files.scene, synth_files.zones)],
-                aoi=AreaOfInterest.from_bounds((10.0, 45.0, 11.0, 46.0), "EPSG:4326"))  # the Alps
+    return dict(
+        scenes=[SceneInput(synth_files.scene, synth_files.zones)],
+        aoi=AreaOfInterest.from_bounds((10.0, 45.0, 11.0, 46.0), "EPSG:4326"),
+    )  # the Alps
 
 
 def _aoi_points(synth_files, tmp_path):
     from osgeo import ogr
 
     point = ogr.CreateGeometryFromWkt("POINT (-61.8 -65.1)")
-    path = geo.write_vector(tmp_path / "points.geojson", [bytes(point.ExportToWkb())],
-                            geo.crs_from_user("EPSG:4326"), {"name": ["p"]}, driver="GeoJSON")
+    path = geo.write_vector(
+        tmp_path / "points.geojson",
+        [bytes(point.ExportToWkb())],
+        geo.crs_from_user("EPSG:4326"),
+        {"name": ["p"]},
+        driver="GeoJSON",
+    )
     return dict(scenes=[SceneInput(synth_files.scene, synth_files.zones)], aoi=AreaOfInterest.from_file(path))
 
 
@@ -99,8 +111,11 @@ def _patch_not_power_of_two(synth_files, tmp_path):
 
 def _patch_larger_than_aoi(synth_files, tmp_path):
     x0, _, _, y0, _, _ = _grid(synth_files).geotransform
-    return dict(scenes=[SceneInput(synth_files.scene, synth_files.zones)], options=PrepareOptions(patch_size=64),
-                aoi=AreaOfInterest.from_bounds((x0, y0 - 40 * 40, x0 + 40 * 40, y0), "EPSG:3031"))
+    return dict(
+        scenes=[SceneInput(synth_files.scene, synth_files.zones)],
+        options=PrepareOptions(patch_size=64),
+        aoi=AreaOfInterest.from_bounds((x0, y0 - 40 * 40, x0 + 40 * 40, y0), "EPSG:3031"),
+    )
 
 
 def _all_nodata(synth_files, tmp_path):
@@ -116,10 +131,16 @@ BAD_INPUTS = {
     "mask codes": (_bad_codes, r"bad_codes.tif: mask values 7 are not zone codes"),
     "label values": (_bad_label_values, r"bad_labels.gpkg: field 'class' holds lake, which are not zones"),
     "labels elsewhere": (_labels_elsewhere, r"far_labels.gpkg: labels do not overlap .*scene.tif"),
-    "aoi elsewhere": (_aoi_elsewhere, r"--bounds 10.0 45.0 11.0 46.0: .* does not overlap any scene; in EPSG:3031 it lies [\d,]+ m"),
+    "aoi elsewhere": (
+        _aoi_elsewhere,
+        r"--bounds 10.0 45.0 11.0 46.0: .* does not overlap any scene; in EPSG:3031 it lies [\d,]+ m",
+    ),
     "aoi without polygons": (_aoi_points, r"points.geojson: has no polygons"),
     "patch size": (_patch_not_power_of_two, r"--patch-size must be a power of two"),
-    "patch larger than aoi": (_patch_larger_than_aoi, r"--patch-size 64 is larger than the area of interest .*\(40x40 pixels\)"),
+    "patch larger than aoi": (
+        _patch_larger_than_aoi,
+        r"--patch-size 64 is larger than the area of interest .*\(40x40 pixels\)",
+    ),
     "all no-data": (_all_nodata, r"empty.tif: holds only no-data \(value 0\)"),
 }
 
@@ -145,10 +166,20 @@ def test_existing_output_needs_overwrite(synth_files, tmp_path):
 
 
 def test_cli_reports_bad_input_in_one_line(synth_files, tmp_path):
-    result = CliRunner().invoke(cli, [
-        "prepare", "--sar", str(synth_files.scene), "--mask", str(synth_files.zones),
-        "--bounds", "10 45 11 46", "--out", str(tmp_path / "out"),
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "prepare",
+            "--sar",
+            str(synth_files.scene),
+            "--mask",
+            str(synth_files.zones),
+            "--bounds",
+            "10 45 11 46",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(lines) == 1 and "does not overlap any scene" in lines[0] and "Traceback" not in result.output

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from osgeo import ogr
 
 from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import load_info, load_manifest, load_split, mask_path, sar_path, split_ids
-from pix2pix_sar.data.prepare import (
-    AreaOfInterest,
-    PrepareOptions,
-    SceneInput,
-    VectorLabels,
-    guess_units,
-    pair_scenes,
-    prepare_scenes,
-)
+from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
 from pix2pix_sar.data.scaling import SarScaling
+from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput, VectorLabels, guess_units, pair_scenes
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, encode_zones
 
 
@@ -31,7 +23,8 @@ def _patch_footprint(grid: geo.Grid, rec) -> ogr.Geometry:
 
 def test_vector_labels_and_4326_aoi_give_aligned_patches_inside_the_aoi(synth_files, tmp_path):
     out = prepare_scenes(
-        [SceneInput(synth_files.scene)], tmp_path / "ds",
+        [SceneInput(synth_files.scene)],
+        tmp_path / "ds",
         options=PrepareOptions(patch_size=32, seed=4),
         labels=VectorLabels(synth_files.zones_vector, "class"),
         aoi=AreaOfInterest.from_file(synth_files.aoi),
@@ -67,7 +60,8 @@ def test_bounds_in_another_crs_and_label_codes(synth_files, tmp_path):
     minx, miny, maxx, maxy = geo.grid_bounds(grid)
     # The western half of the scene, given in EPSG:3031 by its corners, labels by zone code.
     out = prepare_scenes(
-        [SceneInput(synth_files.scene)], tmp_path / "ds",
+        [SceneInput(synth_files.scene)],
+        tmp_path / "ds",
         options=PrepareOptions(patch_size=32),
         labels=VectorLabels(synth_files.zones_vector, "zone"),
         aoi=AreaOfInterest.from_bounds((minx, miny, (minx + maxx) / 2, maxy), "EPSG:3031"),
@@ -79,22 +73,33 @@ def test_bounds_in_another_crs_and_label_codes(synth_files, tmp_path):
 def test_split_by_scene_keeps_scenes_apart(two_scenes, tmp_path):
     # One vector file and one EPSG:4326 AOI for both scenes.
     parts = [geo.read_vector(f.zones_vector, "class") for f in two_scenes]
-    labels = geo.write_vector(tmp_path / "labels.gpkg", parts[0].geometries + parts[1].geometries, parts[0].crs_wkt,
-                              {"class": parts[0].values + parts[1].values})
+    labels = geo.write_vector(
+        tmp_path / "labels.gpkg",
+        parts[0].geometries + parts[1].geometries,
+        parts[0].crs_wkt,
+        {"class": parts[0].values + parts[1].values},
+    )
     grids = [geo.raster_info(f.scene)[0] for f in two_scenes]
     (minx, miny, _, maxy), (_, _, maxx, _) = geo.grid_bounds(grids[0]), geo.grid_bounds(grids[1])
     wgs84 = geo.crs_from_user("EPSG:4326")
     aoi_3031 = (minx + 200, miny + 200, maxx - 200, maxy - 200)
     aoi_4326 = geo.transform_geometries([geo.bounds_polygon(aoi_3031)], grids[0].crs_wkt, wgs84)
     scenes = pair_scenes([f.scene for f in two_scenes])
-    out = prepare_scenes(scenes, tmp_path / "ds", options=PrepareOptions(patch_size=32, split_by="scene", seed=1),
-                         labels=VectorLabels(labels, "class"), aoi=AreaOfInterest(aoi_4326, wgs84, "aoi"))
+    out = prepare_scenes(
+        scenes,
+        tmp_path / "ds",
+        options=PrepareOptions(patch_size=32, split_by="scene", seed=1),
+        labels=VectorLabels(labels, "class"),
+        aoi=AreaOfInterest(aoi_4326, wgs84, "aoi"),
+    )
     records = load_manifest(out)
     aoi_geom = ogr.CreateGeometryFromWkb(geo.bounds_polygon(aoi_3031))
     for rec in records:
         scene_grid = grids[[str(f.scene.resolve()) for f in two_scenes].index(rec.source)]
         assert aoi_geom.Contains(_patch_footprint(scene_grid, rec))
-        assert geo.raster_info(mask_path(out, rec.split, rec.id))[0].same_as(scene_grid.window(rec.col_off, rec.row_off, 32, 32))
+        assert geo.raster_info(mask_path(out, rec.split, rec.id))[0].same_as(
+            scene_grid.window(rec.col_off, rec.row_off, 32, 32)
+        )
     # Both files are called scene.tif: the manifest names them by path.
     assert {r.source for r in records} == {str(f.scene.resolve()) for f in two_scenes}
     by_scene = {}
@@ -129,7 +134,8 @@ def test_mask_folder_pairing_and_warped_coarser_mask(two_scenes, tmp_path):
 
 def test_max_nodata_keeps_partial_patches_marked(synth_files, tmp_path):
     out = prepare_scenes(
-        [SceneInput(synth_files.scene, synth_files.zones)], tmp_path / "ds",
+        [SceneInput(synth_files.scene, synth_files.zones)],
+        tmp_path / "ds",
         options=PrepareOptions(patch_size=32, max_nodata=0.9, stride=32, classes="zones"),
     )
     split = load_split(out, "train")
@@ -155,8 +161,11 @@ def test_units_amplitude_db_and_dn_scale_the_same_scene(synth_files, tmp_path):
     geo.write_geotiff(tmp_path / "db.tif", db, grid, nodata=-9999)
     opts = PrepareOptions(patch_size=64, units="auto")
     ref = load_split(prepare_scenes([SceneInput(synth_files.scene, zones)], tmp_path / "i", options=opts), "train")
-    amp = prepare_scenes([SceneInput(tmp_path / "amp.tif", zones)], tmp_path / "a",
-                         options=PrepareOptions(patch_size=64, units="amplitude"))
+    amp = prepare_scenes(
+        [SceneInput(tmp_path / "amp.tif", zones)],
+        tmp_path / "a",
+        options=PrepareOptions(patch_size=64, units="amplitude"),
+    )
     dbs = prepare_scenes([SceneInput(tmp_path / "db.tif", zones)], tmp_path / "d", options=opts)
     assert load_info(dbs).scaling.units == "db"  # guessed from negative values
     for other in (amp, dbs):
@@ -191,6 +200,10 @@ def test_guess_units_uses_metadata_then_values():
 def test_aoi_over_one_of_two_scenes_takes_patches_from_it_only(two_scenes, tmp_path):
     grid = geo.raster_info(two_scenes[0].scene)[0]
     scenes = pair_scenes([f.scene for f in two_scenes], [f.zones for f in two_scenes])
-    out = prepare_scenes(scenes, tmp_path / "ds", options=PrepareOptions(patch_size=32, max_nodata=0.5),
-                         aoi=AreaOfInterest.from_bounds(geo.grid_bounds(grid), "EPSG:3031"))
+    out = prepare_scenes(
+        scenes,
+        tmp_path / "ds",
+        options=PrepareOptions(patch_size=32, max_nodata=0.5),
+        aoi=AreaOfInterest.from_bounds(geo.grid_bounds(grid), "EPSG:3031"),
+    )
     assert {r.source for r in load_manifest(out)} == {str(two_scenes[0].scene.resolve())}

@@ -1,16 +1,13 @@
-import csv
-import json
-
 import numpy as np
 import pytest
 from osgeo import gdal
 
 from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import load_info, load_manifest, load_split, mask_path, sar_path
-from pix2pix_sar.data.prepare import prepare_dataset
 from pix2pix_sar.data.synth import synth_scene
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, encode_binary
 from pix2pix_sar.errors import InputError
+from tests.helpers import prepare_dataset
 
 
 def test_synthetic_scene_has_every_zone_and_gamma_speckle():
@@ -74,7 +71,10 @@ def test_prepare_split_is_seeded(scene, tmp_path):
     a = prepare_dataset(sar, zones, tmp_path / "a", patch_size=32, seed=5)
     b = prepare_dataset(sar, zones, tmp_path / "b", patch_size=32, seed=5)
     c = prepare_dataset(sar, zones, tmp_path / "c", patch_size=32, seed=6)
-    split = lambda d: [(r.id, r.split) for r in load_manifest(d)]
+
+    def split(d):
+        return [(r.id, r.split) for r in load_manifest(d)]
+
     assert split(a) == split(b) != split(c)
 
 
@@ -95,7 +95,9 @@ def test_prepare_refuses_bad_input_and_leaves_nothing(scene, tmp_path):
     # A mask on another grid is warped onto the scene's; one that does not overlap is refused.
     far = tmp_path / "far.tif"
     x0, dx, _, y0, _, dy = grid.geotransform
-    geo.write_geotiff(far, np.full((64, 64), 254, np.uint8), geo.Grid(grid.crs_wkt, (x0 + 1e6, dx, 0, y0, 0, dy), 64, 64))
+    geo.write_geotiff(
+        far, np.full((64, 64), 254, np.uint8), geo.Grid(grid.crs_wkt, (x0 + 1e6, dx, 0, y0, 0, dy), 64, 64)
+    )
     with pytest.raises(InputError, match="far.tif: does not overlap"):
         prepare_dataset(sar, far, tmp_path / "out")
     assert not (tmp_path / "out").exists()

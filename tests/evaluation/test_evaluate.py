@@ -61,9 +61,9 @@ def test_per_image_numbers_equal_the_numpy_metrics_on_generated_images(fresh_run
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.zones import encode_binary
     from pix2pix_sar.evaluation import metrics
-    from pix2pix_sar.models.snapshots import load_generator
     from pix2pix_sar.evaluation.sweep import evaluate_run
     from pix2pix_sar.models.inference import generate_images
+    from pix2pix_sar.models.snapshots import load_generator
 
     run = fresh_runs["orig"]  # trained without dropout: generation is deterministic
     result = evaluate_run(run, batch_size=4)

@@ -1,7 +1,5 @@
 """`masks`: artificial scenes with the requested front; moved fronts; synthetic datasets for `fit`."""
 
-import json
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -87,6 +85,8 @@ def test_masks_cli_then_generate_as_dataset_then_fit(tiny_run, tmp_path):
     assert len(train) + len(val) == 8 and len(val) == 1
     assert np.abs(train.images).max() <= 1 and train.images.std() > 0
 
-    result = run_cli("-q", "fit", "--data", ds, "--out", tmp_path / "run2", "--epochs", 1, "--set", "model.base_filters=8")
+    result = run_cli(
+        "-q", "fit", "--data", ds, "--out", tmp_path / "run2", "--epochs", 1, "--set", "model.base_filters=8"
+    )
     assert result.exit_code == 0, result.output
     assert list(RunFolder(tmp_path / "run2").snapshots()) == [1]

@@ -13,7 +13,7 @@ def test_every_variant_builds_with_the_right_shapes(variant):
     cfg = resolve_config(variant, assignments=["model.patch_size=64", "model.base_filters=8"]).model
     gen, disc = build_generator(cfg), build_discriminator(cfg)
     assert gen.input_shape == (None, 64, 64, 1) and gen.output_shape == (None, 64, 64, 1)
-    assert unet_depth(64) == 6 and len([l for l in gen.layers if l.name.startswith("down")]) == 6
+    assert unet_depth(64) == 6 and len([item for item in gen.layers if item.name.startswith("down")]) == 6
     out = disc([np.zeros((2, 64, 64, 1), np.float32)] * 2)
     # 64 -> 32 -> 16 -> 8 -> pad 10 -> conv k -> pad -> conv k
     side = 8 + 2 - cfg.discriminator_kernel + 1 + 2 - cfg.discriminator_kernel + 1
@@ -30,13 +30,17 @@ def test_blocks_follow_the_paper():
     cfg = resolve_config("orig", assignments=["model.patch_size=32", "model.base_filters=8"]).model
     gen = build_generator(cfg)
     layers = list(gen._flatten_layers())
-    slopes = {l.negative_slope for l in layers if isinstance(l, keras.layers.LeakyReLU)}
+    slopes = {item.negative_slope for item in layers if isinstance(item, keras.layers.LeakyReLU)}
     assert slopes == {0.2}
-    dropouts = [l for l in layers if isinstance(l, keras.layers.Dropout)]
+    dropouts = [item for item in layers if isinstance(item, keras.layers.Dropout)]
     assert len(dropouts) == 3 and all(d.rate == 0.5 for d in dropouts)
     down1 = gen.get_layer("down1")
-    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in down1.layers)
-    kernels = [l.kernel for l in layers if isinstance(l, keras.layers.Conv2D) and not isinstance(l, keras.layers.Conv2DTranspose)]
+    assert not any(isinstance(item, keras.layers.BatchNormalization) for item in down1.layers)
+    kernels = [
+        item.kernel
+        for item in layers
+        if isinstance(item, keras.layers.Conv2D) and not isinstance(item, keras.layers.Conv2DTranspose)
+    ]
     assert all(k.shape[:2] == (4, 4) for k in kernels)
     assert 0.015 < float(np.std(kernels[-1].numpy())) < 0.025  # N(0, 0.02)
 

@@ -21,8 +21,22 @@ ARGS = ["--batch-size", "2", "--checkpoint-every", "1", "--set", "model.base_fil
 
 
 def _fit(data, out, strategy, epochs, env_extra=None, wait=True):
-    argv = [sys.executable, "-m", "pix2pix_sar", "-q", "fit", "--data", str(data), "--out", str(out),
-            "--strategy", strategy, "--epochs", str(epochs), *ARGS]
+    argv = [
+        sys.executable,
+        "-m",
+        "pix2pix_sar",
+        "-q",
+        "fit",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--strategy",
+        strategy,
+        "--epochs",
+        str(epochs),
+        *ARGS,
+    ]
     env = {**os.environ, **(env_extra or {})}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
@@ -100,8 +114,14 @@ def _multi_worker(data, out, epochs):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = [
-        _fit(data, out, "multi-worker", epochs,
-             {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, wait=False)
+        _fit(
+            data,
+            out,
+            "multi-worker",
+            epochs,
+            {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
+            wait=False,
+        )
         for i in range(2)
     ]
     for proc in procs:

@@ -109,7 +109,7 @@ def test_mixed_precision_trains_and_resumes(precision, tiny_dataset, tiny_config
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("gen_total", "gen_gan", "gen_l1", "disc"))
     generator = keras.models.load_model(run.snapshot_path(2), compile=False)
     assert generator.output.dtype == "float32"  # the image stays float32
-    assert any(l.compute_dtype != "float32" for l in generator.layers)
+    assert any(item.compute_dtype != "float32" for item in generator.layers)
 
 
 def test_too_few_patches_for_the_replicas_is_an_input_error(tiny_dataset):

@@ -1,0 +1,52 @@
+"""Helpers the tests share (not part of the library): a one-scene dataset, and the
+plain numpy reference of the input pipeline's batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pix2pix_sar.data.dataset import SplitArrays
+from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, prepare_scenes
+from pix2pix_sar.data.scenes import SceneInput
+from pix2pix_sar.data.zones import ClassScheme
+
+
+def prepare_dataset(
+    sar: str | Path,
+    mask: str | Path,
+    out: str | Path,
+    *,
+    patch_size: int = 256,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    units: str = "intensity",
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """One scene and its zone raster: non-overlapping patches without no-data, split at random 90/10."""
+    options = PrepareOptions(patch_size=patch_size, seed=seed, val_fraction=val_fraction, units=units)
+    scenes = [SceneInput(Path(sar), Path(mask))]
+    return prepare_scenes(scenes, out, options=options, overwrite=overwrite, progress=progress)
+
+
+def reference_batches(
+    split: SplitArrays,
+    scheme: ClassScheme,
+    rows: np.ndarray,
+    batch_size: int,
+    flips: np.ndarray | None = None,
+):
+    """Yield (mask, image) float32 batches of `rows` in plain numpy (what SplitFeeder must give)."""
+    for start in range(0, len(rows), batch_size):
+        idx = rows[start : start + batch_size]
+        masks = scheme.encode(split.zones[idx])
+        images = split.images[idx].copy()
+        if flips is not None:
+            for j, (left_right, up_down) in enumerate(flips[start : start + batch_size]):
+                if left_right:
+                    masks[j], images[j] = masks[j, :, ::-1], images[j, :, ::-1]
+                if up_down:
+                    masks[j], images[j] = masks[j, ::-1], images[j, ::-1]
+        yield masks, images
