@@ -54,10 +54,12 @@ def tutorial_step_fn(cfg, batch):
     d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
 
+    keys = tf.zeros((batch[0].shape[0], 4), tf.int32)  # our generator takes noise keys
+
     @tf.function
     def train_step(input_image, target):
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            gen_output = generator(input_image, training=True)
+            gen_output = generator([input_image, keys], training=True)
             disc_real_output = discriminator([input_image, target], training=True)
             disc_generated_output = discriminator([input_image, gen_output], training=True)
             gan_loss = bce(tf.ones_like(disc_generated_output), disc_generated_output)
@@ -108,6 +110,7 @@ def main() -> None:
     from pix2pix_sar.data.pipeline import SplitFeeder
     from pix2pix_sar.data.zones import CLASS_SCHEMES
     from pix2pix_sar.models.inference import inference_generator, make_generate_fn
+    from pix2pix_sar.noise import patch_keys
     from pix2pix_sar.training.inputs import WorkerShard, distributed_epoch
     from pix2pix_sar.training.loop import build_pix2pix
     from pix2pix_sar.training.step import make_train_step
@@ -141,7 +144,7 @@ def main() -> None:
                     tf.constant(a[ctx.replica_id_in_sync_group :: ctx.num_replicas_in_sync]) for a in (masks, images)
                 )
             )
-            seconds = _time(lambda step=step, dist=dist: float(step(*dist)["gen_total"]), args.steps, args.warmup)
+            seconds = _time(lambda step=step, dist=dist: float(step(*dist, 0, 0)["gen_total"]), args.steps, args.warmup)
             row = {
                 "what": "train",
                 "impl": "pix2pix-sar",
@@ -154,7 +157,8 @@ def main() -> None:
             }
             if not args.no_generation:
                 gen = make_generate_fn(inference_generator(nets.generator), jit_compile=xla == "on")
-                gen_seconds = _time(lambda: gen(tf.constant(masks)).numpy(), args.steps, args.warmup)
+                keys = tf.constant(patch_keys(0, np.arange(batch)))
+                gen_seconds = _time(lambda: gen(tf.constant(masks), keys).numpy(), args.steps, args.warmup)
                 row["generate_tiles_per_s"] = round(batch / gen_seconds, 2)
             print(json.dumps({**row, **_peak_memory()}), flush=True)
             del nets, step

@@ -35,19 +35,22 @@ def main() -> None:
     from pix2pix_sar.data.scaling import SarScaling
     from pix2pix_sar.data.zones import GLACIER, OCEAN, ROCK, encode_binary
     from pix2pix_sar.evaluation.sar_stats import SarStatistics
-    from pix2pix_sar.evaluation.sweep import SeededGenerator, make_evaluate_fn
+    from pix2pix_sar.evaluation.sweep import SnapshotGenerator, make_evaluate_fn
     from pix2pix_sar.models import build_generator
+    from pix2pix_sar.noise import patch_keys
 
     size = args.patch_size
     cfg = resolve_config("orig", assignments=[f"model.patch_size={size}"])
     generator = build_generator(cfg.model)
-    seeded = SeededGenerator(generator, seed=0)
+    seeded = SnapshotGenerator(generator, cfg.model, seed=0)
     evaluate = make_evaluate_fn(seeded.generate)
     rng = np.random.default_rng(0)
     zones = np.full((args.images, size, size), OCEAN, np.uint8)
     zones[:, : size // 3], zones[:, size // 3 : 2 * size // 3] = ROCK, GLACIER
     masks = encode_binary(zones)
     targets = rng.uniform(-1, 1, (args.images, size, size, 1)).astype(np.float32)
+    keys = patch_keys(0, np.arange(args.images))
+    valid = (zones != 0)[..., None].astype(np.float32)
     scaling = SarScaling("intensity", -25.0, 0.0)
 
     print(
@@ -57,18 +60,24 @@ def main() -> None:
     print(f"{'batch':>5} {'generate':>12} {'+ metrics':>12} {'+ SAR stats':>12}   (images/s)")
     for batch in args.batch_sizes:
         # Warm up (trace) on one batch of this size.
-        evaluate(tf.constant(masks[:batch]), tf.constant(targets[:batch]))
-        seeded.generate(tf.constant(masks[:batch]))
+        evaluate(
+            tf.constant(masks[:batch]),
+            tf.constant(keys[:batch]),
+            tf.constant(targets[:batch]),
+            tf.constant(valid[:batch]),
+        )
+        seeded.generate(tf.constant(masks[:batch]), tf.constant(keys[:batch]))
         rates = {stage: 0.0 for stage in ("generate", "metrics", "all")}
         for stage in [*rates] * args.repeats:
             stats = SarStatistics(scaling)
             t0 = time.perf_counter()
             for start in range(0, args.images, batch):
                 m, t = tf.constant(masks[start : start + batch]), tf.constant(targets[start : start + batch])
+                k, v = tf.constant(keys[start : start + batch]), tf.constant(valid[start : start + batch])
                 if stage == "generate":
-                    seeded.generate(m).numpy()
+                    seeded.generate(m, k).numpy()
                     continue
-                images, *values = evaluate(m, t)
+                images, *values = evaluate(m, k, t, v)
                 [v.numpy() for v in values]
                 if stage == "all":
                     stats.add(zones[start : start + batch], targets[start : start + batch], images.numpy())

@@ -87,12 +87,13 @@ def timing(args) -> dict:
 
     from pix2pix_sar.models.inference import inference_generator
     from pix2pix_sar.models.snapshots import load_generator
+    from pix2pix_sar.noise import tile_keys
 
     model = inference_generator(load_generator(gen.run.find_snapshot(0)[1]))
     loops = {
         "batched": (gen.generate_batch, args.batch_size),
         "naive_compiled": (gen.generate_batch, 1),
-        "naive_eager": (lambda t: model(t, training=True).numpy(), 1),
+        "naive_eager": (lambda t, o: model([t, tile_keys(0, o[:, 0], o[:, 1])], training=True).numpy(), 1),
     }
     if args.skip_eager:
         del loops["naive_eager"]

@@ -1,3 +1,7 @@
 """pix2pix-sar: synthetic glacier SAR images from segmentation masks (pix2pix cGAN)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+#: What a training step means: 2 = per-image normalisation and keyed noise at any
+#: batch size (runs of format 1 trained BatchNorm over the batch with stateful dropout).
+RUN_FORMAT = 2

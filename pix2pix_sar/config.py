@@ -28,6 +28,11 @@ def check_patch_size(size: int, name: str, error: type[Pix2PixSarError] = Config
         raise error(f"{name} must be a power of two >= {MIN_PATCH_SIZE}, got {size}")
 
 
+#: Choices of the string-valued model fields.
+NORMALIZATIONS = ("per_image", "none")
+NOISES = ("dropout", "coordinates")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Network architecture (README "Variants", Sec. III-B of the paper)."""
@@ -41,9 +46,47 @@ class ModelConfig:
     dropout: float = 0.5
     leaky_slope: float = 0.2
     init_std: float = 0.02
+    unet_depth: int = 0  # encoder blocks; 0: down to a 1x1 bottleneck (the paper: log2 of the patch size)
+    normalization: str = "per_image"  # per_image: each image by its own statistics (BatchNorm at batch 1); none
+    noise: str = "dropout"  # dropout: keyed dropout in the decoder (the paper); coordinates: a noise input channel
+
+    @property
+    def depth(self) -> int:
+        """Encoder blocks of the generator."""
+        return self.unet_depth or int(math.log2(self.patch_size))
+
+    @property
+    def stride(self) -> int:
+        """The generator's total stride: inputs are multiples of it."""
+        return 2**self.depth
+
+    @property
+    def reach(self) -> int:
+        """A bound on how far (pixels) an output pixel sees into its input: (kernel - 1)
+        x stride, measured 40 for the scene variant's 48 (tests/models/test_scene.py)."""
+        return (self.generator_kernel - 1) * self.stride
+
+    @property
+    def whole_scene(self) -> bool:
+        """True if generation is a fixed, translation-equivariant function of the mask and
+        of a noise field on the scene's grid (any tile gives the same pixels)."""
+        return self.unet_depth > 0 and self.normalization == "none" and self.noise == "coordinates"
 
     def validate(self) -> None:
         check_patch_size(self.patch_size, "model.patch_size")
+        if self.unet_depth < 0 or 2**self.unet_depth > self.patch_size:
+            raise ConfigError(
+                f"model.unet_depth must be 0 (the paper's rule) or between 1 and log2(patch size), "
+                f"got {self.unet_depth}"
+            )
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(
+                f"model.normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}"
+            )
+        if self.noise not in NOISES:
+            raise ConfigError(f"model.noise must be one of {', '.join(NOISES)}, got {self.noise!r}")
+        if self.noise == "coordinates" and self.dropout > 0:
+            raise ConfigError("model.noise=coordinates replaces dropout; set model.dropout=0")
         for name in ("in_channels", "out_channels", "base_filters", "generator_kernel", "discriminator_kernel"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
@@ -165,6 +208,11 @@ VARIANTS: dict[str, Variant] = {
         Variant("dis3", "discriminator kernels 3x3", {"model": {"discriminator_kernel": 3}}),
         Variant("l1_1_gan100", "loss weights GAN 100, L1 1", {"loss": {"gan_weight": 100.0, "l1_weight": 1.0}}),
         Variant("l1_50_gan50", "loss weights GAN 50, L1 50", {"loss": {"gan_weight": 50.0, "l1_weight": 50.0}}),
+        Variant(
+            "scene",
+            "for whole scenes: U-Net of depth 4, no normalisation, noise from scene coordinates",
+            {"model": {"unet_depth": 4, "normalization": "none", "noise": "coordinates", "dropout": 0.0}},
+        ),
     )
 }
 

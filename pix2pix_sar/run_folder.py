@@ -96,6 +96,12 @@ class RunFolder:
             raise RunStateError(f"{self.dataset_json}: missing; the run folder is incomplete")
         return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
 
+    def run_format(self) -> int:
+        """The run's training semantics (pix2pix_sar.RUN_FORMAT when it was made; 1 before it was recorded)."""
+        if not self.run_json.exists():
+            return 1
+        return int(json.loads(self.run_json.read_text()).get("format", 1))
+
     def dataset_dir(self, override: str | Path | None = None) -> Path:
         """The dataset to read: `override` (the user's --data) if given, else the one
         the run was trained on (recorded in run.json)."""

@@ -7,7 +7,7 @@ from pix2pix_sar.errors import ConfigError
 
 
 def test_variants_match_the_paper():
-    assert list(VARIANTS) == ["orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50"]
+    assert list(VARIANTS) == ["orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50", "scene"]
     orig = resolve_config("orig")
     assert (orig.model.generator_kernel, orig.model.discriminator_kernel) == (4, 4)
     assert (orig.loss.gan_weight, orig.loss.l1_weight) == (1.0, 100.0)
@@ -17,6 +17,9 @@ def test_variants_match_the_paper():
     assert resolve_config("dis3").model.discriminator_kernel == 3
     assert dataclasses.astuple(resolve_config("l1_1_gan100").loss) == (100.0, 1.0)
     assert dataclasses.astuple(resolve_config("l1_50_gan50").loss) == (50.0, 50.0)
+    scene = resolve_config("scene", assignments=["model.patch_size=64"]).model
+    assert scene.whole_scene and scene.depth == 4 and scene.stride == 16 and scene.reach == 48
+    assert not orig.model.whole_scene and orig.model.depth == 8
 
 
 def test_yaml_then_set_overrides(tmp_path):

@@ -115,6 +115,7 @@ def command(
         options = caffe_options(**given)  # CaFFe's defaults for what was left out
     else:
         options = PrepareOptions(**{k: v for k, v in given.items() if v is not None})
+    options.check()  # before the progress bar: a bad combination is reported alone
     with click.progressbar(length=1, label="preparing", show_pos=True, file=sys.stderr) as bar:
 
         def progress(done: int, total: int, what: str) -> None:

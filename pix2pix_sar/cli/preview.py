@@ -13,12 +13,19 @@ from pix2pix_sar.cli.options import quiet_tensorflow, seed_opt, user_errors
 @click.option("--data", type=click.Path(file_okay=False), help="Dataset folder (default: the one the run trained on).")
 @click.option("--count", type=click.IntRange(1, 32), default=4, show_default=True, help="Patches to show.")
 @click.option("--epoch", type=int, help="Snapshot epoch (default: the last).")
+@click.option(
+    "--scene",
+    nargs=2,
+    type=click.Path(dir_okay=False),
+    metavar="ZONES SAR",
+    help="Also show a whole scene: its zone mask and its SAR image (same grid), generated as 'generate' does.",
+)
 @seed_opt
 @user_errors
-def command(run, out, data, count, epoch, seed):
+def command(run, out, data, count, epoch, seed, scene):
     """Show validation masks, their real images and the generator's images side by side."""
     quiet_tensorflow()
     from pix2pix_sar.evaluation.preview import write_preview
 
-    path = write_preview(run, out, data, count=count, epoch=epoch, seed=seed)
+    path = write_preview(run, out, data, count=count, epoch=epoch, seed=seed, scene=scene or None)
     click.echo(f"preview: {path}")

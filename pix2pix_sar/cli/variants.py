@@ -20,9 +20,10 @@ def command(patch_size):
     for name, variant in VARIANTS.items():
         cfg = resolve_config(name, assignments=[f"model.patch_size={patch_size}"])
         gen, disc = parameter_counts(cfg.model)
-        rows.append((name, variant.description, f"{gen:,}", f"{disc:,}"))
-    header = ("variant", "change from orig", "generator params", "discriminator params")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        field = f"<= {2 * cfg.model.reach + 1} px" if cfg.model.whole_scene else "whole tile"
+        rows.append((name, variant.description, f"{gen:,}", f"{disc:,}", field))
+    header = ("variant", "change from orig", "generator params", "discriminator params", "receptive field")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for i, row in enumerate([header, *rows]):
         click.echo("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
         if i == 0:

@@ -41,7 +41,7 @@ from pix2pix_sar.data.scenes import (
     labels_on_grid,
 )
 from pix2pix_sar.data.zones import NODATA, class_scheme
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,15 @@ class PrepareOptions:
             raise InputError(f"unknown units {self.units!r}; use auto or one of {', '.join(DB_FACTORS)}")
         if self.split_by not in SPLITTERS:
             raise InputError(f"unknown --split-by {self.split_by!r}; use one of {', '.join(SPLITTERS)}")
+        if self.step < self.patch_size and self.split_by == "patch" and self.val_fraction > 0:
+            # Overlapping windows share pixels; a random split by patch would put some of
+            # the same pixels in both train and validation.
+            raise InvalidValue(
+                "stride",
+                f"stride {self.step} is below the patch size {self.patch_size}, so with --split-by patch "
+                "overlapping patches share pixels across train and validation; use --split-by scene "
+                f"(or --split-by source with --caffe), a --stride of at least {self.patch_size}, or --val-fraction 0",
+            )
         class_scheme(self.classes, "--classes")
 
 

@@ -71,22 +71,44 @@ def plot_curves(
     return _save(fig, out)
 
 
+def _zone_colours():
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    codes = sorted(ZONE_COLOURS)
+    zone_cmap = ListedColormap([ZONE_COLOURS[c][1] for c in codes])
+    zone_norm = BoundaryNorm([-0.5, *((a + b) / 2 for a, b in zip(codes, codes[1:])), 255.5], zone_cmap.N)
+    return codes, zone_cmap, zone_norm
+
+
 def plot_image_grid(
     zones: np.ndarray,
     columns: Sequence[tuple[str, np.ndarray]],
     out: str | Path,
     row_labels: Sequence[str] = (),
+    scene: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Path:
-    """One row per patch: its zone mask, then each (title, images (N, H, W[, 1]) in [-1, 1]) column."""
+    """One row per patch: its zone mask, then each (title, images (N, H, W[, 1]) in [-1, 1]) column.
+
+    `scene` (zones, real, generated; 2-D, [-1, 1]) adds a whole scene beside the patches."""
     plt = _pyplot()
-    from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
-    codes = sorted(ZONE_COLOURS)
-    zone_cmap = ListedColormap([ZONE_COLOURS[c][1] for c in codes])
-    zone_norm = BoundaryNorm([-0.5, *((a + b) / 2 for a, b in zip(codes, codes[1:])), 255.5], zone_cmap.N)
+    codes, zone_cmap, zone_norm = _zone_colours()
     rows, cols = len(zones), 1 + len(columns)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.3 * rows + 0.3), squeeze=False)
+    extra = 3 if scene is not None else 0
+    fig = plt.figure(figsize=(2.3 * cols + 2.6 * extra, max(2.3 * rows, 3.2 if extra else 0) + 0.3))
+    grid = fig.add_gridspec(rows, cols + extra, width_ratios=[1] * cols + [rows / 1.2] * extra)
+    axes = np.array([[fig.add_subplot(grid[r, c]) for c in range(cols)] for r in range(rows)])
+    if scene is not None:
+        for k, (title, image) in enumerate(zip(("scene zones", "real scene", "generated scene"), scene)):
+            ax = fig.add_subplot(grid[:, cols + k])
+            if k == 0:
+                ax.imshow(image, cmap=zone_cmap, norm=zone_norm, interpolation="nearest")
+            else:
+                ax.imshow(image, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
     for r in range(rows):
         axes[r, 0].imshow(zones[r], cmap=zone_cmap, norm=zone_norm, interpolation="nearest")
         for c, (_, images) in enumerate(columns, start=1):
@@ -102,4 +124,4 @@ def plot_image_grid(
     handles = [Patch(color=ZONE_COLOURS[c][1], label=ZONE_COLOURS[c][0]) for c in present]
     fig.legend(handles=handles, loc="lower left", ncol=len(handles), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.05 / rows, 1, 1))
-    return _save(fig, out, dpi=100)
+    return _save(fig, out, dpi=130 if scene is not None else 100)

@@ -1,21 +1,36 @@
 """Image-agreement metrics of the paper (Sec. III-C), in numpy and in-graph TensorFlow.
 
-Both metrics compare images scaled to [0, 1] (:func:`to_unit` maps the model's
+All metrics compare images scaled to [0, 1] (:func:`to_unit` maps the model's
 [-1, 1] there; README "Evaluation" fixes this range because the paper does not say).
 
 * Non-binary Dice (paper Eq. 6): ``2 * sum(X * Y) / (sum(X) + sum(Y))``.
 * SSIM (Wang et al. 2004): Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03,
-  data range 1, population (not sample) covariances. We use the libraries'
-  implementations: :func:`skimage.metrics.structural_similarity` for numpy and
-  :func:`tf.image.ssim` in the graph. They agree to ~1e-7 because both average
-  the SSIM map over the same region: skimage filters with reflected borders and
-  then crops the 5-pixel border ((11 - 1) / 2) before averaging, TF filters with
-  a VALID convolution, which never produces those border pixels. Border pixels
-  therefore do not count in either (images must be at least 11x11).
+  data range 1, population (not sample) covariances. The numpy version is
+  :func:`skimage.metrics.structural_similarity`; the in-graph one computes the
+  same SSIM map as :func:`tf.image.ssim` (tested to agree with both). Border
+  pixels never count: skimage filters with reflected borders and then crops the
+  5-pixel border ((11 - 1) / 2) before averaging, TF filters with a VALID
+  convolution, which never produces those border pixels (images must be at
+  least 11x11).
+* MAE: mean absolute difference.
 
-The numpy functions take one image (H, W) or (H, W, 1) and return a float, or a
-batch (N, H, W, C) and return an (N,) array. The ``*_tf`` functions take
-batches (N, H, W, C) and return (N,) tensors.
+**No-data never counts.** Every metric takes an optional validity mask `valid`
+(nonzero = valid; in evaluation ``zones != 0``), and invalid pixels are ignored,
+whatever values the images hold there:
+
+* Dice and MAE sum over valid pixels only.
+* SSIM averages the SSIM map over the pixels whose whole 11x11 window is valid
+  *and inside the image*: the valid mask eroded by the window radius (5), with
+  everything outside the image counted as invalid. With an all-valid mask this is
+  exactly the cropped area of skimage / the VALID area of TF, so the numbers are
+  the unmasked ones.
+* A patch without any pixel to score (no valid pixel; for SSIM no wholly valid
+  window) gives NaN, never a number: callers average with NaNs skipped.
+
+The numpy functions take one image (H, W) or (H, W, C) and return a float, or a
+batch (N, H, W, C) and return an (N,) array; a mask is (H, W[, 1]) or
+(N, H, W[, 1]). The ``*_tf`` functions take batches (N, H, W, C) and masks
+(N, H, W, 1) and return (N,) tensors.
 """
 
 from __future__ import annotations
@@ -28,6 +43,8 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
+#: Pixels on each side of a window's centre: masks are eroded by this much for SSIM.
+SSIM_RADIUS = (SSIM_WINDOW - 1) // 2
 
 
 def to_unit(scaled):
@@ -35,69 +52,198 @@ def to_unit(scaled):
     return (scaled + 1.0) / 2.0
 
 
+def _check_shapes(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
+
+
+def _valid_like(valid, shape: tuple[int, ...]) -> np.ndarray:
+    """The boolean mask `valid` (nonzero = valid) broadcast to an image or batch `shape`.
+
+    A mask without the channel axis gets one: (H, W) for (H, W, C) images,
+    (N, H, W) for (N, H, W, C) batches."""
+    v = np.asarray(valid) != 0
+    if len(shape) in (3, 4) and v.ndim == len(shape) - 1:
+        v = v[..., None]
+    elif len(shape) == 2 and v.ndim == 3 and v.shape[-1] == 1:
+        v = v[..., 0]
+    try:
+        return np.broadcast_to(v, shape)
+    except ValueError:
+        raise ValueError(f"validity mask of shape {np.shape(valid)} does not fit images of shape {shape}") from None
+
+
 def _dice_from_sums(product, total):
     # Two all-zero images are identical: Dice 1 rather than 0/0.
     return np.where(total > 0, 2.0 * product / np.where(total > 0, total, 1.0), 1.0)
 
 
-def non_binary_dice(a: np.ndarray, b: np.ndarray):
-    """Non-binary Dice of one image pair, or per pair of a batch (N, H, W, C)."""
+def non_binary_dice(a: np.ndarray, b: np.ndarray, valid=None):
+    """Non-binary Dice of one image pair, or per pair of a batch (N, H, W, C);
+    over the pixels of `valid` only when given (NaN where none is valid)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
-    if a.ndim == 4:
-        axes = (1, 2, 3)
-        return _dice_from_sums((a * b).sum(axes), a.sum(axes) + b.sum(axes))
-    return float(_dice_from_sums((a * b).sum(), a.sum() + b.sum()))
+    _check_shapes(a, b)
+    axes = (1, 2, 3) if a.ndim == 4 else None
+    if valid is None:
+        result = _dice_from_sums((a * b).sum(axes), a.sum(axes) + b.sum(axes))
+    else:
+        v = _valid_like(valid, a.shape)
+        a, b = np.where(v, a, 0.0), np.where(v, b, 0.0)
+        result = _dice_from_sums((a * b).sum(axes), a.sum(axes) + b.sum(axes))
+        result = np.where(v.sum(axes) > 0, result, np.nan)
+    return result if a.ndim == 4 else float(result)
 
 
-def _ssim_one(a: np.ndarray, b: np.ndarray) -> float:
+def mean_abs_error(a: np.ndarray, b: np.ndarray, valid=None):
+    """Mean absolute difference of one image pair, or per pair of a batch (N, H, W, C);
+    over the pixels of `valid` only when given (NaN where none is valid)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    _check_shapes(a, b)
+    axes = (1, 2, 3) if a.ndim == 4 else None
+    v = np.ones(a.shape, bool) if valid is None else _valid_like(valid, a.shape)
+    total = np.abs(np.where(v, a, 0.0) - np.where(v, b, 0.0)).sum(axes)
+    count = v.sum(axes)
+    result = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return result if a.ndim == 4 else float(result)
 
-    return float(
-        structural_similarity(
-            a,
-            b,
-            data_range=1.0,
-            gaussian_weights=True,
-            sigma=SSIM_SIGMA,
-            use_sample_covariance=False,
-            K1=SSIM_K1,
-            K2=SSIM_K2,
-            channel_axis=-1 if a.ndim == 3 else None,
-        )
+
+def ssim_window_mask(valid: np.ndarray) -> np.ndarray:
+    """The pixels of one image's mask (H, W[, C]) whose whole SSIM window (11x11) is
+    valid and inside the image: `valid` eroded by :data:`SSIM_RADIUS`, outside = invalid."""
+    from scipy.ndimage import binary_erosion
+
+    v = np.asarray(valid) != 0
+    structure = np.ones((SSIM_WINDOW, SSIM_WINDOW) + (1,) * (v.ndim - 2), bool)
+    return binary_erosion(v, structure=structure, border_value=0)
+
+
+def _ssim_one(a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None) -> float:
+    kwargs = dict(
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=SSIM_SIGMA,
+        use_sample_covariance=False,
+        K1=SSIM_K1,
+        K2=SSIM_K2,
+        channel_axis=-1 if a.ndim == 3 else None,
     )
+    if valid is None:
+        return float(structural_similarity(a, b, **kwargs))
+    # Values under no-data never reach a counted window; zero them so that NaN or inf
+    # there cannot either.
+    a, b = np.where(valid, a, 0.0), np.where(valid, b, 0.0)
+    _, ssim_map = structural_similarity(a, b, full=True, **kwargs)
+    inside = ssim_window_mask(valid)
+    return float(ssim_map[inside].mean()) if inside.any() else float("nan")
 
 
-def ssim(a: np.ndarray, b: np.ndarray):
-    """SSIM of one image pair in [0, 1], or per pair of a batch (N, H, W, C)."""
+def ssim(a: np.ndarray, b: np.ndarray, valid=None):
+    """SSIM of one image pair in [0, 1], or per pair of a batch (N, H, W, C).
+
+    With `valid`, the SSIM map is averaged over the pixels whose whole window is valid
+    and inside the image (see the module docstring); NaN where there is none."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
+    _check_shapes(a, b)
+    v = None if valid is None else _valid_like(valid, a.shape)
     if a.ndim == 4:
-        return np.array([_ssim_one(x, y) for x, y in zip(a, b)])
+        masks = [None] * len(a) if v is None else list(v)
+        return np.array([_ssim_one(x, y, m) for x, y, m in zip(a, b, masks)])
     if a.ndim == 3 and a.shape[-1] == 1:
         a, b = a[..., 0], b[..., 0]
-    return _ssim_one(a, b)
+        v = None if v is None else v[..., 0]
+    return _ssim_one(a, b, v)
 
 
-def non_binary_dice_tf(a, b):
-    """In-graph non-binary Dice per pair of a batch (N, H, W, C) -> (N,)."""
+def _valid_tf(valid, like):
+    """A float 0/1 mask (nonzero = valid) broadcast to the shape of `like`."""
     import tensorflow as tf
 
-    product = tf.reduce_sum(a * b, axis=(1, 2, 3))
-    total = tf.reduce_sum(a, axis=(1, 2, 3)) + tf.reduce_sum(b, axis=(1, 2, 3))
-    return tf.where(total > 0, 2.0 * product / tf.where(total > 0, total, 1.0), 1.0)
+    valid = tf.convert_to_tensor(valid)
+    valid = tf.cast(tf.not_equal(valid, tf.zeros([], valid.dtype)), like.dtype)
+    return tf.broadcast_to(valid, tf.shape(like))
 
 
-def ssim_tf(a, b):
-    """In-graph SSIM per pair of a batch (N, H, W, C) in [0, 1] -> (N,)."""
+def _nan_where_empty(value, count):
     import tensorflow as tf
 
-    return tf.image.ssim(a, b, max_val=1.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA, k1=SSIM_K1, k2=SSIM_K2)
+    return tf.where(count > 0, value, tf.constant(float("nan"), value.dtype))
 
 
-def mean_abs_error_tf(a, b):
-    """In-graph mean absolute difference per pair (N, H, W, C) -> (N,)."""
+def non_binary_dice_tf(a, b, valid=None):
+    """In-graph non-binary Dice per pair of a batch (N, H, W, C) -> (N,); over the
+    pixels of `valid` (N, H, W, 1) only when given (NaN where none is valid)."""
     import tensorflow as tf
 
-    return tf.reduce_mean(tf.abs(a - b), axis=(1, 2, 3))
+    axes = (1, 2, 3)
+    if valid is not None:
+        v = _valid_tf(valid, a)
+        a, b = tf.where(v > 0, a, tf.zeros_like(a)), tf.where(v > 0, b, tf.zeros_like(b))
+    product = tf.reduce_sum(a * b, axis=axes)
+    total = tf.reduce_sum(a, axis=axes) + tf.reduce_sum(b, axis=axes)
+    dice = tf.where(total > 0, 2.0 * product / tf.where(total > 0, total, 1.0), 1.0)
+    return dice if valid is None else _nan_where_empty(dice, tf.reduce_sum(v, axis=axes))
+
+
+def _gaussian_window() -> np.ndarray:
+    """The normalised 11x11 Gaussian of :func:`tf.image.ssim` (and of skimage's filter)."""
+    coords = np.arange(SSIM_WINDOW, dtype=np.float64) - SSIM_RADIUS
+    g = np.exp(-(coords**2) / (2.0 * SSIM_SIGMA**2))
+    window = np.outer(g, g)
+    return (window / window.sum()).astype(np.float32)
+
+
+def ssim_map_tf(a, b):
+    """In-graph SSIM map of a batch (N, H, W, C) in [0, 1] -> (N, H - 10, W - 10, C):
+    the map of :func:`tf.image.ssim` (VALID filtering), pixel (i, j) centred on image
+    pixel (i + 5, j + 5)."""
+    import tensorflow as tf
+
+    a, b = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
+    kernel = tf.tile(tf.constant(_gaussian_window())[:, :, None, None], [1, 1, tf.shape(a)[-1], 1])
+
+    def blur(x):
+        return tf.nn.depthwise_conv2d(x, kernel, strides=[1, 1, 1, 1], padding="VALID")
+
+    c1, c2 = SSIM_K1**2, SSIM_K2**2  # data range 1
+    mean_a, mean_b = blur(a), blur(b)
+    num0 = 2.0 * mean_a * mean_b
+    den0 = tf.square(mean_a) + tf.square(mean_b)
+    luminance = (num0 + c1) / (den0 + c1)
+    structure = (2.0 * blur(a * b) - num0 + c2) / (blur(tf.square(a) + tf.square(b)) - den0 + c2)
+    return luminance * structure
+
+
+def ssim_tf(a, b, valid=None):
+    """In-graph SSIM per pair of a batch (N, H, W, C) in [0, 1] -> (N,).
+
+    With `valid` (N, H, W, 1), the map of :func:`ssim_map_tf` is averaged over the
+    pixels whose whole window is valid (the mask eroded by 5, i.e. an 11x11 minimum
+    over the VALID area); NaN where there is none."""
+    import tensorflow as tf
+
+    axes = (1, 2, 3)
+    if valid is None:
+        return tf.reduce_mean(ssim_map_tf(a, b), axis=axes)
+    v = _valid_tf(valid, a[..., :1])
+    a = tf.where(tf.broadcast_to(v > 0, tf.shape(a)), a, tf.zeros_like(a))
+    b = tf.where(tf.broadcast_to(v > 0, tf.shape(b)), b, tf.zeros_like(b))
+    ssim_map = ssim_map_tf(a, b)
+    inside = -tf.nn.max_pool2d(-tf.cast(v, tf.float32), SSIM_WINDOW, strides=1, padding="VALID")
+    inside = tf.broadcast_to(inside, tf.shape(ssim_map))
+    total = tf.reduce_sum(tf.where(inside > 0, ssim_map, tf.zeros_like(ssim_map)), axis=axes)
+    count = tf.reduce_sum(inside, axis=axes)
+    return _nan_where_empty(total / tf.maximum(count, 1.0), count)
+
+
+def mean_abs_error_tf(a, b, valid=None):
+    """In-graph mean absolute difference per pair (N, H, W, C) -> (N,); over the
+    pixels of `valid` (N, H, W, 1) only when given (NaN where none is valid)."""
+    import tensorflow as tf
+
+    axes = (1, 2, 3)
+    if valid is None:
+        return tf.reduce_mean(tf.abs(a - b), axis=axes)
+    v = _valid_tf(valid, a)
+    total = tf.reduce_sum(tf.where(v > 0, tf.abs(a - b), tf.zeros_like(a)), axis=axes)
+    count = tf.reduce_sum(v, axis=axes)
+    return _nan_where_empty(total / tf.maximum(count, 1.0), count)

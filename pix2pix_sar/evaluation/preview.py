@@ -6,9 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import load_split
-from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.data.zones import NODATA, class_scheme
+from pix2pix_sar.errors import InputError
 from pix2pix_sar.evaluation.figures import plot_image_grid
+from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image, read_zones
+from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
 
@@ -24,10 +28,12 @@ def write_preview(
     count: int = 4,
     epoch: int | None = None,
     seed: int = 0,
+    scene: tuple[str | Path, str | Path] | None = None,
 ) -> Path:
-    """PNG grid: one row per validation patch (chosen by `seed`): mask | target | generated."""
+    """PNG grid: one row per validation patch (chosen by `seed`): mask | target | generated;
+    with `scene` (zones file, SAR file on the same grid) also that whole scene: zones |
+    real | generated (tiled as `generate` tiles it)."""
     from pix2pix_sar.models.inference import generate_images
-    from pix2pix_sar.models.noise import seed_dropout
     from pix2pix_sar.models.snapshots import load_generator
 
     run = RunFolder(run_dir)
@@ -41,7 +47,23 @@ def write_preview(
     pick = pick_patches(len(split), count, seed)
     scheme = class_scheme(info.classes, str(run.dataset_json))
     masks = scheme.encode(split.zones[pick])
-    seed_dropout(seed)
-    outputs = generate_images(generator, masks)
+    outputs = generate_images(generator, masks, patch_keys(seed, pick), cfg=run.load_config().model)
     columns = [("target", split.images[pick]), (f"generated (epoch {epoch})", outputs)]
-    return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick])
+    panel = _whole_scene(run, epoch, seed, *scene) if scene is not None else None
+    return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick], scene=panel)
+
+
+def _whole_scene(run: RunFolder, epoch: int, seed: int, zones_path, sar_path):
+    """(zones, real, generated) of a whole scene, the images in the model range."""
+    zones = read_zones(Path(zones_path))
+    sar = geo.read_raster(sar_path)[0]
+    if sar.shape != zones.shape:
+        raise InputError(
+            f"{sar_path}: is {sar.shape[1]}x{sar.shape[0]}, its zones {zones.shape[1]}x{zones.shape[0]}; "
+            "give the scene's own zones"
+        )
+    scaling = run.dataset_info().scaling
+    real = np.where(zones == NODATA, -1.0, scaling.to_model(sar))
+    generator = RunGenerator(run.path, epoch, seed)
+    generated = np.where(zones == NODATA, -1.0, generate_image(generator, zones, TileSettings(seed=seed)))
+    return zones, real, generated

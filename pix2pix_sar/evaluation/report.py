@@ -24,6 +24,7 @@ from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
 from pix2pix_sar.evaluation.preview import pick_patches
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
 from pix2pix_sar.evaluation.sweep import read_per_epoch
+from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,6 @@ def sar_markdown(rows: list[dict]) -> str:
 def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, count: int, seed: int) -> Path:
     """Fig. 4: `count` validation patches chosen by `seed`; mask, target, each run at `epoch`."""
     from pix2pix_sar.models.inference import generate_images
-    from pix2pix_sar.models.noise import seed_dropout
     from pix2pix_sar.models.snapshots import load_generator
 
     first = runs[0].run
@@ -177,8 +177,8 @@ def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, cou
             info = run.run.dataset_info()
             masks = class_scheme(info.classes, str(run.run.dataset_json)).encode(split.zones[pick])
             generator = load_generator(run.run.find_snapshot(epoch)[1])
-            seed_dropout(seed)
-            columns.append((run.label, generate_images(generator, masks)))
+            keys = patch_keys(seed, pick)
+            columns.append((run.label, generate_images(generator, masks, keys, cfg=run.run.load_config().model)))
     finally:
         tf_log.setLevel(level)
     return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick])

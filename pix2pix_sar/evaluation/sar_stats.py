@@ -22,6 +22,12 @@ snapshot (real and generated images at the same places), tell the two apart:
   is nearly white, blurring removes high-frequency power and transposed-conv
   checkerboards add peaks (Durall et al., CVPR 2020), so equal spectra are
   necessary for a plausible SAR texture. 0 means equal spectra.
+* ``spectra_patches``: how many patches the spectra were averaged over.
+
+No-data never counts: pixels of zone 0 belong to no class, so they enter no
+histogram and no ENL window, and a spectrum needs whole images, so only patches
+without any no-data pixel enter the spectra (``spectra_patches`` of them; the
+distance is NaN when there is none).
 
 The model's range [-1, 1] maps to dB through the dataset's scaling
 (:meth:`SarScaling.model_to_db`: clipped to [db_min, db_max] as the training
@@ -37,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pix2pix_sar.data.scaling import SarScaling
-from pix2pix_sar.data.zones import GLACIER, OCEAN, ROCK
+from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
 
 #: Zone classes compared separately, by the name used in CSV columns.
 SAR_CLASSES: dict[str, int] = {"ocean": OCEAN, "glacier": GLACIER, "rock": ROCK}
@@ -54,7 +60,7 @@ def stat_names() -> list[str]:
     names = [f"w1_db_{c}" for c in SAR_CLASSES]
     for c in SAR_CLASSES:
         names += [f"enl_real_{c}", f"enl_gen_{c}", f"enl_ratio_{c}"]
-    return [*names, "spectral_distance_db"]
+    return [*names, "spectral_distance_db", "spectra_patches"]
 
 
 def window_enl(intensity: np.ndarray, zones: np.ndarray, code: int, window: int = ENL_WINDOW) -> np.ndarray:
@@ -101,7 +107,7 @@ class SarStatistics:
     _enl_gen: dict[str, list[np.ndarray]] = field(default_factory=dict)
     _spectrum_real: np.ndarray | None = None
     _spectrum_gen: np.ndarray | None = None
-    _images: int = 0
+    _spectra_patches: int = 0  # patches without no-data, summed into the spectra
 
     def __post_init__(self) -> None:
         self.edges = np.linspace(self.scaling.db_min, self.scaling.db_max, HIST_BINS + 1)
@@ -124,16 +130,19 @@ class SarStatistics:
             if radiometric:
                 self._enl_real[name].append(window_enl(real_lin, zones, code))
                 self._enl_gen[name].append(window_enl(gen_lin, zones, code))
-        real_spec, gen_spec = radial_power_spectrum(real_db), radial_power_spectrum(gen_db)
-        n = len(zones)
-        if self._spectrum_real is None:
-            self._spectrum_real, self._spectrum_gen = np.zeros_like(real_spec), np.zeros_like(gen_spec)
-        self._spectrum_real += real_spec * n
-        self._spectrum_gen += gen_spec * n
-        self._images += n
+        whole = ~(zones == NODATA).any(axis=(1, 2))  # patches without any no-data pixel
+        n = int(whole.sum())
+        if n:
+            real_spec, gen_spec = radial_power_spectrum(real_db[whole]), radial_power_spectrum(gen_db[whole])
+            if self._spectrum_real is None:
+                self._spectrum_real, self._spectrum_gen = np.zeros_like(real_spec), np.zeros_like(gen_spec)
+            self._spectrum_real += real_spec * n
+            self._spectrum_gen += gen_spec * n
+            self._spectra_patches += n
 
     def summary(self) -> dict[str, float]:
-        """The statistics named by :func:`stat_names` (NaN where a class never occurs)."""
+        """The statistics named by :func:`stat_names` (NaN where a class never occurs, and
+        the spectral distance NaN where no patch is free of no-data)."""
         from scipy.stats import wasserstein_distance
 
         centres = (self.edges[:-1] + self.edges[1:]) / 2.0
@@ -150,13 +159,14 @@ class SarStatistics:
             enl_gen = float(np.median(gen)) if gen.size else float("nan")
             out[f"enl_real_{c}"], out[f"enl_gen_{c}"] = enl_real, enl_gen
             out[f"enl_ratio_{c}"] = enl_gen / enl_real if real.size and enl_real > 0 else float("nan")
-        if self._images:
+        if self._spectra_patches:
             # DC (radius 0) carries only the removed mean; skip it.
-            real = self._spectrum_real[1:] / self._images
-            gen = self._spectrum_gen[1:] / self._images
+            real = self._spectrum_real[1:] / self._spectra_patches
+            gen = self._spectrum_gen[1:] / self._spectra_patches
             floor = 1e-12 * max(real.max(), gen.max(), 1e-30)
             diff = 10.0 * np.abs(np.log10(np.maximum(gen, floor)) - np.log10(np.maximum(real, floor)))
             out["spectral_distance_db"] = float(diff.mean())
         else:
             out["spectral_distance_db"] = float("nan")
+        out["spectra_patches"] = self._spectra_patches
         return out

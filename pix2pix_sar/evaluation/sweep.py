@@ -3,13 +3,20 @@
     RUN/eval/per_image.csv   epoch, patch_id, dice, ssim, mae (one row per snapshot and patch)
     RUN/eval/per_epoch.csv   per snapshot: mean and std of each image metric, SAR statistics
     RUN/eval/curves.png      mean Dice and SSIM per epoch (+-1 std)
-    RUN/eval/eval.json       what the rows were computed on (dataset, patches, seed)
+    RUN/eval/eval.json       what the rows were computed on (dataset, patches, seed, metric version)
+
+No-data never counts (:mod:`pix2pix_sar.evaluation.metrics`): the metrics see only
+pixels with zone != 0. A patch with nothing to score for a metric (no valid pixel;
+for SSIM no wholly valid 11x11 window) gets NaN in per_image.csv; per_epoch.csv
+averages over the scored patches (NaNs skipped), ``images`` is the number of
+patches generated and ``<metric>_skipped`` how many of them had no score.
+Rows computed under an older metric version (:data:`METRIC_VERSION`) are never
+mixed with new ones: such an eval folder is refused until it is deleted.
 
 Generation follows the project's one rule (:mod:`pix2pix_sar.models.inference`):
-BatchNorm with each image's own statistics, dropout on. Dropout is seeded: before
-each snapshot the dropout RNG states are reset to those drawn from ``seed``, so a
-snapshot's numbers do not depend on which snapshots were evaluated before it (they
-do depend on ``batch_size``, which sets the shape of the dropout draw).
+normalisation with each image's own statistics, noise on. The noise of patch i is
+keyed by (``seed``, i), so a snapshot's numbers depend neither on ``batch_size`` nor
+on which snapshots were evaluated before it.
 
 Incremental: epochs already in per_epoch.csv are skipped; the CSVs are rewritten
 atomically after each snapshot, so an interrupted sweep loses at most one epoch.
@@ -31,11 +38,12 @@ import numpy as np
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_split
-from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
+from pix2pix_sar.noise import KEY_SIZE, patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -43,11 +51,17 @@ log = logging.getLogger(__name__)
 #: Per-image metrics on images scaled to [0, 1] (see evaluation.metrics).
 IMAGE_METRICS = ("dice", "ssim", "mae")
 PER_IMAGE_FIELDS = ("epoch", "patch_id", *IMAGE_METRICS)
+#: What the numbers mean; rows of another version are never mixed. 1: every pixel
+#: counted; 2: no-data pixels (zone 0) ignored, NaN for patches without a score.
+METRIC_VERSION = 2
+#: per_epoch.csv columns holding counts (read back as int).
+COUNT_FIELDS = ("epoch", "images", *(f"{m}_skipped" for m in IMAGE_METRICS), "spectra_patches")
 
 
 def per_epoch_fields() -> list[str]:
     stats = [f"{m}_{s}" for m in IMAGE_METRICS for s in ("mean", "std")]
-    return ["epoch", "images", *stats, *stat_names()]
+    skipped = [f"{m}_skipped" for m in IMAGE_METRICS]
+    return ["epoch", "images", *stats, *skipped, *stat_names()]
 
 
 class EvalReporter(Protocol):
@@ -87,14 +101,16 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def read_per_epoch(path: Path) -> list[dict[str, float]]:
-    """per_epoch.csv as numbers (``epoch`` and ``images`` as int), in epoch order."""
+    """per_epoch.csv as numbers (the counts of :data:`COUNT_FIELDS` as int), in epoch order."""
     rows = []
     for row in read_rows(path):
         try:
             parsed = {k: float(v) for k, v in row.items()}
         except (TypeError, ValueError):
             raise InputError(f"{path}: malformed row {row}; delete it and rerun 'pix2pix-sar evaluate'") from None
-        parsed["epoch"], parsed["images"] = int(parsed["epoch"]), int(parsed["images"])
+        for key in COUNT_FIELDS:
+            if key in parsed and math.isfinite(parsed[key]):
+                parsed[key] = int(parsed[key])
         rows.append(parsed)
     return sorted(rows, key=lambda r: r["epoch"])
 
@@ -108,8 +124,10 @@ def _write_rows(path: Path, fields, rows) -> None:
 
 
 def make_evaluate_fn(generate):
-    """One compiled ``(masks, targets) -> (images, dice, ssim, mae)`` around `generate`
-    (a :func:`~pix2pix_sar.models.inference.make_generate_fn`); metrics on [0, 1]."""
+    """One compiled ``(masks, keys, targets, valid) -> (images, dice, ssim, mae)`` around
+    `generate` (a :func:`~pix2pix_sar.models.inference.make_generate_fn`, called as
+    ``generate(masks, keys)``); metrics on [0, 1] over the pixels where `valid`
+    (float 0/1, zone != 0) is 1, NaN for a patch without any (see the module docstring)."""
     import tensorflow as tf
 
     channels = generate.input_signature[0].shape[-1]
@@ -117,28 +135,29 @@ def make_evaluate_fn(generate):
     @tf.function(
         input_signature=(
             tf.TensorSpec((None, None, None, channels), tf.float32),
+            tf.TensorSpec((None, KEY_SIZE), tf.int32),
+            tf.TensorSpec((None, None, None, 1), tf.float32),
             tf.TensorSpec((None, None, None, 1), tf.float32),
         )
     )
-    def evaluate(masks: tf.Tensor, targets: tf.Tensor):
-        images = generate(masks)
+    def evaluate(masks: tf.Tensor, keys: tf.Tensor, targets: tf.Tensor, valid: tf.Tensor):
+        images = generate(masks, keys)
         a, b = to_unit(images), to_unit(targets)
-        return images, non_binary_dice_tf(a, b), ssim_tf(a, b), mean_abs_error_tf(a, b)
+        return images, non_binary_dice_tf(a, b, valid), ssim_tf(a, b, valid), mean_abs_error_tf(a, b, valid)
 
     return evaluate
 
 
-class SeededGenerator:
-    """The inference copy of a run's generator, reloaded per snapshot, with dropout
-    RNG states that restart from the same seeded values for every snapshot."""
+class SnapshotGenerator:
+    """The inference copy of a run's generator, compiled once and reloaded per
+    snapshot. Keyed noise makes each snapshot's images independent of the others; a
+    legacy generator's seeded dropout is restarted at every load for the same reason."""
 
-    def __init__(self, first_snapshot, seed: int):
-        from pix2pix_sar.models.inference import inference_generator, make_generate_fn
-        from pix2pix_sar.models.noise import dropout_rng_states, seed_dropout
+    def __init__(self, first_snapshot, cfg, seed: int):
+        from pix2pix_sar.models.inference import inference_generator, legacy_dropout_states, make_generate_fn
 
-        seed_dropout(seed)
-        self.model = inference_generator(first_snapshot)
-        self._rng = dropout_rng_states(self.model)
+        self.model = inference_generator(first_snapshot, cfg, seed)
+        self._rng = legacy_dropout_states(self.model)
         self._initial = [v.numpy() for v in self._rng]
         self.generate = make_generate_fn(self.model)
 
@@ -149,10 +168,22 @@ class SeededGenerator:
 
 
 def _check_eval_record(record: dict, run: RunFolder) -> None:
-    """Refuse to mix rows computed on other patches or with another seed."""
+    """Refuse to mix rows computed on other patches, with another seed or by other metrics."""
     if not run.eval_json.exists():
+        if run.eval_per_epoch_csv.exists() or run.eval_per_image_csv.exists():
+            raise RunStateError(
+                f"{run.eval_dir}: holds metric rows but no eval.json, so what they were computed with is unknown; "
+                f"delete {run.eval_dir} and rerun 'pix2pix-sar evaluate {run.path}'"
+            )
         return
     old = json.loads(run.eval_json.read_text())
+    version = old.get("metric_version", 1)
+    if version != record["metric_version"]:
+        raise RunStateError(
+            f"{run.eval_dir}: was computed with metric version {version} (this version is "
+            f"{record['metric_version']}: no-data pixels are no longer counted); delete {run.eval_dir} "
+            f"and rerun 'pix2pix-sar evaluate {run.path}' to recompute every snapshot"
+        )
     for key, hint in (("dataset", "--data"), ("patch_ids", "--data"), ("seed", "--seed")):
         if old.get(key) != record[key]:
             shown = old.get(key) if key != "patch_ids" else f"{len(old.get(key) or [])} patches"
@@ -189,7 +220,16 @@ def evaluate_run(
     scheme = class_scheme(info.classes, str(run.dataset_json))
     masks = scheme.encode(split.zones)
 
-    record = {"dataset": str(Path(data_dir).resolve()), "patch_ids": split.ids, "seed": seed, "version": __version__}
+    valid = (split.zones != NODATA)[..., None].astype(np.float32)
+    keys = patch_keys(seed, np.arange(len(split)))
+
+    record = {
+        "dataset": str(Path(data_dir).resolve()),
+        "patch_ids": split.ids,
+        "seed": seed,
+        "metric_version": METRIC_VERSION,
+        "version": __version__,
+    }
     _check_eval_record(record, run)
     per_epoch = read_per_epoch(run.eval_per_epoch_csv)
     done = {r["epoch"] for r in per_epoch}
@@ -202,13 +242,13 @@ def evaluate_run(
         with atomic_path(run.eval_json, suffix=".json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
 
-    seeded: SeededGenerator | None = None
+    seeded: SnapshotGenerator | None = None
     evaluate = None
     seconds, images_done = 0.0, 0
     for epoch in todo:
         snapshot = load_generator(run.find_snapshot(epoch)[1])
         if seeded is None:
-            seeded = SeededGenerator(snapshot, seed)
+            seeded = SnapshotGenerator(snapshot, run.load_config().model, seed)
             evaluate = make_evaluate_fn(seeded.generate)
         seeded.load(snapshot)
         reporter.epoch_started(epoch, len(split))
@@ -218,7 +258,10 @@ def evaluate_run(
         for start in range(0, len(split), batch_size):
             stop = min(start + batch_size, len(split))
             images, *values = evaluate(
-                tf.constant(masks[start:stop], tf.float32), tf.constant(split.images[start:stop], tf.float32)
+                tf.constant(masks[start:stop], tf.float32),
+                tf.constant(keys[start:stop], tf.int32),
+                tf.constant(split.images[start:stop], tf.float32),
+                tf.constant(valid[start:stop], tf.float32),
             )
             for name, value in zip(IMAGE_METRICS, values):
                 metrics[name].append(value.numpy())
@@ -233,7 +276,7 @@ def evaluate_run(
             )
         row: dict[str, float] = {"epoch": epoch, "images": len(split)}
         for m, v in metrics.items():
-            row[f"{m}_mean"], row[f"{m}_std"] = float(v.mean()), float(v.std())
+            row[f"{m}_mean"], row[f"{m}_std"], row[f"{m}_skipped"] = _nan_summary(v)
         row.update(stats.summary())
         per_epoch = sorted([*per_epoch, row], key=lambda r: r["epoch"])
         per_image.sort(key=lambda r: int(r["epoch"]))
@@ -249,8 +292,16 @@ def evaluate_run(
     return EvaluateResult(run, todo, skipped, images_done / seconds if seconds else math.nan)
 
 
+def _nan_summary(values: np.ndarray) -> tuple[float, float, int]:
+    """Mean and std over the scored (non-NaN) values, and how many were NaN."""
+    scored = values[~np.isnan(values)]
+    if not scored.size:
+        return math.nan, math.nan, int(values.size)
+    return float(scored.mean()), float(scored.std()), int(values.size - scored.size)
+
+
 def _formatted(row: dict[str, float]) -> dict[str, str]:
-    return {k: (str(v) if k in ("epoch", "images") else f"{v:.6g}") for k, v in row.items()}
+    return {k: (str(v) if k in COUNT_FIELDS else f"{v:.6g}") for k, v in row.items()}
 
 
 def _run_label(run: RunFolder) -> str:

@@ -29,7 +29,8 @@ from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
 from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.errors import InputError, InvalidValue
-from pix2pix_sar.generation.tiling import TilePlan, generate_rows
+from pix2pix_sar.generation.tiling import CropPlan, TilePlan
+from pix2pix_sar.noise import tile_keys
 from pix2pix_sar.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,16 @@ MODEL_UNITS = "model"
 Progress = Callable[[str, int, int], None]  # (mask name, tiles done, tiles total)
 
 
+#: Smallest default tile of whole-scene variants, in pixels (at least 4 receptive fields).
+SCENE_TILE = 512
+
+
 @dataclass(frozen=True)
 class TileSettings:
-    """How a mask is cut into tiles: `tile` (default: the run's patch size) and
-    `overlap` (default: a quarter of the tile) in pixels, tiles per batch, seed,
-    and XLA ("auto": on for GPUs, off on CPUs, as for training)."""
+    """How a mask is cut into tiles: `tile` (default: the run's patch size; for
+    whole-scene variants a large multiple of the stride) and `overlap` (paper
+    variants' blending; default a quarter of the tile) in pixels, tiles per batch,
+    seed, and XLA ("auto": on for GPUs, off on CPUs, as for training)."""
 
     tile: int | None = None
     overlap: int | None = None
@@ -63,9 +69,7 @@ class RunGenerator:
     def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto"):
         import tensorflow as tf
 
-        from pix2pix_sar.models.generator import unet_depth
         from pix2pix_sar.models.inference import inference_generator, make_generate_fn
-        from pix2pix_sar.models.noise import seed_dropout
         from pix2pix_sar.models.snapshots import load_generator
 
         self.run = RunFolder(run_dir).require()
@@ -74,10 +78,11 @@ class RunGenerator:
         self.scheme: ClassScheme = class_scheme(self.info.classes, str(self.run.dataset_json))
         self.epoch, snapshot = self.run.find_snapshot(epoch)
         model = load_generator(snapshot)
-        self.multiple = 2 ** unet_depth(self.config.model.patch_size)
-        seed_dropout(seed)  # seeds the dropout noise of the copy made next
-        self._fn = make_generate_fn(inference_generator(model), jit_compile=resolve_xla(xla))
+        self.model_config = self.config.model
+        self.seed = seed
+        self._fn = make_generate_fn(inference_generator(model, self.model_config), jit_compile=resolve_xla(xla))
         self._tf = tf
+        self._tile_keys = tile_keys
 
     @property
     def patch_size(self) -> int:
@@ -87,23 +92,45 @@ class RunGenerator:
     def scaling(self) -> SarScaling:
         return self.info.scaling
 
-    def generate_batch(self, tiles: np.ndarray) -> np.ndarray:
-        return self._fn(self._tf.constant(tiles, self._tf.float32)).numpy()
+    def generate_batch(self, tiles: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """Images of encoded `tiles` whose top-left pixels in the scene are `origins`
+        (N, 2): the noise is keyed by (seed, origin), so a tile's pixels never depend on
+        the batch it is in."""
+        keys = self._tile_keys(self.seed, origins[:, 0], origins[:, 1])
+        return self._fn(self._tf.constant(tiles, self._tf.float32), self._tf.constant(keys)).numpy()
 
-    def plan(self, width: int, height: int, settings: TileSettings) -> TilePlan:
+    def plan(self, width: int, height: int, settings: TileSettings) -> TilePlan | CropPlan:
+        if settings.batch_size < 1:
+            raise InvalidValue("batch_size", f"batch size {settings.batch_size}: must be at least 1")
+        if self.model_config.whole_scene:
+            return self._crop_plan(width, height, settings.tile)
         tile = settings.tile or self.patch_size
-        if tile < self.multiple or tile % self.multiple:
+        if tile != self.patch_size:
             raise InvalidValue(
                 "tile",
-                f"tile {tile}: must be a multiple of {self.multiple} for this run's "
-                f"{self.patch_size}-pixel generator, e.g. {self.patch_size}",
+                f"tile {tile}: a {self.config.variant} run generates {self.patch_size}-pixel tiles only (its "
+                f"1x1 bottleneck and per-tile normalisation make other sizes another model); use the default, "
+                f"or train the 'scene' variant, which takes any tile",
             )
         overlap = tile // 4 if settings.overlap is None else settings.overlap
         if not 0 <= overlap <= tile // 2:
             raise InvalidValue("overlap", f"overlap {overlap}: must be between 0 and half the tile ({tile // 2})")
-        if settings.batch_size < 1:
-            raise InvalidValue("batch_size", f"batch size {settings.batch_size}: must be at least 1")
         return TilePlan(width, height, tile, overlap)
+
+    def _crop_plan(self, width: int, height: int, tile: int | None) -> CropPlan:
+        stride = self.model_config.stride
+        margin = -(-self.model_config.reach // (stride // 2)) * (stride // 2)  # keeps tiles stride-aligned
+        if tile is None:
+            needed = max(width, height) + 2 * margin
+            tile = min(SCENE_TILE, -(-needed // stride) * stride)
+            tile = max(tile, 2 * margin + stride)
+        if tile % stride or tile <= 2 * margin:
+            raise InvalidValue(
+                "tile",
+                f"tile {tile}: must be a multiple of {stride} larger than {2 * margin} (twice the margin cut "
+                f"from each tile of this {self.config.variant} run), e.g. {SCENE_TILE}",
+            )
+        return CropPlan(width, height, tile, margin)
 
 
 # --- Inputs -------------------------------------------------------------------------
@@ -256,7 +283,7 @@ def generate_file(
     on_tile = (lambda done, total: progress(mask.name, done, total)) if progress else None
     with geo.RasterRowWriter(out, grid, encoding.dtype, nodata=encoding.nodata) as writer:
         rows = _ZoneRows(mask, grid, gen.scheme, mask_values)
-        for row_off, block in generate_rows(plan, rows.encoded, gen.generate_batch, settings.batch_size, on_tile):
+        for row_off, block in plan.generate(rows.encoded, gen.generate_batch, settings.batch_size, on_tile):
             zones = rows.zones(row_off, block.shape[0])
             values = encoding.convert(block)
             writer.write_rows(row_off, np.where(zones == NODATA, encoding.dtype.type(encoding.nodata), values))
@@ -297,7 +324,7 @@ def generate_image(gen: RunGenerator, zones: np.ndarray, settings: TileSettings)
     plan = gen.plan(zones.shape[1], zones.shape[0], settings)
     encoded = gen.scheme.encode(zones)
     image = np.empty(zones.shape, np.float32)
-    for row_off, block in generate_rows(plan, lambda r, n: encoded[r : r + n], gen.generate_batch, settings.batch_size):
+    for row_off, block in plan.generate(lambda r, n: encoded[r : r + n], gen.generate_batch, settings.batch_size):
         image[row_off : row_off + block.shape[0]] = block
     return image
 

@@ -49,7 +49,7 @@ from typing import Iterable
 import numpy as np
 
 from pix2pix_sar.data.zones import NODATA
-from pix2pix_sar.generation.tiling import TilePlan
+from pix2pix_sar.generation.tiling import CropPlan, TilePlan
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _mean_step(image: np.ndarray, valid: np.ndarray, rows: list[int], cols: list
     return (total / count if count else float("nan")), count
 
 
-def seam_stats(image: np.ndarray, plan: TilePlan, valid: np.ndarray | None = None) -> SeamStats:
+def seam_stats(image: np.ndarray, plan: TilePlan | CropPlan, valid: np.ndarray | None = None) -> SeamStats:
     """Seam statistic of `image` (H, W) generated with `plan`; `valid` (H, W) marks
     the pixels to use (e.g. not no-data)."""
     image = np.asarray(image, np.float64)

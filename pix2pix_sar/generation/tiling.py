@@ -21,8 +21,9 @@ import numpy as np
 
 #: Reads encoded mask rows: (row_off, n_rows) -> float32 (n_rows, width, channels).
 RowReader = Callable[[int, int], np.ndarray]
-#: Generates a batch: float32 (N, tile, tile, channels) -> float32 (N, tile, tile, 1).
-BatchGenerator = Callable[[np.ndarray], np.ndarray]
+#: Generates a batch: float32 tiles (N, tile, tile, channels) and their top-left
+#: pixels in the scene (N, 2) (which key their noise) -> float32 (N, tile, tile, 1).
+OriginGenerator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def tile_positions(length: int, tile: int, overlap: int) -> list[int]:
@@ -84,6 +85,16 @@ class TilePlan:
     def tile_count(self) -> int:
         return len(self.rows) * len(self.cols)
 
+    def generate(
+        self,
+        read_rows: RowReader,
+        generate_batch: OriginGenerator,
+        batch_size: int = 8,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """See :func:`generate_rows`."""
+        return generate_rows(self, read_rows, generate_batch, batch_size, progress)
+
     def boundaries(self) -> tuple[list[int], list[int]]:
         """Rows and columns where a tile starts or ends inside the mask (the places a
         seam would show): index i means the step between pixel i - 1 and pixel i."""
@@ -113,16 +124,16 @@ def _pad(block: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(block, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
 
 
-def _tiles(plan: TilePlan, read_rows: RowReader) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(band index, column, encoded tile), band by band; one band is read at a time."""
+def _tiles(plan: TilePlan, read_rows: RowReader) -> Iterator[tuple[int, int, int, np.ndarray]]:
+    """(band index, row, column, encoded tile), band by band; one band is read at a time."""
     tile = plan.tile
     for k, row in enumerate(plan.rows):
         band = _pad(read_rows(row, min(tile, plan.height - row)), tile, plan.padded_width)
         for col in plan.cols:
-            yield k, col, band[:, col : col + tile]
+            yield k, row, col, band[:, col : col + tile]
 
 
-def _batches(tiles: Iterator[tuple[int, int, np.ndarray]], size: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
+def _batches(tiles: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
     batch = []
     for item in tiles:
         batch.append(item)
@@ -136,7 +147,7 @@ def _batches(tiles: Iterator[tuple[int, int, np.ndarray]], size: int) -> Iterato
 def generate_rows(
     plan: TilePlan,
     read_rows: RowReader,
-    generate_batch: BatchGenerator,
+    generate_batch: OriginGenerator,
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -165,8 +176,9 @@ def generate_rows(
         return row, block
 
     for batch in _batches(_tiles(plan, read_rows), batch_size):
-        images = generate_batch(np.stack([t for _, _, t in batch]))[..., 0]
-        for (k, col, _), image in zip(batch, images):
+        origins = np.array([(row, col) for _, row, col, _ in batch], np.int64)
+        images = generate_batch(np.stack([t for *_, t in batch]), origins)[..., 0]
+        for (k, _, col, _), image in zip(batch, images):
             if k != current:
                 yield finish_band(current)
                 current = k
@@ -176,3 +188,90 @@ def generate_rows(
         if progress:
             progress(done_tiles, plan.tile_count)
     yield finish_band(current)
+
+
+# --- Cropped tiles (the `scene` variant) ---------------------------------------------
+
+
+def mirror_index(index: np.ndarray, length: int) -> np.ndarray:
+    """Indices into [0, length) of a line extended by mirroring about its ends
+    (edge pixels repeated: ... 1 0 | 0 1 ... n-1 | n-1 n-2 ...), for any offset."""
+    period = np.mod(index, 2 * length)
+    return np.where(period < length, period, 2 * length - 1 - period)
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """Tiles for a translation-equivariant generator: the scene, extended by
+    mirroring, is cut into `tile`-sized tiles on a grid of step ``tile - 2 * margin``
+    starting at ``-margin``; each tile keeps only its centre (its `margin` is cut
+    away). With `margin` at least the generator's reach (half its receptive field)
+    and tiles on a multiple of its stride, every kept pixel sees exactly the inputs
+    it would see if the whole scene were generated at once: nothing to blend, and
+    any `tile` gives the same pixels."""
+
+    width: int
+    height: int
+    tile: int
+    margin: int
+
+    def __post_init__(self) -> None:
+        if self.tile <= 2 * self.margin:
+            raise ValueError(f"tile {self.tile} must be larger than twice the margin {self.margin}")
+
+    @property
+    def step(self) -> int:
+        return self.tile - 2 * self.margin
+
+    @property
+    def rows(self) -> list[int]:
+        return list(range(-self.margin, self.height - self.margin, self.step))
+
+    @property
+    def cols(self) -> list[int]:
+        return list(range(-self.margin, self.width - self.margin, self.step))
+
+    @property
+    def tile_count(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def boundaries(self) -> tuple[list[int], list[int]]:
+        """Rows and columns where one tile's kept centre ends and the next one's begins
+        (index i: the step between pixel i - 1 and pixel i), for the seam ratio."""
+        return list(range(self.step, self.height, self.step)), list(range(self.step, self.width, self.step))
+
+    def centres(self) -> tuple[list[int], list[int]]:
+        """Rows and columns through the middle of each kept centre (the same phase of the
+        stride pattern as the boundaries: step / 2 is a multiple of the stride)."""
+        half = self.step // 2
+        return list(range(half, self.height, self.step)), list(range(half, self.width, self.step))
+
+    def generate(
+        self,
+        read_rows: RowReader,
+        generate_batch: OriginGenerator,
+        batch_size: int = 8,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(row_off, rows)`` blocks of the image, top to bottom, each row once."""
+        tile, margin, done = self.tile, self.margin, 0
+        col_index = [mirror_index(np.arange(c, c + tile), self.width) for c in self.cols]
+        for row in self.rows:
+            wanted = mirror_index(np.arange(row, row + tile), self.height)
+            first, last = int(wanted.min()), int(wanted.max())
+            band = read_rows(first, last - first + 1)[wanted - first]
+            keep = min(self.step, self.height - (row + margin))
+            out = np.empty((keep, self.width), np.float32)
+            for start in range(0, len(self.cols), batch_size):
+                cols = self.cols[start : start + batch_size]
+                tiles = np.stack([band[:, col_index[start + i]] for i in range(len(cols))])
+                origins = np.array([(row, c) for c in cols], np.int64)
+                images = generate_batch(tiles, origins)[..., 0]
+                for c, image in zip(cols, images):
+                    left = c + margin
+                    width = min(self.step, self.width - left)
+                    out[:, left : left + width] = image[margin : margin + keep, margin : margin + width]
+                done += len(cols)
+                if progress:
+                    progress(done, self.tile_count)
+            yield row + margin, out

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import keras
 
+from pix2pix_sar.models.layers import PerImageBatchNorm
+
+#: Normalisation layers by ``model.normalization``: each image normalised by its own
+#: statistics (BatchNorm at the paper's batch size 1, at any batch size), or none.
+NORMALIZATIONS = {"per_image": PerImageBatchNorm, "none": None}
+
 
 def weight_init(std: float) -> keras.initializers.Initializer:
     """The paper's N(0, std) weight initialiser."""
     return keras.initializers.RandomNormal(mean=0.0, stddev=std)
 
 
+def _norm_layers(normalization: str) -> list[keras.layers.Layer]:
+    layer = NORMALIZATIONS[normalization]
+    return [layer()] if layer is not None else []
+
+
 def downsample(
     filters: int,
     kernel_size: int,
     *,
-    batchnorm: bool = True,
+    normalization: str = "per_image",
+    bias: bool = False,
     leaky_slope: float = 0.2,
     init_std: float = 0.02,
     name: str | None = None,
 ) -> keras.Sequential:
-    """Conv(stride 2) - [BatchNorm] - LeakyReLU: halves height and width."""
+    """Conv(stride 2) - [norm] - LeakyReLU: halves height and width. The paper's
+    convolutions have no bias (the first encoder block has no norm either)."""
     layers = [
         keras.layers.Conv2D(
             filters,
@@ -27,13 +40,12 @@ def downsample(
             strides=2,
             padding="same",
             kernel_initializer=weight_init(init_std),
-            use_bias=False,
-        )
+            use_bias=bias,
+        ),
+        *_norm_layers(normalization),
+        # Keras 3's LeakyReLU defaults to 0.3; the paper uses 0.2.
+        keras.layers.LeakyReLU(negative_slope=leaky_slope),
     ]
-    if batchnorm:
-        layers.append(keras.layers.BatchNormalization())
-    # Keras 3's LeakyReLU defaults to 0.3; the paper uses 0.2.
-    layers.append(keras.layers.LeakyReLU(negative_slope=leaky_slope))
     return keras.Sequential(layers, name=name)
 
 
@@ -41,11 +53,15 @@ def upsample(
     filters: int,
     kernel_size: int,
     *,
-    dropout: float = 0.0,
+    normalization: str = "per_image",
+    bias: bool = False,
     init_std: float = 0.02,
     name: str | None = None,
 ) -> keras.Sequential:
-    """ConvTranspose(stride 2) - BatchNorm - [Dropout] - ReLU: doubles height and width."""
+    """ConvTranspose(stride 2) - [norm] - ReLU: doubles height and width.
+
+    The paper's dropout (between norm and ReLU) is applied by the generator after
+    this block, as a keyed layer; dropout commutes with ReLU, so the result is the same."""
     layers = [
         keras.layers.Conv2DTranspose(
             filters,
@@ -53,13 +69,11 @@ def upsample(
             strides=2,
             padding="same",
             kernel_initializer=weight_init(init_std),
-            use_bias=False,
+            use_bias=bias,
         ),
-        keras.layers.BatchNormalization(),
+        *_norm_layers(normalization),
+        keras.layers.ReLU(),
     ]
-    if dropout > 0:
-        layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.ReLU())
     return keras.Sequential(layers, name=name)
 
 

@@ -6,11 +6,13 @@ import keras
 
 from pix2pix_sar.config import ModelConfig
 from pix2pix_sar.models.blocks import downsample, weight_init
+from pix2pix_sar.models.layers import PerImageBatchNorm
 
 
 def build_discriminator(cfg: ModelConfig) -> keras.Model:
     """Inputs: the mask and an image (real or generated); output: patch logits
-    (30x30 at 256 with 4x4 kernels, 32x32 with 3x3)."""
+    (30x30 at 256 with 4x4 kernels, 32x32 with 3x3). Every norm is per image, so a
+    batch of N pairs is judged as N separate batch-1 calls would be."""
     k = cfg.discriminator_kernel
     base = cfg.base_filters
     size = cfg.patch_size
@@ -21,7 +23,7 @@ def build_discriminator(cfg: ModelConfig) -> keras.Model:
         x = downsample(
             f,
             k,
-            batchnorm=i > 0,
+            normalization="per_image" if i > 0 else "none",
             leaky_slope=cfg.leaky_slope,
             init_std=cfg.init_std,
             name=f"down{i + 1}",
@@ -30,7 +32,7 @@ def build_discriminator(cfg: ModelConfig) -> keras.Model:
     x = keras.layers.Conv2D(
         base * 8, k, strides=1, kernel_initializer=weight_init(cfg.init_std), use_bias=False, name="conv"
     )(x)
-    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = PerImageBatchNorm(name="bn")(x)
     x = keras.layers.LeakyReLU(negative_slope=cfg.leaky_slope, name="lrelu")(x)
     x = keras.layers.ZeroPadding2D(name="pad2")(x)
     logits = keras.layers.Conv2D(

@@ -1,4 +1,13 @@
-"""U-Net generator of pix2pix, its depth following the patch size."""
+"""U-Net generator of pix2pix (the paper's variants) and of the `scene` variant.
+
+Inputs: the encoded mask (N, H, W, C) and a noise key (N, 4) int32 (see
+:mod:`pix2pix_sar.models.layers`). The paper's generator goes down to a 1x1
+bottleneck (depth = log2(patch size)) and draws its noise as keyed dropout in the
+three decoder blocks nearest the bottleneck. The `scene` variant has a fixed depth
+(its bottleneck grows with the input), no normalisation, and takes its noise as
+an extra input channel drawn from the scene's pixel coordinates: a fixed,
+translation-equivariant function with a finite receptive field.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +17,15 @@ import keras
 
 from pix2pix_sar.config import ModelConfig
 from pix2pix_sar.models.blocks import downsample, upsample, weight_init
+from pix2pix_sar.models.layers import CoordinateNoise, KeyedDropout
+from pix2pix_sar.noise import KEY_SIZE
 
 #: Decoder blocks nearest the bottleneck that apply dropout (pix2pix: 3).
 DROPOUT_BLOCKS = 3
 
 
 def unet_depth(patch_size: int) -> int:
-    """Number of encoder blocks: down to 1x1 at the bottleneck (8 at 256)."""
+    """Number of encoder blocks of the paper's U-Net: down to 1x1 (8 at 256)."""
     return int(math.log2(patch_size))
 
 
@@ -23,21 +34,30 @@ def encoder_filters(depth: int, base_filters: int) -> list[int]:
     return [base_filters * min(2**i, 8) for i in range(depth)]
 
 
-def build_generator(cfg: ModelConfig) -> keras.Model:
-    """pix2pix U-Net: `depth` encoder blocks, `depth - 1` decoder blocks with skip
-    connections, and a final ConvTranspose + tanh to `out_channels`."""
-    depth = unet_depth(cfg.patch_size)
+def build_generator(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
+    """U-Net: `depth` encoder blocks, `depth - 1` decoder blocks with skip connections,
+    and a final ConvTranspose + tanh to `out_channels`.
+
+    With `any_size` the input takes any height and width that are multiples of
+    2**depth (whole-scene generation); else the patch size."""
+    depth = cfg.depth
     filters = encoder_filters(depth, cfg.base_filters)
     k = cfg.generator_kernel
+    side = None if any_size else cfg.patch_size
 
-    inputs = keras.Input((cfg.patch_size, cfg.patch_size, cfg.in_channels), name="mask")
-    x = inputs
+    mask = keras.Input((side, side, cfg.in_channels), name="mask")
+    key = keras.Input((KEY_SIZE,), dtype="int32", name="noise_key")
+    x = mask
+    if cfg.noise == "coordinates":
+        x = keras.layers.Concatenate(name="mask_noise")([mask, CoordinateNoise(name="noise")([mask, key])])
+    bias = cfg.normalization == "none"  # without norm, convolutions need their bias
     skips = []
     for i, f in enumerate(filters):
         x = downsample(
             f,
             k,
-            batchnorm=i > 0,
+            normalization=cfg.normalization if i > 0 else "none",
+            bias=bias,
             leaky_slope=cfg.leaky_slope,
             init_std=cfg.init_std,
             name=f"down{i + 1}",
@@ -46,13 +66,9 @@ def build_generator(cfg: ModelConfig) -> keras.Model:
 
     # Mirror the encoder: decoder block j joins encoder output depth-2-j.
     for j, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]))):
-        x = upsample(
-            f,
-            k,
-            dropout=cfg.dropout if j < DROPOUT_BLOCKS else 0.0,
-            init_std=cfg.init_std,
-            name=f"up{j + 1}",
-        )(x)
+        x = upsample(f, k, normalization=cfg.normalization, bias=bias, init_std=cfg.init_std, name=f"up{j + 1}")(x)
+        if j < DROPOUT_BLOCKS and cfg.dropout > 0:
+            x = KeyedDropout(cfg.dropout, salt=j + 1, name=f"dropout{j + 1}")([x, key])
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
 
     outputs = keras.layers.Conv2DTranspose(
@@ -65,4 +81,4 @@ def build_generator(cfg: ModelConfig) -> keras.Model:
         dtype="float32",  # keep the image in float32 under mixed precision
         name="image",
     )(x)
-    return keras.Model(inputs, outputs, name="generator")
+    return keras.Model([mask, key], outputs, name="generator")

@@ -9,6 +9,8 @@ def load_generator(path: str | Path):
     """The Keras generator saved at `path` (weights and architecture, no optimizer)."""
     import keras
 
-    from pix2pix_sar.models.inference import PerImageBatchNorm
+    # Importing the layers registers them (PerImageBatchNorm, KeyedDropout, CoordinateNoise).
+    from pix2pix_sar.models import layers
 
-    return keras.models.load_model(path, compile=False, custom_objects={"PerImageBatchNorm": PerImageBatchNorm})
+    custom = {name: getattr(layers, name) for name in ("PerImageBatchNorm", "KeyedDropout", "CoordinateNoise")}
+    return keras.models.load_model(path, compile=False, custom_objects=custom)

@@ -26,13 +26,14 @@ from typing import Protocol
 
 import numpy as np
 
-from pix2pix_sar import __version__
+from pix2pix_sar import RUN_FORMAT, __version__
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, diff_configs
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
+from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
 from pix2pix_sar.training.step import LOSS_NAMES
 
@@ -87,6 +88,12 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetIn
 def _check_resume(run: RunFolder, cfg: Config) -> None:
     """Refuse to continue a run with settings that would change what it is."""
     if run.exists():
+        if run.run_format() < RUN_FORMAT and run.state_dir.exists():
+            raise RunStateError(
+                f"{run.path} was trained by pix2pix-sar < 0.2, whose steps normalised over the batch and drew "
+                f"dropout from a stateful RNG; its snapshots still work with generate, evaluate and preview, "
+                f"but training cannot continue it exactly: choose a new --out"
+            )
         saved = run.load_config()
         changes = [c for c in diff_configs(saved, cfg) if c.split(":")[0] not in RESUMABLE_CHANGES]
         if changes:
@@ -105,7 +112,10 @@ def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path) -> None:
     with atomic_path(run.dataset_json) as tmp:
         shutil.copyfile(data_dir / "dataset.json", tmp)
     with atomic_path(run.run_json) as tmp:
-        tmp.write_text(json.dumps({"dataset": str(data_dir.resolve()), "version": __version__}, indent=2) + "\n")
+        tmp.write_text(
+            json.dumps({"dataset": str(data_dir.resolve()), "version": __version__, "format": RUN_FORMAT}, indent=2)
+            + "\n"
+        )
 
 
 def _rewind_history(path: Path, epoch: int) -> None:
@@ -177,9 +187,9 @@ def fit(
 
     # The strategy first: it may configure devices, which must precede any TF op.
     strategy = make_strategy(cfg.training.strategy)
+    import keras
     import tensorflow as tf
 
-    from pix2pix_sar.models.noise import dropout_rng_states, seed_dropout
     from pix2pix_sar.training.distribute import is_chief, num_workers, state_dir_for, task_index
     from pix2pix_sar.training.inputs import distributed_epoch, epoch_steps, load_worker_shard
     from pix2pix_sar.training.step import make_train_step
@@ -207,7 +217,7 @@ def fit(
     if chief:
         _write_run_files(run, cfg, data_dir)
 
-    seed_dropout(tcfg.seed)  # also seeds the weight initialisers
+    keras.utils.set_random_seed(tcfg.seed)  # the weight initialisers (the noise is keyed, not seeded)
     if tcfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     with strategy.scope():
@@ -219,9 +229,6 @@ def fit(
             generator_optimizer=nets.generator_optimizer,
             discriminator_optimizer=nets.discriminator_optimizer,
             epoch=epoch_var,
-            # Keras does not hand dropout RNG states to tf.train.Checkpoint; without
-            # them a resumed run would draw other dropout masks than an uninterrupted one.
-            generator_rng=dropout_rng_states(nets.generator),
         )
     save_dir = state_dir_for(strategy, run.state_dir)
     manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=tcfg.keep_states)
@@ -236,9 +243,9 @@ def fit(
         log.info("%s is already trained to epoch %d (asked: %d)", run.path, start, tcfg.epochs)
         return FitResult(run, start, start, cfg)
 
-    train_step = make_train_step(strategy, nets, cfg.loss, tcfg.batch_size, jit_compile=xla)
+    train_step = make_train_step(strategy, nets, cfg.loss, tcfg.batch_size, seed=tcfg.seed, jit_compile=xla)
     writer = tf.summary.create_file_writer(str(run.log_dir)) if chief else tf.summary.create_noop_writer()
-    preview = _Preview(data_dir, scheme) if chief else None
+    preview = _Preview(data_dir, scheme, tcfg.seed) if chief else None
     steps = epoch_steps(shard, tcfg.batch_size)
 
     for epoch in range(start, tcfg.epochs):
@@ -249,7 +256,7 @@ def fit(
             strategy, shard, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch
         )
         for step, (mask, target) in enumerate(batches):
-            losses = {k: float(v) for k, v in train_step(mask, target).items()}
+            losses = {k: float(v) for k, v in train_step(mask, target, epoch, step).items()}
             if not all(math.isfinite(v) for v in losses.values()):
                 raise TrainingDivergedError(
                     f"loss became {losses} at epoch {epoch + 1}, step {step + 1}; training stopped and "
@@ -284,17 +291,18 @@ def fit(
 class _Preview:
     """A few validation patches, generated at each snapshot for TensorBoard."""
 
-    def __init__(self, data_dir: Path, scheme):
+    def __init__(self, data_dir: Path, scheme, seed: int):
         name = "val" if split_size(data_dir, "val") else "train"
         split = load_split(data_dir, name, list(range(min(PREVIEW_COUNT, split_size(data_dir, name)))))
         self.masks = scheme.encode(split.zones)
         self.targets = split.images
+        self.keys = patch_keys(seed, np.arange(len(self.masks)))
 
     def strip(self, generator) -> np.ndarray:
         """mask | target | output per row, scaled to [0, 1]."""
         from pix2pix_sar.models.inference import generate_images
 
-        outputs = generate_images(generator, self.masks)
+        outputs = generate_images(generator, self.masks, self.keys)
         panels = [self.masks[..., :1], self.targets, outputs]
         return np.clip((np.concatenate(panels, axis=2) + 1.0) / 2.0, 0.0, 1.0)
 

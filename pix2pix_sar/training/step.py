@@ -1,10 +1,17 @@
 """The training step: one tape per network, both updated from the same forward pass.
 
-`compute_gradients` is the pure, optionally XLA-compiled part (forward, losses,
+`make_gradient_fn` is the pure, optionally XLA-compiled part (forward, losses,
 backward). `make_train_step` wraps it for a tf.distribute strategy: every replica
-computes its gradients on its own per-replica batch (BatchNorm statistics are per
-replica), the optimizers all-reduce and apply them, and the loss parts come back
-summed over replicas — each was already divided by the global batch size.
+computes its gradients on its own per-replica batch, the optimizers all-reduce and
+apply them, and the loss parts come back summed over replicas — each was already
+divided by the global batch size.
+
+Batch size and replicas are throughput knobs: every normalisation is per image and
+every example's noise is keyed by (seed, epoch, step, global example index)
+(:func:`~pix2pix_sar.models.layers.training_keys`), so a step at batch N computes
+the mean of N batch-1 gradients, whatever the replica count. No-data pixels (zone 0:
+all mask channels 0) count in no loss, and the discriminator sees the real image's
+no-data value (-1) there in generated images too.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import keras
 import tensorflow as tf
 
 from pix2pix_sar.config import LossConfig
-from pix2pix_sar.training.losses import discriminator_loss, generator_losses
+from pix2pix_sar.models.layers import training_keys
+from pix2pix_sar.training.losses import discriminator_loss, generator_losses, hide_nodata
 
 LOSS_NAMES = ("gen_total", "gen_gan", "gen_l1", "disc")
 
@@ -36,16 +44,24 @@ def _scale(optimizer, loss):
     return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
 
+def valid_pixels(mask: tf.Tensor) -> tf.Tensor:
+    """(N, H, W, 1) float32: 1 where the zone is not no-data (every encoding gives
+    no-data all-zero channels and every class a non-zero one)."""
+    return tf.cast(tf.reduce_any(tf.not_equal(mask, 0.0), axis=-1, keepdims=True), tf.float32)
+
+
 def make_gradient_fn(nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int, jit_compile: bool = False):
-    """``(mask, target) -> (losses, generator_grads, discriminator_grads)`` for one replica."""
+    """``(mask, target, keys) -> (losses, generator_grads, discriminator_grads)`` for one replica."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def compute_gradients(mask, target):
+    def compute_gradients(mask, target, keys):
+        valid = valid_pixels(mask)
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            fake = nets.generator(mask, training=True)
+            fake = nets.generator([mask, keys], training=True)
+            judged_fake = hide_nodata(fake, valid)
             disc_real = nets.discriminator([mask, target], training=True)
-            disc_fake = nets.discriminator([mask, fake], training=True)
-            losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size)
+            disc_fake = nets.discriminator([mask, judged_fake], training=True)
+            losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size, valid=valid)
             losses["disc"] = discriminator_loss(disc_real, disc_fake, global_batch_size)
             gen_objective = _scale(nets.generator_optimizer, losses["gen_total"])
             disc_objective = _scale(nets.discriminator_optimizer, losses["disc"])
@@ -56,29 +72,43 @@ def make_gradient_fn(nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int
     return compute_gradients
 
 
+def replica_keys(seed: int, epoch, step, per_replica_batch) -> tf.Tensor:
+    """Noise keys of this replica's examples: global index = replica id x per-replica
+    batch + position (the order in which tf.distribute splits a global batch)."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    first = tf.cast(replica, tf.int32) * per_replica_batch
+    return training_keys(seed, epoch, step, first + tf.range(per_replica_batch, dtype=tf.int32))
+
+
 def make_train_step(
     strategy: tf.distribute.Strategy,
     nets: Pix2Pix,
     loss_cfg: LossConfig,
     global_batch_size: int,
+    seed: int = 0,
     jit_compile: bool = False,
-) -> Callable[[object, object], dict[str, tf.Tensor]]:
-    """A compiled distributed step ``(mask, target) -> {gen_total, gen_gan, gen_l1, disc}``.
+) -> Callable[..., dict[str, tf.Tensor]]:
+    """A compiled distributed step ``(mask, target, epoch, step) -> {gen_total, gen_gan, gen_l1, disc}``.
 
-    Inputs are per-replica values from `strategy`'s distributed dataset. The step
-    holds no state of its own: all it changes lives in `nets` (and so in the checkpoint).
-    """
+    `mask` and `target` are per-replica values from `strategy`'s distributed dataset;
+    `epoch` and `step` (0-based) key the noise. The step holds no state of its own:
+    all it changes lives in `nets` (and so in the checkpoint)."""
     compute_gradients = make_gradient_fn(nets, loss_cfg, global_batch_size, jit_compile)
 
-    def replica_step(mask, target):
-        losses, gen_grads, disc_grads = compute_gradients(mask, target)
+    def replica_step(mask, target, epoch, step):
+        keys = replica_keys(seed, epoch, step, tf.shape(mask)[0])
+        losses, gen_grads, disc_grads = compute_gradients(mask, target, keys)
         nets.generator_optimizer.apply_gradients(zip(gen_grads, nets.generator.trainable_variables))
         nets.discriminator_optimizer.apply_gradients(zip(disc_grads, nets.discriminator.trainable_variables))
         return losses
 
     @tf.function(reduce_retracing=True)
-    def train_step(mask, target):
-        per_replica = strategy.run(replica_step, args=(mask, target))
+    def distributed_step(mask, target, epoch, step):
+        per_replica = strategy.run(replica_step, args=(mask, target, epoch, step))
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+    def train_step(mask, target, epoch, step):
+        # Tensors, not Python ints: a tf.function traces anew for every Python value.
+        return distributed_step(mask, target, tf.constant(epoch, tf.int32), tf.constant(step, tf.int32))
 
     return train_step

@@ -104,6 +104,8 @@ def test_cli_synth_then_prepare_with_vectors_and_aoi(tmp_path):
             "32",
             "--stride",
             "16",
+            "--val-fraction",  # overlapping patches of one scene: all for training (nothing leaks)
+            "0",
             "--classes",
             "zones",
         ],

@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 from pix2pix_sar import geo
 from pix2pix_sar.cli.main import cli
+from pix2pix_sar.data.dataset import load_info, load_manifest
 from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
 from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput, VectorLabels
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, InvalidValue
 
 
 def _nothing_left(folder: Path, out: Path) -> bool:
@@ -184,3 +185,59 @@ def test_cli_reports_bad_input_in_one_line(synth_files, tmp_path):
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(lines) == 1 and "does not overlap any scene" in lines[0] and "Traceback" not in result.output
     assert _nothing_left(tmp_path, tmp_path / "out")
+
+
+def _prepare_cli(sar: list[Path], masks: list[Path], out: Path, *extra: str):
+    args = ["prepare", *[a for s in sar for a in ("--sar", str(s))], *[a for m in masks for a in ("--mask", str(m))]]
+    return CliRunner().invoke(cli, [*args, "--out", str(out), "--patch-size", "32", *extra])
+
+
+@pytest.mark.parametrize("split", [[], ["--split-by", "patch"]])
+def test_cli_overlapping_stride_with_split_by_patch_is_refused(split, synth_files, tmp_path):
+    # Patches 16 pixels apart share pixels: a random split by patch would leak them into validation.
+    out = tmp_path / "out"
+    result = _prepare_cli([synth_files.scene], [synth_files.zones], out, "--stride", "16", *split)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith("Error: Invalid value for '--stride': stride 16 is below the patch size 32")
+    assert "--split-by scene" in lines[0] and "--split-by source" in lines[0]
+    assert _nothing_left(tmp_path, out)
+
+
+def test_overlapping_stride_with_split_by_patch_names_the_stride():
+    with pytest.raises(InvalidValue, match="use --split-by scene") as info:
+        PrepareOptions(patch_size=32, stride=16).check()
+    assert info.value.field == "stride" and "\n" not in str(info.value)
+    # Nothing to leak into: no validation share, or no overlap.
+    PrepareOptions(patch_size=32, stride=16, val_fraction=0.0).check()
+    PrepareOptions(patch_size=32, stride=32).check()
+    PrepareOptions(patch_size=32, stride=48).check()
+
+
+def test_cli_overlapping_stride_with_split_by_scene_works(two_scenes, tmp_path):
+    out = tmp_path / "ds"
+    result = _prepare_cli(
+        [f.scene for f in two_scenes],
+        [f.zones for f in two_scenes],
+        out,
+        "--stride",
+        "16",
+        "--split-by",
+        "scene",
+        "--max-nodata",
+        "0.9",
+        "--seed",
+        "1",
+    )
+    assert result.exit_code == 0, result.output
+    info = load_info(out)
+    assert info.extra["stride"] == 16 and info.extra["split_by"] == "scene"
+    records = load_manifest(out)
+    assert len(records) > 2 * (128 // 32) ** 2  # more than the non-overlapping windows
+    assert any(r.row_off % 32 == 16 or r.col_off % 32 == 16 for r in records)
+    splits = {}
+    for rec in records:
+        splits.setdefault(rec.source, set()).add(rec.split)
+    assert sorted(map(len, splits.values())) == [1, 1]  # each scene wholly in one split
+    assert {s for v in splits.values() for s in v} == {"train", "val"}

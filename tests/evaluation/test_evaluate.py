@@ -1,6 +1,7 @@
 """pix2pix-sar evaluate and report, end to end on tiny trained runs."""
 
 import csv
+import json
 import re
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pix2pix_sar.cli.main import cli
-from pix2pix_sar.evaluation.sweep import read_per_epoch
+from pix2pix_sar.evaluation.sweep import METRIC_VERSION, read_per_epoch
 from pix2pix_sar.run_folder import RunFolder
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -64,17 +65,21 @@ def test_per_image_numbers_equal_the_numpy_metrics_on_generated_images(fresh_run
     from pix2pix_sar.evaluation.sweep import evaluate_run
     from pix2pix_sar.models.inference import generate_images
     from pix2pix_sar.models.snapshots import load_generator
+    from pix2pix_sar.noise import patch_keys
 
     run = fresh_runs["orig"]  # trained without dropout: generation is deterministic
     result = evaluate_run(run, batch_size=4)
     assert result.evaluated == [1, 2] and result.images_per_second > 0
     split = load_split(tiny_dataset, "val")
     generator = load_generator(RunFolder(run).find_snapshot(2)[1])
-    generated = metrics.to_unit(generate_images(generator, encode_binary(split.zones)))
+    keys = patch_keys(0, np.arange(len(split)))
+    generated = metrics.to_unit(generate_images(generator, encode_binary(split.zones), keys))
     target = metrics.to_unit(split.images)
+    valid = split.zones != 0
     got = [r for r in rows(result.run.eval_per_image_csv) if r["epoch"] == "2"]
-    np.testing.assert_allclose([float(r["dice"]) for r in got], metrics.non_binary_dice(generated, target), atol=1e-4)
-    np.testing.assert_allclose([float(r["ssim"]) for r in got], metrics.ssim(generated, target), atol=1e-4)
+    for name, fn in (("dice", metrics.non_binary_dice), ("ssim", metrics.ssim), ("mae", metrics.mean_abs_error)):
+        np.testing.assert_allclose([float(r[name]) for r in got], fn(generated, target, valid), atol=1e-4)
+    assert json.loads(result.run.eval_json.read_text())["metric_version"] == METRIC_VERSION
 
 
 def test_report_compares_runs_with_fig3_table1_fig4(fresh_runs, tmp_path):
@@ -119,3 +124,16 @@ def test_evaluating_again_with_another_seed_is_refused(fresh_runs):
     assert run_cli("-q", "evaluate", run).exit_code == 0
     result = run_cli("evaluate", run, "--seed", 3)
     assert result.exit_code == 1 and "another seed" in result.output and "delete" in result.output
+
+
+def test_rows_of_an_older_metric_version_are_not_mixed_with_new_ones(fresh_runs):
+    run = fresh_runs["orig"]
+    assert run_cli("-q", "evaluate", run).exit_code == 0
+    files = RunFolder(run)
+    record = json.loads(files.eval_json.read_text())
+    del record["metric_version"]  # as written before no-data was left out
+    files.eval_json.write_text(json.dumps(record))
+    before = files.eval_per_epoch_csv.read_bytes()
+    result = run_cli("evaluate", run)
+    assert result.exit_code == 1 and "metric version 1" in result.output and f"delete {files.eval_dir}" in result.output
+    assert files.eval_per_epoch_csv.read_bytes() == before

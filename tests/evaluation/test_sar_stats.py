@@ -87,3 +87,43 @@ def test_dn_units_have_no_enl_but_still_a_histogram_distance():
     out = stats.summary()
     assert np.isnan(out["enl_ratio_ocean"]) and np.isnan(out["enl_real_ocean"])
     assert out["w1_db_ocean"] == pytest.approx(255.0 / 4, rel=0.1)  # mean |U(-1, 1)| * 255 / 2
+
+
+def test_nodata_never_counts_and_spectra_use_only_whole_patches():
+    rng = np.random.default_rng(5)
+    zones, mean_db = scenes(rng)
+    real = to_model(10 ** (mean_db / 10) * rng.gamma(4.0, 0.25, mean_db.shape))
+    gen = to_model(10 ** (mean_db / 10) * rng.gamma(2.0, 0.5, mean_db.shape))
+    holed = zones.copy()
+    holed[2:, :, 24:] = 0  # the last two patches: right half no-data
+    nodata = (holed == 0)[..., None]
+
+    def summary(real_fill, gen_fill):
+        stats = SarStatistics(SCALING)
+        stats.add(holed, np.where(nodata, real_fill, real), np.where(nodata, gen_fill, gen))
+        return stats.summary()
+
+    # Whatever lies under no-data (the real no-data value, extremes, noise) changes nothing.
+    out = summary(-1.0, -1.0)
+    for fills in ((1.0, -1.0), (rng.uniform(-1, 1, real.shape), rng.uniform(-1, 1, real.shape))):
+        other = summary(*fills)
+        for name in stat_names():
+            assert other[name] == pytest.approx(out[name], rel=1e-12, nan_ok=True), name
+    # Only the two whole patches enter the spectra.
+    whole = SarStatistics(SCALING)
+    whole.add(zones[:2], real[:2], gen[:2])
+    assert out["spectra_patches"] == whole.summary()["spectra_patches"] == 2
+    assert out["spectral_distance_db"] == pytest.approx(whole.summary()["spectral_distance_db"], rel=1e-12)
+    # The holed patches' valid halves do count in the per-class statistics.
+    assert out["w1_db_ocean"] != pytest.approx(whole.summary()["w1_db_ocean"], rel=1e-6)
+
+
+def test_spectra_without_a_whole_patch_are_nan():
+    zones = np.full((2, 16, 16), OCEAN, np.uint8)
+    zones[:, 0, 0] = 0
+    image = np.random.default_rng(6).uniform(-1, 1, (2, 16, 16, 1))
+    stats = SarStatistics(SCALING)
+    stats.add(zones, image, image)
+    out = stats.summary()
+    assert out["spectra_patches"] == 0 and np.isnan(out["spectral_distance_db"])
+    assert out["w1_db_ocean"] == 0.0

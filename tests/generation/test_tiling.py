@@ -33,7 +33,7 @@ def test_blending_an_exact_generator_gives_back_its_input_row_by_row(width, heig
 
     plan = TilePlan(width, height, 32, overlap)
     batches = []
-    blocks = list(generate_rows(plan, read_rows, lambda t: batches.append(len(t)) or t, batch_size=5))
+    blocks = list(generate_rows(plan, read_rows, lambda t, origins: batches.append(len(t)) or t, batch_size=5))
     assert [r for r, _ in blocks] == sorted(r for r, _ in blocks) and blocks[0][0] == 0
     image = np.concatenate([b for _, b in blocks])
     assert image.shape == (height, width)

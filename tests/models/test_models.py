@@ -12,13 +12,13 @@ def test_every_variant_builds_with_the_right_shapes(variant):
 
     cfg = resolve_config(variant, assignments=["model.patch_size=64", "model.base_filters=8"]).model
     gen, disc = build_generator(cfg), build_discriminator(cfg)
-    assert gen.input_shape == (None, 64, 64, 1) and gen.output_shape == (None, 64, 64, 1)
-    assert unet_depth(64) == 6 and len([item for item in gen.layers if item.name.startswith("down")]) == 6
+    assert gen.input_shape == [(None, 64, 64, 1), (None, 4)] and gen.output_shape == (None, 64, 64, 1)
+    assert unet_depth(64) == 6 and len([item for item in gen.layers if item.name.startswith("down")]) == cfg.depth
     out = disc([np.zeros((2, 64, 64, 1), np.float32)] * 2)
     # 64 -> 32 -> 16 -> 8 -> pad 10 -> conv k -> pad -> conv k
     side = 8 + 2 - cfg.discriminator_kernel + 1 + 2 - cfg.discriminator_kernel + 1
     assert out.shape == (2, side, side, 1)
-    image = gen(np.ones((1, 64, 64, 1), np.float32), training=False)
+    image = gen([np.ones((1, 64, 64, 1), np.float32), np.zeros((1, 4), np.int32)], training=False)
     assert np.all(np.abs(image) <= 1.0)  # tanh
 
 
@@ -26,13 +26,14 @@ def test_blocks_follow_the_paper():
     import keras
 
     from pix2pix_sar.models import build_generator
+    from pix2pix_sar.models.layers import KeyedDropout
 
     cfg = resolve_config("orig", assignments=["model.patch_size=32", "model.base_filters=8"]).model
     gen = build_generator(cfg)
     layers = list(gen._flatten_layers())
     slopes = {item.negative_slope for item in layers if isinstance(item, keras.layers.LeakyReLU)}
     assert slopes == {0.2}
-    dropouts = [item for item in layers if isinstance(item, keras.layers.Dropout)]
+    dropouts = [item for item in layers if isinstance(item, KeyedDropout)]
     assert len(dropouts) == 3 and all(d.rate == 0.5 for d in dropouts)
     down1 = gen.get_layer("down1")
     assert not any(isinstance(item, keras.layers.BatchNormalization) for item in down1.layers)

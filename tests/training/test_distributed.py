@@ -1,7 +1,7 @@
 """tf.distribute on this CPU: 2 logical devices (mirrored) and 2 processes on
 localhost (multi-worker) must do the same arithmetic as one device that runs the
-two batch-1 halves separately and averages their gradients (BatchNorm statistics
-are per replica, so a single batch of 2 would be a different computation)."""
+two batch-1 halves separately and averages their gradients — with dropout on, each
+example drawing its own mask from its key (seed, epoch, step, global example index)."""
 
 import csv
 import json
@@ -17,7 +17,7 @@ from pix2pix_sar.run_folder import RunFolder
 
 #: float32 sums over replicas are ordered differently than in the reference.
 WEIGHT_ATOL = 1e-5
-ARGS = ["--batch-size", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8", "--set", "model.dropout=0.0"]
+ARGS = ["--batch-size", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8"]
 
 
 def _fit(data, out, strategy, epochs, env_extra=None, wait=True):
@@ -69,12 +69,13 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
     import tensorflow as tf
 
     from pix2pix_sar.data.zones import CLASS_SCHEMES
+    from pix2pix_sar.models.layers import training_keys
     from pix2pix_sar.training.inputs import load_worker_shard, worker_dataset
     from pix2pix_sar.training.loop import build_pix2pix
     from pix2pix_sar.training.step import LOSS_NAMES, make_gradient_fn
 
     cfg = RunFolder(mirrored_run).load_config()
-    assert cfg.training.strategy == "mirrored" and cfg.training.batch_size == 2
+    assert cfg.training.strategy == "mirrored" and cfg.training.batch_size == 2 and cfg.model.dropout == 0.5
     keras.utils.set_random_seed(cfg.training.seed)
     nets = build_pix2pix(cfg, "float32")
     gradients = make_gradient_fn(nets, cfg.loss, global_batch_size=2)
@@ -82,7 +83,10 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
     batches = list(worker_dataset(shard, 1, cfg.training.seed, 0).as_numpy_iterator())  # replica 0, 1, 0, 1, ...
     sums, steps = dict.fromkeys(LOSS_NAMES, 0.0), len(batches) // 2
     for step in range(steps):
-        halves = [gradients(tf.constant(m), tf.constant(t)) for m, t in batches[2 * step : 2 * step + 2]]
+        halves = [
+            gradients(tf.constant(m), tf.constant(t), training_keys(cfg.training.seed, 0, step, tf.constant([r])))
+            for r, (m, t) in enumerate(batches[2 * step : 2 * step + 2])
+        ]
         for k in LOSS_NAMES:
             sums[k] += sum(float(h[0][k]) for h in halves)
         gen_grads = [a + b for a, b in zip(halves[0][1], halves[1][1])]

@@ -32,7 +32,7 @@ def test_one_train_step_changes_both_networks_and_returns_loss_parts(tiny_datase
     split = load_split(tiny_dataset, "train")
     before_g = [w.copy() for w in nets.generator.get_weights()]
     before_d = [w.copy() for w in nets.discriminator.get_weights()]
-    losses = step(tf.constant(encode_binary(split.zones[:2])), tf.constant(split.images[:2]))
+    losses = step(tf.constant(encode_binary(split.zones[:2])), tf.constant(split.images[:2]), 0, 0)
     assert set(losses) == {"gen_total", "gen_gan", "gen_l1", "disc"}
     total = float(losses["gen_gan"]) * 1.0 + 100.0 * float(losses["gen_l1"])
     assert float(losses["gen_total"]) == pytest.approx(total, rel=1e-5)
@@ -119,3 +119,19 @@ def test_too_few_patches_for_the_replicas_is_an_input_error(tiny_dataset):
 
     with pytest.raises(InputError, match=r"cannot feed 100 replica\(s\); prepare more patches"):
         load_worker_shard(tiny_dataset, "val", CLASS_SCHEMES["binary"], num_replicas=100, num_workers=1, worker=0)
+
+
+def test_a_generator_trained_at_batch_4_generates_each_mask_as_alone(tiny_dataset, tiny_config, tmp_path):
+    from pix2pix_sar.data.dataset import load_split
+    from pix2pix_sar.data.zones import encode_binary
+    from pix2pix_sar.models.snapshots import load_generator
+    from pix2pix_sar.noise import patch_keys
+    from pix2pix_sar.training.loop import fit
+
+    fit(tiny_config("orig", "training.batch_size=4", epochs=1), tiny_dataset, tmp_path / "run")
+    generator = load_generator(RunFolder(tmp_path / "run").snapshot_path(1))
+    masks = encode_binary(load_split(tiny_dataset, "train").zones[:4])
+    keys = patch_keys(0, np.arange(4))
+    batch = generator([masks, keys], training=True).numpy()  # dropout on: the generator's noise
+    alone = [generator([masks[i : i + 1], keys[i : i + 1]], training=True).numpy() for i in range(4)]
+    np.testing.assert_allclose(batch, np.concatenate(alone), atol=1e-4)

@@ -1,0 +1,154 @@
+"""Custom layers: per-image normalisation and stateless, keyed noise.
+
+One rule for randomness (README "How generated images are made"): every random
+draw is a pure function of a *noise key*, never of a hidden RNG state. A key is
+four int32 per example, ``(k0, k1, row, col)``:
+
+* training: ``k0`` the run's seed, ``k1`` a hash of (epoch, step, global example
+  index), ``row = col = 0``;
+* evaluation and preview: ``k0`` the seed, ``k1`` the patch's index;
+* tiled generation: ``k0`` the seed, ``k1 = 0``, ``(row, col)`` the tile's
+  top-left pixel in the scene.
+
+:class:`KeyedDropout` (the paper's noise) draws one mask per example from its key
+(the whole key, so a tile's mask depends on where the tile lies), and
+:class:`CoordinateNoise` (the ``scene`` variant) draws a noise image whose pixel
+(i, j) depends only on ``(k0, k1, row + i, col + j)``: a field defined on the
+scene's own pixel grid, identical wherever a tile cuts it. Neither depends on the
+batch size, on the other examples of a batch or on the replica, so resuming,
+batching and replicas cannot change results.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pix2pix_sar.noise import KEY_SIZE
+
+_GOLDEN = 0x9E3779B9
+
+
+def _mix(x: tf.Tensor) -> tf.Tensor:
+    """A 32-bit integer finaliser ("lowbias32", C. Wellons): every input bit flips
+    about half the output bits."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def _combine(h: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
+    return _mix(tf.bitwise.bitwise_xor(h, value) + tf.constant(_GOLDEN, tf.uint32))
+
+
+def _uint(x: tf.Tensor) -> tf.Tensor:
+    return tf.bitcast(tf.cast(x, tf.int32), tf.uint32)
+
+
+def _unit_uniform(bits: tf.Tensor) -> tf.Tensor:
+    """Uniform in [0, 1) from the top 24 bits."""
+    return tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) * (1.0 / (1 << 24))
+
+
+def example_hash(key: tf.Tensor, salt: int, words: int = KEY_SIZE) -> tf.Tensor:
+    """(N,) uint32: a hash of the first `words` int32 of each key and a layer salt."""
+    key = _uint(key)
+    h = _mix(tf.fill(tf.shape(key)[:1], tf.constant(salt * 2654435761 % (1 << 32), tf.uint32)))
+    for i in range(words):
+        h = _combine(h, key[:, i])
+    return h
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class PerImageBatchNorm(keras.layers.BatchNormalization):
+    """BatchNormalization with each image's own spatial statistics, in training and
+    inference alike (instance normalisation with BatchNorm's weights).
+
+    It is what BatchNorm computes at the paper's batch size 1, made independent of
+    the batch: a step at batch N is the mean of N batch-1 steps, and a batch of N
+    images generates what N separate calls would. The moving statistics are kept
+    (and counted, as the paper's parameter counts do) but never used."""
+
+    def call(self, inputs, training=None, mask=None):
+        x = keras.ops.cast(inputs, "float32")
+        mean, variance = keras.ops.moments(x, axes=(1, 2), keepdims=True)
+        outputs = keras.ops.batch_normalization(
+            x,
+            mean=mean,
+            variance=variance,
+            axis=-1,
+            offset=keras.ops.cast(self.beta, "float32"),
+            scale=keras.ops.cast(self.gamma, "float32"),
+            epsilon=self.epsilon,
+        )
+        return keras.ops.cast(outputs, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class KeyedDropout(keras.layers.Layer):
+    """Dropout whose mask is a pure function of the example's noise key and `salt`.
+
+    Applied whenever `rate` > 0 (pix2pix keeps dropout on when generating: it is
+    the generator's noise); inputs ``[x, key]``."""
+
+    def __init__(self, rate: float, salt: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.salt = int(salt)
+
+    def call(self, inputs):
+        x, key = inputs
+        if self.rate <= 0:
+            return x
+        shape = tf.shape(x)
+        per_example = tf.reduce_prod(shape[1:])
+        h = example_hash(key, self.salt)[:, None]
+        index = tf.bitcast(tf.range(per_example, dtype=tf.int32), tf.uint32)[None, :]
+        uniform = tf.reshape(_unit_uniform(_combine(h, index)), shape)
+        keep = tf.cast(uniform >= self.rate, x.dtype)
+        return x * keep / tf.cast(1.0 - self.rate, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "salt": self.salt}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class CoordinateNoise(keras.layers.Layer):
+    """A noise image (N, H, W, 1), uniform with zero mean and unit variance, whose
+    pixel (i, j) depends only on ``(k0, k1, row + i, col + j)`` of the key: the same
+    field wherever a tile cuts the scene. Inputs ``[mask, key]`` (the mask gives the size)."""
+
+    def __init__(self, salt: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.salt = int(salt)
+
+    def call(self, inputs):
+        mask, key = inputs
+        shape = tf.shape(mask)
+        h = example_hash(key, self.salt, words=2)[:, None, None]
+        rows = _uint(key[:, 2])[:, None, None] + _uint(tf.range(shape[1]))[None, :, None]
+        cols = _uint(key[:, 3])[:, None, None] + _uint(tf.range(shape[2]))[None, None, :]
+        bits = _combine(_combine(h, rows), cols)
+        noise = (_unit_uniform(bits) - 0.5) * np.float32(np.sqrt(12.0))
+        return tf.cast(noise[..., None], self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:3], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "salt": self.salt}
+
+
+def training_keys(seed: int, epoch: tf.Tensor, step: tf.Tensor, examples: tf.Tensor) -> tf.Tensor:
+    """(N, 4) int32 noise keys of training examples (in-graph): ``k1`` hashes
+    (epoch, step, global example index within the step)."""
+    k1 = _combine(_combine(_mix(_uint(epoch) + tf.constant(0x51ED27, tf.uint32)), _uint(step)), _uint(examples))
+    k1 = tf.bitcast(k1, tf.int32)
+    zeros = tf.zeros_like(k1)
+    return tf.stack([tf.fill(tf.shape(k1), tf.constant(seed, tf.int32)), k1, zeros, zeros], axis=1)
