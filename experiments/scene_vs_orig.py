@@ -1,7 +1,8 @@
 """orig vs scene on the same synthetic scene, the same budget: whole-scene quality.
 
-    python experiments/scene_vs_orig.py --work /tmp/svo [--size 1024] [--epochs 30]
-        [--crop 1000x900] [--figure docs/scene_vs_orig.png] [--json out.json]
+    python experiments/scene_vs_orig.py --work /tmp/svo [--size 1024] [--epochs 20]
+        [--crop 1000x900] [--figure docs/scene_vs_orig.png] [--zoom-figure docs/scene_vs_orig_zoom.png]
+        [--json out.json]
 
 1. `synth` a size x size scene, `prepare --classes zones` 64-pixel patches.
 2. `fit` each variant with the demo's configuration (experiments/demo/config.yaml:
@@ -40,10 +41,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--crop", default="1000x900")
     parser.add_argument("--variants", default="orig,scene")
     parser.add_argument("--figure", type=Path)
+    parser.add_argument("--zoom-figure", type=Path, help="the same, on a 320x320 window of rock, glacier and ocean")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     width, height = (int(v) for v in args.crop.split("x"))
@@ -119,6 +121,10 @@ def main() -> None:
     if args.figure:
         columns = [("real", real[None]), *((v, images[v][None]) for v in images)]
         plot_image_grid(zones[None], columns, args.figure, row_labels=[f"{width}x{height} crop"])
+    if args.zoom_figure:
+        window = (slice(150, 470), slice(80, 400))
+        columns = [("real", real[window][None]), *((v, images[v][window][None]) for v in images)]
+        plot_image_grid(zones[window][None], columns, args.zoom_figure, row_labels=["320x320 window"])
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

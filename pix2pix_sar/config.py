@@ -31,6 +31,7 @@ def check_patch_size(size: int, name: str, error: type[Pix2PixSarError] = Config
 #: Choices of the string-valued model fields.
 NORMALIZATIONS = ("per_image", "none")
 NOISES = ("dropout", "coordinates")
+UPSAMPLINGS = ("transpose", "resize")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ModelConfig:
     unet_depth: int = 0  # encoder blocks; 0: down to a 1x1 bottleneck (the paper: log2 of the patch size)
     normalization: str = "per_image"  # per_image: each image by its own statistics (BatchNorm at batch 1); none
     noise: str = "dropout"  # dropout: keyed dropout in the decoder (the paper); coordinates: a noise input channel
+    upsampling: str = "transpose"  # transpose: ConvTranspose 2x (the paper); resize: bilinear 2x then a 3x3 conv
 
     @property
     def depth(self) -> int:
@@ -62,8 +64,12 @@ class ModelConfig:
 
     @property
     def reach(self) -> int:
-        """A bound on how far (pixels) an output pixel sees into its input: (kernel - 1)
-        x stride, measured 40 for the scene variant's 48 (tests/models/test_scene.py)."""
+        """How far (pixels) an output pixel sees into its input, at most: (kernel - 1) x
+        stride for ConvTranspose decoders (measured 40 where this gives 48), 3.5 x stride
+        for resize decoders with kernels up to 4 (measured 55 where this gives 56);
+        tests/models/test_scene.py measures it."""
+        if self.upsampling == "resize":
+            return max(self.generator_kernel - 1, 3) * self.stride + self.stride // 2
         return (self.generator_kernel - 1) * self.stride
 
     @property
@@ -83,6 +89,8 @@ class ModelConfig:
             raise ConfigError(
                 f"model.normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}"
             )
+        if self.upsampling not in UPSAMPLINGS:
+            raise ConfigError(f"model.upsampling must be one of {', '.join(UPSAMPLINGS)}, got {self.upsampling!r}")
         if self.noise not in NOISES:
             raise ConfigError(f"model.noise must be one of {', '.join(NOISES)}, got {self.noise!r}")
         if self.noise == "coordinates" and self.dropout > 0:
@@ -210,8 +218,16 @@ VARIANTS: dict[str, Variant] = {
         Variant("l1_50_gan50", "loss weights GAN 50, L1 50", {"loss": {"gan_weight": 50.0, "l1_weight": 50.0}}),
         Variant(
             "scene",
-            "for whole scenes: U-Net of depth 4, no normalisation, noise from scene coordinates",
-            {"model": {"unet_depth": 4, "normalization": "none", "noise": "coordinates", "dropout": 0.0}},
+            "for whole scenes: U-Net depth 4, no normalisation, resize decoder, noise from scene coordinates",
+            {
+                "model": {
+                    "unet_depth": 4,
+                    "normalization": "none",
+                    "noise": "coordinates",
+                    "dropout": 0.0,
+                    "upsampling": "resize",
+                }
+            },
         ),
     )
 }

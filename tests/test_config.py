@@ -18,7 +18,7 @@ def test_variants_match_the_paper():
     assert dataclasses.astuple(resolve_config("l1_1_gan100").loss) == (100.0, 1.0)
     assert dataclasses.astuple(resolve_config("l1_50_gan50").loss) == (50.0, 50.0)
     scene = resolve_config("scene", assignments=["model.patch_size=64"]).model
-    assert scene.whole_scene and scene.depth == 4 and scene.stride == 16 and scene.reach == 48
+    assert scene.whole_scene and scene.depth == 4 and scene.stride == 16 and scene.reach == 56
     assert not orig.model.whole_scene and orig.model.depth == 8
 
 

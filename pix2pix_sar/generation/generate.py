@@ -184,20 +184,23 @@ def check_mask(path: Path, mask_values: str = "zones") -> geo.Grid:
 
 class _ZoneRows:
     """Reads (and checks) row bands of a mask once: encoded for the generator, and
-    kept until the output rows of that band are finished (they start where the band
-    started), which take their no-data from the same read."""
+    kept until the output rows they cover are finished, which take their no-data
+    from the same read (every tiling reads a band that covers the rows it finishes)."""
 
     def __init__(self, path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str):
         self.path, self.grid, self.scheme, self.mask_values = path, grid, scheme, mask_values
-        self._bands: dict[int, np.ndarray] = {}
+        self._bands: list[tuple[int, np.ndarray]] = []  # (first row, zones)
 
     def encoded(self, row_off: int, n_rows: int) -> np.ndarray:
         zones = read_zones(self.path, (0, row_off, self.grid.width, n_rows), self.mask_values)
-        self._bands[row_off] = zones
+        self._bands.append((row_off, zones))
         return self.scheme.encode(zones)
 
     def zones(self, row_off: int, n_rows: int) -> np.ndarray:
-        return self._bands.pop(row_off)[:n_rows]
+        first, band = next((f, b) for f, b in self._bands if f <= row_off and row_off + n_rows <= f + len(b))
+        # Rows above the next output row are done: drop the bands that end there.
+        self._bands = [(f, b) for f, b in self._bands if f + len(b) > row_off + n_rows]
+        return band[row_off - first : row_off - first + n_rows]
 
 
 # --- Output values ------------------------------------------------------------------

@@ -242,7 +242,8 @@ class CropPlan:
 
     def centres(self) -> tuple[list[int], list[int]]:
         """Rows and columns through the middle of each kept centre (the same phase of the
-        stride pattern as the boundaries: step / 2 is a multiple of the stride)."""
+        stride pattern as the boundaries when step / 2 is a multiple of the stride, as for
+        the default 512-pixel tile: step 416, half 208 = 13 x 16)."""
         half = self.step // 2
         return list(range(half, self.height, self.step)), list(range(half, self.width, self.step))
 

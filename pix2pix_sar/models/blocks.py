@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from pix2pix_sar.models.layers import PerImageBatchNorm
+from pix2pix_sar.models.layers import Bilinear2x, PerImageBatchNorm
 
 #: Normalisation layers by ``model.normalization``: each image normalised by its own
 #: statistics (BatchNorm at the paper's batch size 1, at any batch size), or none.
@@ -49,28 +49,37 @@ def downsample(
     return keras.Sequential(layers, name=name)
 
 
+def doubling(
+    filters: int, kernel_size: int, *, upsampling: str = "transpose", bias: bool = False, init_std: float = 0.02
+) -> list[keras.layers.Layer]:
+    """Layers that double height and width: ConvTranspose(stride 2) (the paper), or
+    bilinear 2x then a 3x3 conv ("resize", Odena et al. 2016: no checkerboard pattern
+    locked to the stride)."""
+    if upsampling == "resize":
+        conv = keras.layers.Conv2D(filters, 3, padding="same", kernel_initializer=weight_init(init_std), use_bias=bias)
+        return [Bilinear2x(), conv]
+    conv = keras.layers.Conv2DTranspose(
+        filters, kernel_size, strides=2, padding="same", kernel_initializer=weight_init(init_std), use_bias=bias
+    )
+    return [conv]
+
+
 def upsample(
     filters: int,
     kernel_size: int,
     *,
     normalization: str = "per_image",
+    upsampling: str = "transpose",
     bias: bool = False,
     init_std: float = 0.02,
     name: str | None = None,
 ) -> keras.Sequential:
-    """ConvTranspose(stride 2) - [norm] - ReLU: doubles height and width.
+    """Doubling - [norm] - ReLU: doubles height and width.
 
     The paper's dropout (between norm and ReLU) is applied by the generator after
     this block, as a keyed layer; dropout commutes with ReLU, so the result is the same."""
     layers = [
-        keras.layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            kernel_initializer=weight_init(init_std),
-            use_bias=bias,
-        ),
+        *doubling(filters, kernel_size, upsampling=upsampling, bias=bias, init_std=init_std),
         *_norm_layers(normalization),
         keras.layers.ReLU(),
     ]

@@ -17,7 +17,7 @@ import keras
 
 from pix2pix_sar.config import ModelConfig
 from pix2pix_sar.models.blocks import downsample, upsample, weight_init
-from pix2pix_sar.models.layers import CoordinateNoise, KeyedDropout
+from pix2pix_sar.models.layers import Bilinear2x, CoordinateNoise, KeyedDropout
 from pix2pix_sar.noise import KEY_SIZE
 
 #: Decoder blocks nearest the bottleneck that apply dropout (pix2pix: 3).
@@ -32,6 +32,15 @@ def unet_depth(patch_size: int) -> int:
 def encoder_filters(depth: int, base_filters: int) -> list[int]:
     """64, 128, 256, 512, 512, ... for base 64: doubling, capped at 8x base."""
     return [base_filters * min(2**i, 8) for i in range(depth)]
+
+
+def _with_noise(x, key, level: int, name: str):
+    """`x` with one more channel: coordinate noise at the resolution of `level`
+    (the scene variant's noise enters at every decoder scale, so texture down to
+    single pixels, like speckle, has a source)."""
+    return keras.layers.Concatenate(name=f"{name}_concat")(
+        [x, CoordinateNoise(salt=level + 1, level=level, name=name)([x, key])]
+    )
 
 
 def build_generator(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
@@ -66,19 +75,37 @@ def build_generator(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
 
     # Mirror the encoder: decoder block j joins encoder output depth-2-j.
     for j, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]))):
-        x = upsample(f, k, normalization=cfg.normalization, bias=bias, init_std=cfg.init_std, name=f"up{j + 1}")(x)
+        x = upsample(
+            f,
+            k,
+            normalization=cfg.normalization,
+            upsampling=cfg.upsampling,
+            bias=bias,
+            init_std=cfg.init_std,
+            name=f"up{j + 1}",
+        )(x)
         if j < DROPOUT_BLOCKS and cfg.dropout > 0:
             x = KeyedDropout(cfg.dropout, salt=j + 1, name=f"dropout{j + 1}")([x, key])
+        if cfg.noise == "coordinates":
+            x = _with_noise(x, key, level=depth - 1 - j, name=f"noise{j + 1}")
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
 
-    outputs = keras.layers.Conv2DTranspose(
-        cfg.out_channels,
-        k,
-        strides=2,
-        padding="same",
-        kernel_initializer=weight_init(cfg.init_std),
-        activation="tanh",
-        dtype="float32",  # keep the image in float32 under mixed precision
-        name="image",
-    )(x)
+    if cfg.upsampling == "resize":
+        x = Bilinear2x(name="image_resize")(x)
+        if cfg.noise == "coordinates":
+            x = _with_noise(x, key, level=0, name="noise_image")
+        last = keras.layers.Conv2D(cfg.out_channels, 3, padding="same", kernel_initializer=weight_init(cfg.init_std),
+                                   activation="tanh", dtype="float32", name="image")  # fmt: skip
+    else:
+        last = keras.layers.Conv2DTranspose(
+            cfg.out_channels,
+            k,
+            strides=2,
+            padding="same",
+            kernel_initializer=weight_init(cfg.init_std),
+            activation="tanh",
+            dtype="float32",  # keep the image in float32 under mixed precision
+            name="image",
+        )
+    outputs = last(x)
     return keras.Model([mask, key], outputs, name="generator")

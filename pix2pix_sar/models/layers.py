@@ -88,6 +88,20 @@ class PerImageBatchNorm(keras.layers.BatchNormalization):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_sar")
+class Bilinear2x(keras.layers.Layer):
+    """Bilinear upsampling by 2 for inputs of any (unknown) size; a fixed 4-tap
+    stencil (half-pixel centres), so shifting the input by 2 shifts the output by 4."""
+
+    def call(self, inputs):
+        size = tf.shape(inputs)[1:3] * 2
+        return tf.cast(tf.image.resize(inputs, size, method="bilinear"), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, None if h is None else 2 * h, None if w is None else 2 * w, c)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
 class KeyedDropout(keras.layers.Layer):
     """Dropout whose mask is a pure function of the example's noise key and `salt`.
 
@@ -121,19 +135,22 @@ class KeyedDropout(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="pix2pix_sar")
 class CoordinateNoise(keras.layers.Layer):
     """A noise image (N, H, W, 1), uniform with zero mean and unit variance, whose
-    pixel (i, j) depends only on ``(k0, k1, row + i, col + j)`` of the key: the same
-    field wherever a tile cuts the scene. Inputs ``[mask, key]`` (the mask gives the size)."""
+    pixel (i, j) depends only on ``(k0, k1, row / 2**level + i, col / 2**level + j)``
+    of the key: the same field wherever a tile cuts the scene, at the resolution of
+    `level` (tile origins must be multiples of 2**level). Inputs ``[x, key]`` (x gives the size)."""
 
-    def __init__(self, salt: int = 0, **kwargs):
+    def __init__(self, salt: int = 0, level: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.salt = int(salt)
+        self.level = int(level)
 
     def call(self, inputs):
         mask, key = inputs
         shape = tf.shape(mask)
-        h = example_hash(key, self.salt, words=2)[:, None, None]
-        rows = _uint(key[:, 2])[:, None, None] + _uint(tf.range(shape[1]))[None, :, None]
-        cols = _uint(key[:, 3])[:, None, None] + _uint(tf.range(shape[2]))[None, None, :]
+        h = example_hash(key, self.salt + 7919 * self.level, words=2)[:, None, None]
+        origin = tf.bitwise.right_shift(key[:, 2:4], self.level)  # arithmetic: negative origins stay exact
+        rows = _uint(origin[:, 0])[:, None, None] + _uint(tf.range(shape[1]))[None, :, None]
+        cols = _uint(origin[:, 1])[:, None, None] + _uint(tf.range(shape[2]))[None, None, :]
         bits = _combine(_combine(h, rows), cols)
         noise = (_unit_uniform(bits) - 0.5) * np.float32(np.sqrt(12.0))
         return tf.cast(noise[..., None], self.compute_dtype)
@@ -142,7 +159,7 @@ class CoordinateNoise(keras.layers.Layer):
         return (*input_shape[0][:3], 1)
 
     def get_config(self):
-        return {**super().get_config(), "salt": self.salt}
+        return {**super().get_config(), "salt": self.salt, "level": self.level}
 
 
 def training_keys(seed: int, epoch: tf.Tensor, step: tf.Tensor, examples: tf.Tensor) -> tf.Tensor:

@@ -12,5 +12,7 @@ def load_generator(path: str | Path):
     # Importing the layers registers them (PerImageBatchNorm, KeyedDropout, CoordinateNoise).
     from pix2pix_sar.models import layers
 
-    custom = {name: getattr(layers, name) for name in ("PerImageBatchNorm", "KeyedDropout", "CoordinateNoise")}
+    custom = {
+        name: getattr(layers, name) for name in ("PerImageBatchNorm", "KeyedDropout", "CoordinateNoise", "Bilinear2x")
+    }
     return keras.models.load_model(path, compile=False, custom_objects=custom)

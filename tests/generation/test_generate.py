@@ -196,3 +196,29 @@ def test_batch_size_changes_speed_never_pixels(tiny_run, tmp_path, write_mask):
         assert run_cli(*args).exit_code == 0
     a, b = (geo.read_raster(outs[k])[0] for k in (1, 7))
     np.testing.assert_allclose(a, b, atol=1e-5, equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def scene_run(tiny_dataset, tmp_path_factory):
+    """A `scene` run trained for 1 epoch on the 32-pixel `tiny_dataset`."""
+    from pix2pix_sar.config import resolve_config
+    from pix2pix_sar.training.loop import fit
+
+    cfg = resolve_config("scene", assignments=["model.base_filters=8", "training.epochs=1"])
+    run_dir = tmp_path_factory.mktemp("scene_run") / "run"
+    fit(cfg, tiny_dataset, run_dir)
+    return run_dir
+
+
+def test_scene_run_generates_the_same_pixels_with_any_tile(scene_run, tmp_path, write_mask):
+    mask = write_mask(tmp_path / "m.tif", zone_mask(300, 250))
+    outs = {}
+    for tile in (128, 512):
+        outs[tile] = tmp_path / f"t{tile}.tif"
+        args = ("-q", "generate", mask, "--run", scene_run, "--out", outs[tile], "--units", "model", "--tile", tile)
+        assert run_cli(*args).exit_code == 0
+    small, large = (geo.read_raster(outs[t])[0] for t in (128, 512))
+    assert np.isnan(small).sum() == np.isnan(large).sum() > 0  # no-data where the mask has none
+    np.testing.assert_allclose(small, large, atol=1e-3, equal_nan=True)
+    result = run_cli("generate", mask, "--run", scene_run, "--out", tmp_path / "x.tif", "--tile", 96)
+    assert result.exit_code == 2 and "larger than 112" in result.output and not (tmp_path / "x.tif").exists()
