@@ -99,7 +99,7 @@ def timing(args) -> dict:
         del loops["naive_eager"]
     warm_tile = encoded[None, : args.tile, : args.tile]
     for fn, batch in loops.values():
-        fn(np.repeat(warm_tile, batch, 0))  # trace / warm up
+        fn(np.repeat(warm_tile, batch, 0), np.zeros((batch, 2), np.int64))  # trace / warm up
     # The loops advance in lockstep, one band of tile rows each in turn, so that load
     # from other processes on a shared machine falls on all of them alike.
     streams = {
