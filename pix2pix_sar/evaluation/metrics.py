@@ -247,3 +247,23 @@ def mean_abs_error_tf(a, b, valid=None):
     total = tf.reduce_sum(tf.where(v > 0, tf.abs(a - b), tf.zeros_like(a)), axis=axes)
     count = tf.reduce_sum(v, axis=axes)
     return _nan_where_empty(total / tf.maximum(count, 1.0), count)
+
+
+# --- Segmentation (the reference segmenter's score) ---------------------------------
+
+
+def confusion_matrix(pred: np.ndarray, true: np.ndarray, valid: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes) int64 counts over valid pixels: rows true class, columns predicted.
+    Accumulate over a split by summing (one confusion matrix per split, not a mean of images)."""
+    pred, true = np.asarray(pred)[valid], np.asarray(true)[valid]
+    return np.bincount(true.astype(np.int64) * classes + pred, minlength=classes * classes).reshape(classes, classes)
+
+
+def iou_per_class(confusion: np.ndarray) -> np.ndarray:
+    """Intersection over union of each class from a confusion matrix (NaN for a class
+    absent from both truth and prediction); mIoU is their nanmean."""
+    confusion = np.asarray(confusion, np.float64)
+    hits = np.diag(confusion)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - hits
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, hits / union, np.nan)
