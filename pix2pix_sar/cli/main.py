@@ -11,7 +11,7 @@ from pix2pix_sar import __version__
 from pix2pix_sar.cli.options import CliState
 
 #: Subcommands; each is the `command` of the module of the same name under pix2pix_sar.cli.
-COMMANDS = ("synth", "prepare", "variants", "fit", "preview", "generate", "masks", "evaluate", "report")
+COMMANDS = ("synth", "prepare", "variants", "fit", "preview", "generate", "masks", "evaluate", "report", "seg")
 
 
 class LazyGroup(click.Group):

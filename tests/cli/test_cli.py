@@ -26,7 +26,7 @@ def test_help_and_version_are_instant_and_import_no_tensorflow():
         "import sys; from click.testing import CliRunner; from pix2pix_sar.cli.main import cli; "
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "
         "[CliRunner().invoke(cli, [c, '--help']) for c in "
-        "('fit', 'prepare', 'synth', 'variants', 'preview', 'evaluate', 'report', 'generate', 'masks')]; "
+        "('fit', 'prepare', 'synth', 'variants', 'preview', 'evaluate', 'report', 'generate', 'masks', 'seg')]; "
         "assert 'tensorflow' not in sys.modules and 'osgeo' not in sys.modules, 'heavy import on --help'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,89 @@
+"""pix2pix-sar seg: the reference zone segmenter (train it on a patch dataset)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from pix2pix_sar.cli.options import cli_state, quiet_tensorflow, user_errors
+
+
+class SegProgbar:
+    """One Keras progress bar over the steps still to train (none when quiet)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.start = 0
+
+    def started(self, step: int, total: int) -> None:
+        import keras
+
+        self.start = step
+        if not self.quiet and step < total:
+            click.echo(f"Training steps {step + 1}-{total}")
+            verbose = 1 if sys.stdout.isatty() else 2
+            self.bar = keras.utils.Progbar(total - step, verbose=verbose, stateful_metrics=["loss"], unit_name="step")
+
+    def step_finished(self, step: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(step - self.start, values=[("loss", loss)])
+
+
+@click.group(name="seg")
+def command():
+    """Reference zone segmenter: SAR patches -> rock / glacier / ocean (or land / ocean)."""
+
+
+@command.command(name="fit")
+@click.option("--data", required=True, type=click.Path(file_okay=False), help="Dataset folder from 'prepare'.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Segmenter run folder (created, or resumed)."
+)
+@click.option("--steps", type=click.IntRange(min=1), help="Train until this many updates (epochs wrap).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Train until this many full epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Patches per step.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights and data order.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--base-filters", type=click.IntRange(min=1), default=16, show_default=True, help="U-Net width.")
+@click.option("--depth", type=click.IntRange(min=1), default=4, show_default=True, help="U-Net levels.")
+@click.pass_context
+@user_errors
+def fit_command(ctx, data, out, steps, epochs, batch_size, seed, learning_rate, base_filters, depth):
+    """Train the segmenter on the train split of DATA into OUT; rerun the same command to resume."""
+    if (steps is None) == (epochs is None):
+        raise click.UsageError("give exactly one of --steps and --epochs", ctx=ctx)
+    quiet_tensorflow()
+    from pix2pix_sar.segmentation.train import SegConfig, seg_fit
+
+    cfg = SegConfig(
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        base_filters=base_filters,
+        depth=depth,
+        seed=seed,
+    )
+    result = seg_fit(cfg, data, out, SegProgbar(cli_state(ctx).quiet))
+    if result.start_step == result.end_step:
+        click.echo(f"{out} is already trained to step {result.end_step}; nothing to do")
+    else:
+        click.echo(f"trained steps {result.start_step + 1}-{result.end_step} into {out} ({result.model_path.name})")
+
+
+@command.command(name="evaluate")
+@click.argument("segrun", type=click.Path(file_okay=False))
+@click.option("--data", type=click.Path(file_okay=False), help="Dataset folder (default: the one it trained on).")
+@click.option("--split", default="val", show_default=True, help="Split to score.")
+@user_errors
+def evaluate_command(segrun, data, split):
+    """Score SEGRUN on a split: per-class IoU, mIoU and the calving-front MDE (metres).
+
+    Writes SEGRUN/eval/seg_SPLIT.json and prints it as one JSON line last."""
+    quiet_tensorflow()
+    from pix2pix_sar.segmentation.evaluate import seg_evaluate
+
+    click.echo(json.dumps(seg_evaluate(segrun, data, split)))

@@ -1,0 +1,121 @@
+"""seg fit: the reference segmenter trains, resumes exactly, ignores no-data and reports bad input."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pix2pix_sar.cli.main import cli
+from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
+from pix2pix_sar.segmentation.model import zone_labels
+
+TINY = ["--base-filters", "4", "--depth", "2", "--batch-size", "16"]
+
+
+def seg_fit(data, out, *args):
+    return CliRunner().invoke(cli, ["-q", "seg", "fit", "--data", str(data), "--out", str(out), *TINY, *args])
+
+
+def model_weights(path):
+    import keras
+
+    return keras.models.load_model(path).get_weights()
+
+
+def test_seg_fit_writes_the_run_folder_and_exactly_n_updates(tiny_dataset, tmp_path):
+    import tensorflow as tf
+
+    out = tmp_path / "seg"
+    result = seg_fit(tiny_dataset, out, "--steps", "6")
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output
+    for name in ("config.yaml", "run.json", "dataset.json", "history.csv", "segmenter.keras"):
+        assert (out / name).is_file(), name
+    assert any((out / "logs").iterdir()) and tf.train.latest_checkpoint(str(out / "state"))
+    assert '"kind": "segmenter"' in (out / "run.json").read_text()
+    with (out / "history.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert int(rows[-1]["step"]) == 6 and all(np.isfinite(float(r["loss"])) for r in rows)
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out / "state")))
+    assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 6
+    assert reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
+    # Rerunning the finished command does nothing.
+    again = seg_fit(tiny_dataset, out, "--steps", "6")
+    assert again.exit_code == 0 and "nothing to do" in again.output
+
+
+def test_seg_fit_resume_equals_a_straight_run(tiny_dataset, tmp_path):
+    # batch 16 over ~57 train patches: 3 steps per epoch, so 6 steps wrap into a second epoch.
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert seg_fit(tiny_dataset, straight, "--steps", "6").exit_code == 0
+    assert seg_fit(tiny_dataset, resumed, "--steps", "2").exit_code == 0
+    result = seg_fit(tiny_dataset, resumed, "--steps", "6")
+    assert result.exit_code == 0 and "trained steps 3-6" in result.output, result.output
+    for a, b in zip(model_weights(straight / "segmenter.keras"), model_weights(resumed / "segmenter.keras")):
+        np.testing.assert_array_equal(a, b)
+    changed = seg_fit(tiny_dataset, resumed, "--steps", "8", "--seed", "1")
+    assert changed.exit_code != 0 and "seed: 0 -> 1" in changed.output
+
+
+def test_zone_labels_and_the_loss_ignore_no_data():
+    import tensorflow as tf
+
+    from pix2pix_sar.segmentation.train import masked_loss
+
+    zones = np.array([[NODATA, ROCK], [GLACIER, OCEAN]], np.uint8)
+    labels, valid = zone_labels(zones, "zones")
+    assert labels.tolist() == [[0, 0], [1, 2]] and valid.tolist() == [[False, True], [True, True]]
+    labels_b, valid_b = zone_labels(zones, "binary")
+    assert labels_b.tolist() == [[0, 0], [0, 1]] and valid_b.tolist() == valid.tolist()
+
+    rng = np.random.default_rng(0)
+    zones = rng.choice([NODATA, ROCK, GLACIER, OCEAN], size=(4, 8, 8)).astype(np.uint8)
+    zones[0] = NODATA  # an example without any valid pixel counts as zero loss
+    labels, valid = zone_labels(zones, "zones")
+    logits = rng.normal(size=(4, 8, 8, 3)).astype(np.float32)
+    garbage_logits = np.where(valid[..., None], logits, rng.normal(scale=1e3, size=logits.shape)).astype(np.float32)
+    garbage_logits[~valid] = np.where(rng.random(3) < 0.5, np.inf, np.nan).astype(np.float32)
+    garbage_labels = np.where(valid, labels, rng.integers(-5, 50, size=labels.shape)).astype(np.int32)
+    clean = float(masked_loss(tf.constant(logits), labels, valid))
+    dirty = float(masked_loss(tf.constant(garbage_logits), garbage_labels, valid))
+    assert np.isfinite(clean) and clean == dirty
+    # Per-example mean over valid pixels, then over the batch.
+    lp = logits - logits.max(-1, keepdims=True)
+    ce = -(np.take_along_axis(lp, labels[..., None], -1)[..., 0] - np.log(np.exp(lp).sum(-1)))
+    per = [ce[i][valid[i]].mean() if valid[i].any() else 0.0 for i in range(4)]
+    assert clean == pytest.approx(np.mean(per), rel=1e-5)
+
+
+def test_seg_fit_bad_input_is_one_error_line(tmp_path):
+    result = seg_fit(tmp_path / "missing", tmp_path / "seg", "--steps", "2")
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output
+    assert "Traceback" not in result.output
+    both = seg_fit(tmp_path / "missing", tmp_path / "seg", "--steps", "2", "--epochs", "1")
+    assert both.exit_code == 2 and "exactly one of --steps and --epochs" in both.output
+
+
+def test_seg_evaluate_prints_iou_as_json_and_writes_it(tiny_dataset, tmp_path):
+    import json
+
+    from pix2pix_sar.data.dataset import load_split
+    from pix2pix_sar.evaluation.metrics import confusion_matrix, iou_per_class
+    from pix2pix_sar.segmentation.evaluate import predict_classes
+
+    out = tmp_path / "seg"
+    assert seg_fit(tiny_dataset, out, "--steps", "3").exit_code == 0
+    result = CliRunner().invoke(cli, ["-q", "seg", "evaluate", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output.strip().splitlines()[-1])
+    assert json.loads((out / "eval" / "seg_val.json").read_text()) == scores
+    assert {"miou", "iou_land", "iou_ocean"} <= set(scores) and "mde_m" not in scores  # binary: no fronts
+    # The numbers are one confusion matrix over the valid pixels of the split.
+    split = load_split(tiny_dataset, "val")
+    labels, valid = zone_labels(split.zones, "binary")
+    iou = iou_per_class(confusion_matrix(predict_classes(out / "segmenter.keras", split.images), labels, valid, 2))
+    assert scores["miou"] == pytest.approx(float(np.nanmean(iou)))
+    missing = CliRunner().invoke(cli, ["seg", "evaluate", str(tmp_path / "nothing")])
+    assert missing.exit_code == 1 and "no trained segmenter" in missing.output
