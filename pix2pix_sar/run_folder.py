@@ -12,12 +12,14 @@ RUN/eval/                             evaluate's per_image.csv, per_epoch.csv, c
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
 
 import yaml
 
+from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, config_from_dict
 from pix2pix_sar.data.dataset import DatasetInfo, load_info
 from pix2pix_sar.errors import InputError, RunStateError
@@ -117,3 +119,15 @@ class RunFolder:
                 f"{ours}; use a dataset prepared like the training one"
             )
         return data_dir
+
+
+def rewind_history(path: Path, last: int) -> None:
+    """Drop the rows of a history CSV whose first column (epoch or step) is after `last`:
+    the work an interruption lost, replayed on resume (fit and seg fit)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last]
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        csv.writer(fh).writerows(kept)

@@ -33,6 +33,7 @@ from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.errors import ConfigError, InputError, RunStateError, TrainingDivergedError
+from pix2pix_sar.run_folder import rewind_history
 from pix2pix_sar.segmentation.model import build_segmenter, check_depth, num_classes, zone_labels
 
 log = logging.getLogger(__name__)
@@ -150,17 +151,6 @@ def _write_run_files(run_dir: Path, cfg: SegConfig, data_dir: Path) -> None:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
 
 
-def _rewind_history(path: Path, step: int) -> None:
-    """Drop rows after `step` (work lost by an interruption)."""
-    if not path.exists():
-        return
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-        csv.writer(fh).writerows(kept)
-
-
 def _append_history(path: Path, step: int, epoch: float, loss: float, seconds: float) -> None:
     new = not path.exists()
     with path.open("a", newline="") as fh:
@@ -205,7 +195,7 @@ def seg_fit(
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log.info("resumed %s at step %d", run_dir, int(step_var.numpy()))
     start = int(step_var.numpy())
-    _rewind_history(run_dir / "history.csv", start)
+    rewind_history(run_dir / "history.csv", start)
     model_path = run_dir / "segmenter.keras"
     if start >= total:
         if not model_path.exists():

@@ -34,7 +34,7 @@ from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
 from pix2pix_sar.noise import patch_keys
-from pix2pix_sar.run_folder import RunFolder
+from pix2pix_sar.run_folder import RunFolder, rewind_history
 from pix2pix_sar.training.step import LOSS_NAMES
 
 log = logging.getLogger(__name__)
@@ -116,17 +116,6 @@ def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path) -> None:
             json.dumps({"dataset": str(data_dir.resolve()), "version": __version__, "format": RUN_FORMAT}, indent=2)
             + "\n"
         )
-
-
-def _rewind_history(path: Path, epoch: int) -> None:
-    """Drop history rows after `epoch` (work lost by an interruption)."""
-    if not path.exists():
-        return
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= epoch]
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-        csv.writer(fh).writerows(kept)
 
 
 def _append_history(path: Path, epoch: int, losses: dict[str, float], seconds: float) -> None:
@@ -238,7 +227,7 @@ def fit(
         log.info("resumed %s at epoch %d", run.path, int(epoch_var.numpy()))
     start = int(epoch_var.numpy())
     if chief:
-        _rewind_history(run.history_csv, start)
+        rewind_history(run.history_csv, start)
     if start >= tcfg.epochs:
         log.info("%s is already trained to epoch %d (asked: %d)", run.path, start, tcfg.epochs)
         return FitResult(run, start, start, cfg)
