@@ -82,7 +82,6 @@ class RunGenerator:
         self.seed = seed
         self._fn = make_generate_fn(inference_generator(model, self.model_config), jit_compile=resolve_xla(xla))
         self._tf = tf
-        self._tile_keys = tile_keys
 
     @property
     def patch_size(self) -> int:
@@ -96,7 +95,7 @@ class RunGenerator:
         """Images of encoded `tiles` whose top-left pixels in the scene are `origins`
         (N, 2): the noise is keyed by (seed, origin), so a tile's pixels never depend on
         the batch it is in."""
-        keys = self._tile_keys(self.seed, origins[:, 0], origins[:, 1])
+        keys = tile_keys(self.seed, origins[:, 0], origins[:, 1])
         return self._fn(self._tf.constant(tiles, self._tf.float32), self._tf.constant(keys)).numpy()
 
     def plan(self, width: int, height: int, settings: TileSettings) -> TilePlan | CropPlan:

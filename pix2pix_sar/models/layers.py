@@ -1,22 +1,14 @@
 """Custom layers: per-image normalisation and stateless, keyed noise.
 
-One rule for randomness (README "How generated images are made"): every random
-draw is a pure function of a *noise key*, never of a hidden RNG state. A key is
-four int32 per example, ``(k0, k1, row, col)``:
-
-* training: ``k0`` the run's seed, ``k1`` a hash of (epoch, step, global example
-  index), ``row = col = 0``;
-* evaluation and preview: ``k0`` the seed, ``k1`` the patch's index;
-* tiled generation: ``k0`` the seed, ``k1 = 0``, ``(row, col)`` the tile's
-  top-left pixel in the scene.
-
-:class:`KeyedDropout` (the paper's noise) draws one mask per example from its key
-(the whole key, so a tile's mask depends on where the tile lies), and
-:class:`CoordinateNoise` (the ``scene`` variant) draws a noise image whose pixel
-(i, j) depends only on ``(k0, k1, row + i, col + j)``: a field defined on the
-scene's own pixel grid, identical wherever a tile cuts it. Neither depends on the
-batch size, on the other examples of a batch or on the replica, so resuming,
-batching and replicas cannot change results.
+One rule for randomness: every random draw is a pure function of a *noise key*
+(what a key holds in training, evaluation and generation: :mod:`pix2pix_sar.noise`),
+never of a hidden RNG state. :class:`KeyedDropout` (the paper's noise) draws one
+mask per example from its whole key, so a tile's mask depends on where the tile
+lies; :class:`CoordinateNoise` (the ``scene`` variant) draws a noise image whose
+pixels depend only on the key's seed words and the scene coordinates, identical
+wherever a tile cuts the scene. Neither depends on the batch size, on the other
+examples of a batch or on the replica, so resuming, batching and replicas cannot
+change results.
 """
 
 from __future__ import annotations
