@@ -22,7 +22,7 @@ from pix2pix_sar import geo
 from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.data.synth import DEFAULT_CRS, DEFAULT_ORIGIN, power_noise
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, check_zones
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, InvalidValue
 
 #: Flow direction (glacier head -> sea) -> quarter turns (np.rot90) of the "down" drawing.
 ORIENTATIONS = {"down": 0, "right": 1, "up": 2, "left": 3}
@@ -51,27 +51,31 @@ class MaskShape:
     orientation: str = "down"
 
     def validate(self) -> "MaskShape":
+        # (field, ok, message); the CLI reports each as the bad value of its option.
         checks = [
-            (self.width >= 16 and self.height >= 16, f"--size {self.width}x{self.height}: must be at least 16 pixels"),
+            ("size", self.width >= 16 and self.height >= 16, f"size {self.width}x{self.height}: must be at least 16"),
             (
+                "front_position",
                 0.0 < self.front_position < 1.0,
-                f"--front {self.front_position}: must be between 0 and 1 (fraction along the flow)",
+                f"front {self.front_position}: must be between 0 and 1 (fraction along the flow)",
             ),
-            (self.front_roughness >= 0.0, f"--roughness {self.front_roughness}: must be >= 0"),
+            ("roughness", self.front_roughness >= 0.0, f"roughness {self.front_roughness}: must be >= 0"),
             (
+                "fjord_width",
                 0.0 < self.fjord_width < 1.0,
-                f"--fjord-width {self.fjord_width}: must be between 0 and 1 (fraction of the width)",
+                f"fjord width {self.fjord_width}: must be between 0 and 1 (fraction of the width)",
             ),
-            (0.0 < self.coast <= 1.0, f"--coast {self.coast}: must be in (0, 1]"),
-            (self.icebergs >= 0, f"--icebergs {self.icebergs}: must be >= 0"),
+            ("coast", 0.0 < self.coast <= 1.0, f"coast {self.coast}: must be in (0, 1]"),
+            ("icebergs", self.icebergs >= 0, f"icebergs {self.icebergs}: must be >= 0"),
             (
+                "orientation",
                 self.orientation in ORIENTATIONS,
-                f"--orientation {self.orientation!r}: use one of {', '.join(ORIENTATIONS)}",
+                f"orientation {self.orientation!r}: use one of {', '.join(ORIENTATIONS)}",
             ),
         ]
-        for ok, message in checks:
+        for field, ok, message in checks:
             if not ok:
-                raise InputError(message)
+                raise InvalidValue(field, message)
         return self
 
 
@@ -204,7 +208,7 @@ def write_artificial_masks(
     """`count` masks OUT/mask_0000.tif ... (GeoTIFF, `crs`, `pixel_size` metres).
     Mask i is drawn from (seed, i); shape parameters in `fixed` (not None) hold for all."""
     if count < 1:
-        raise InputError(f"--count {count}: must be at least 1")
+        raise InvalidValue("count", f"count {count}: must be at least 1")
     grid = geo.Grid.north_up(geo.crs_from_user(crs), DEFAULT_ORIGIN, pixel_size, width, height)
     masks = {}
     for i in range(count):
@@ -228,7 +232,7 @@ def write_moved_fronts(
     and roughened by `roughness` ('5', '5px' or '200m'); variant i uses seed (seed, i)."""
     source = Path(source)
     if count < 1:
-        raise InputError(f"--count {count}: must be at least 1")
+        raise InvalidValue("count", f"count {count}: must be at least 1")
     zones, grid, _ = geo.read_raster(source)
     zones = check_zones(zones, str(source))
     advance_px = parse_distance(advance, _pixel_size(grid), "--advance")
