@@ -8,6 +8,7 @@ the end, so a crash never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -257,6 +258,27 @@ def _srs(wkt: str) -> osr.SpatialReference:
     # x = easting/longitude everywhere, whatever the CRS's official axis order.
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     return srs
+
+
+def pixel_size_m(grid: Grid) -> float:
+    """Metres per pixel side at the grid's centre (geometric mean of the x and y sizes).
+
+    Projected CRS: the geotransform times the CRS's linear unit; geographic CRS: degrees
+    turned into metres on the ellipsoid's semi-major axis at the centre's latitude.
+    NaN without a CRS (pixel coordinates only)."""
+    x0, dx, rx, y0, ry, dy = grid.geotransform
+    size_x, size_y = math.hypot(dx, ry), math.hypot(rx, dy)
+    if not grid.crs_wkt:
+        return math.nan
+    srs = _srs(grid.crs_wkt)
+    if srs.IsGeographic():
+        lat = math.radians(y0 + ry * grid.width / 2 + dy * grid.height / 2)
+        metres_per_degree = math.radians(1.0) * srs.GetSemiMajor()
+        size_x, size_y = size_x * metres_per_degree * math.cos(lat), size_y * metres_per_degree
+    else:
+        unit = srs.GetLinearUnits()
+        size_x, size_y = size_x * unit, size_y * unit
+    return math.sqrt(size_x * size_y)
 
 
 def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:

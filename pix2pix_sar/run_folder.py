@@ -13,6 +13,7 @@ RUN/eval/                             evaluate's per_image.csv, per_epoch.csv, c
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -131,3 +132,62 @@ def rewind_history(path: Path, last: int) -> None:
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last]
     with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         csv.writer(fh).writerows(kept)
+
+
+class SegRunFolder:
+    """A segmenter run folder (``seg fit``):
+
+    SEGRUN/config.yaml       the resolved SegConfig
+    SEGRUN/run.json          kind "segmenter", training datasets (paths, synthetic or not), version
+    SEGRUN/dataset.json      the first training dataset's description (classes, scaling)
+    SEGRUN/history.csv       mean loss per epoch, with seconds
+    SEGRUN/logs/             TensorBoard scalars
+    SEGRUN/state/            tf.train.CheckpointManager (model, optimizer, step)
+    SEGRUN/segmenter.keras   the trained model
+    SEGRUN/eval/seg_<split>.json   seg evaluate's figures
+    """
+
+    KIND = "segmenter"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    dataset_json = property(lambda self: self.path / "dataset.json")
+    run_json = property(lambda self: self.path / "run.json")
+    state_dir = property(lambda self: self.path / "state")
+    log_dir = property(lambda self: self.path / "logs")
+    history_csv = property(lambda self: self.path / "history.csv")
+    model_path = property(lambda self: self.path / "segmenter.keras")
+    eval_dir = property(lambda self: self.path / "eval")
+
+    def eval_json(self, split: str) -> Path:
+        return self.eval_dir / f"seg_{split}.json"
+
+    def require(self) -> "SegRunFolder":
+        """This folder, if it holds a trained segmenter."""
+        if not self.model_path.exists() or not self.run_json.exists():
+            raise RunStateError(
+                f"{self.path}: no trained segmenter; train one with 'pix2pix-sar seg fit --out {self.path}'"
+            )
+        return self
+
+    def run_info(self) -> dict:
+        return json.loads(self.run_json.read_text())
+
+    def datasets(self) -> list[tuple[Path, bool]]:
+        """(dataset folder, synthetic) of each training dataset, in the order given."""
+        info = self.run_info()
+        if "datasets" in info:
+            return [(Path(d["path"]), bool(d["synthetic"])) for d in info["datasets"]]
+        return [(Path(info["dataset"]), False)]  # a run of the first release: one real dataset
+
+    def dataset_info(self) -> DatasetInfo:
+        """Classes and SAR scaling the segmenter was trained with."""
+        if not self.dataset_json.exists():
+            raise RunStateError(f"{self.dataset_json}: missing; the segmenter run folder is incomplete")
+        return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the trained model file: which segmenter, exactly."""
+        return hashlib.sha256(self.model_path.read_bytes()).hexdigest()

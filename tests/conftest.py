@@ -30,6 +30,16 @@ def tiny_dataset(scene, tmp_path_factory) -> Path:
     return prepare_dataset(sar, zones, tmp_path_factory.mktemp("ds") / "dataset", patch_size=32, seed=0)
 
 
+@pytest.fixture(scope="session")
+def zones_dataset(scene, tmp_path_factory) -> Path:
+    """32-pixel patches of `scene` with rock / glacier / ocean classes (calving fronts), split 80/20."""
+    from tests.helpers import prepare_dataset
+
+    sar, zones = scene
+    out = tmp_path_factory.mktemp("zones") / "dataset"
+    return prepare_dataset(sar, zones, out, patch_size=32, seed=0, val_fraction=0.2, classes="zones")
+
+
 @pytest.fixture()
 def tiny_config():
     """A factory: resolve `variant` with the tiny architecture and extra assignments."""

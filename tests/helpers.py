@@ -3,6 +3,8 @@ plain numpy reference of the input pipeline's batches."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +24,12 @@ def prepare_dataset(
     seed: int = 0,
     val_fraction: float = 0.1,
     units: str = "intensity",
+    classes: str = "binary",
     overwrite: bool = False,
     progress: ProgressFn | None = None,
 ) -> Path:
     """One scene and its zone raster: non-overlapping patches without no-data, split at random 90/10."""
-    options = PrepareOptions(patch_size=patch_size, seed=seed, val_fraction=val_fraction, units=units)
+    options = PrepareOptions(patch_size=patch_size, seed=seed, val_fraction=val_fraction, units=units, classes=classes)
     scenes = [SceneInput(Path(sar), Path(mask))]
     return prepare_scenes(scenes, out, options=options, overwrite=overwrite, progress=progress)
 
@@ -50,3 +53,11 @@ def reference_batches(
                 if up_down:
                     masks[j], images[j] = masks[j, ::-1], images[j, ::-1]
         yield masks, images
+
+
+def mark_synthetic(dataset: str | Path, out: str | Path) -> Path:
+    """A copy of `dataset` whose dataset.json says it is synthetic (as 'generate --as-dataset' writes)."""
+    out = Path(shutil.copytree(dataset, out))
+    info = json.loads((out / "dataset.json").read_text())
+    (out / "dataset.json").write_text(json.dumps({**info, "synthetic": True}))
+    return out

@@ -362,3 +362,17 @@ def test_write_geotiff_failure_while_writing_leaves_no_temporary_and_keeps_the_o
         geo.write_geotiff(target, np.zeros((10, 10), np.uint8), TARGET)
     assert os.listdir(tmp_path) == ["scene.tif"]
     assert target.read_bytes() == b"previous"
+
+
+def test_pixel_size_in_metres_for_projected_geographic_and_no_crs():
+    import math
+
+    utm = geo.Grid.north_up(geo.crs_from_user("EPSG:32633"), (500000.0, 7000000.0), 20.0, 10, 10)
+    assert geo.pixel_size_m(utm) == pytest.approx(20.0)
+    feet = geo.Grid.north_up(geo.crs_from_user("EPSG:2227"), (6000000.0, 2000000.0), 10.0, 10, 10)  # US survey ft
+    assert geo.pixel_size_m(feet) == pytest.approx(10 * 1200 / 3937)
+    # 0.001 degree at 60 deg N on WGS84's semi-major axis: x shrinks by cos(60), y does not.
+    wgs = geo.Grid.north_up(geo.crs_from_user("EPSG:4326"), (10.0, 60.0 + 0.005), 0.001, 10, 10)
+    metres = math.radians(0.001) * 6378137.0
+    assert geo.pixel_size_m(wgs) == pytest.approx(math.sqrt(metres * 0.5 * metres), rel=1e-6)
+    assert math.isnan(geo.pixel_size_m(geo.Grid("", (0, 1, 0, 0, 0, -1), 4, 4)))

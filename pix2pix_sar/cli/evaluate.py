@@ -29,9 +29,15 @@ class ProgbarEvalReporter:
 
     def epoch_finished(self, epoch, row):
         if not self.quiet:
+            seg = ""
+            if "seg_miou" in row:
+                seg = (
+                    f"   seg mIoU {row['seg_miou']:.3f} (real {row['seg_real_miou']:.3f}), "
+                    f"MDE {row['seg_mde_m']:.0f} m (real {row['seg_real_mde_m']:.0f} m)"
+                )
             click.echo(
                 f"  dice {row['dice_mean']:.4f} ± {row['dice_std']:.4f}   "
-                f"ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}"
+                f"ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}{seg}"
             )
 
 
@@ -39,27 +45,38 @@ class ProgbarEvalReporter:
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--data", type=click.Path(file_okay=False), help="Dataset folder (default: the one the run trained on).")
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Masks per generator call.")
+@click.option(
+    "--segmenter",
+    type=click.Path(file_okay=False),
+    help="Segmenter run folder ('seg fit'): add its mIoU and MDE on the generated images (and on the real ones).",
+)
 @seed_opt
 @click.pass_context
 @user_errors
-def command(ctx, run, data, batch_size, seed):
+def command(ctx, run, data, batch_size, segmenter, seed):
     """Evaluate every generator snapshot of RUN on all validation patches.
 
     Writes RUN/eval/per_image.csv, per_epoch.csv (means, std, SAR statistics) and
     curves.png. Snapshots already evaluated are skipped, so rerun it as training
     goes on. Generation uses the same rule as preview and generation (per-image
     BatchNorm, dropout on, seeded by --seed).
+
+    With --segmenter, per_epoch.csv gains seg_miou and seg_mde_m (the segmenter on
+    each snapshot's images against their masks) and seg_real_miou / seg_real_mde_m
+    (the same segmenter on the real images: the ceiling), for every snapshot.
     """
     quiet_tensorflow()
     from pix2pix_sar.evaluation.sweep import evaluate_run
 
     quiet = cli_state(ctx).quiet
-    result = evaluate_run(run, data, batch_size=batch_size, seed=seed, reporter=ProgbarEvalReporter(quiet))
-    if result.evaluated:
-        click.echo(
-            f"evaluated epoch(s) {', '.join(map(str, result.evaluated))} "
-            f"({result.images_per_second:.1f} images/s); skipped {len(result.skipped)} already done"
-        )
+    result = evaluate_run(
+        run, data, batch_size=batch_size, seed=seed, reporter=ProgbarEvalReporter(quiet), segmenter=segmenter
+    )
+    if result.evaluated or result.seg_scored:
+        done = f"evaluated epoch(s) {', '.join(map(str, result.evaluated)) or 'none new'}"
+        if result.seg_scored:
+            done += f"; segmentation score for epoch(s) {', '.join(map(str, result.seg_scored))}"
+        click.echo(f"{done} ({result.images_per_second:.1f} images/s); {len(result.skipped)} were evaluated before")
     else:
         click.echo(f"all {len(result.skipped)} snapshot(s) already evaluated; nothing to do")
     click.echo(f"per-epoch metrics: {result.run.eval_per_epoch_csv}\ncurves: {result.run.eval_curves_png}")

@@ -38,7 +38,13 @@ def command():
 
 
 @command.command(name="fit")
-@click.option("--data", required=True, type=click.Path(file_okay=False), help="Dataset folder from 'prepare'.")
+@click.option(
+    "--data",
+    required=True,
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Dataset folder from 'prepare' or 'generate --as-dataset' (repeat for several).",
+)
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="Segmenter run folder (created, or resumed)."
 )
@@ -49,10 +55,19 @@ def command():
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--base-filters", type=click.IntRange(min=1), default=16, show_default=True, help="U-Net width.")
 @click.option("--depth", type=click.IntRange(min=1), default=4, show_default=True, help="U-Net levels.")
+@click.option(
+    "--synthetic-share",
+    type=click.FloatRange(0, 1),
+    help="Share of synthetic patches in every batch (rounded to whole patches; default: all patches pooled).",
+)
 @click.pass_context
 @user_errors
-def fit_command(ctx, data, out, steps, epochs, batch_size, seed, learning_rate, base_filters, depth):
-    """Train the segmenter on the train split of DATA into OUT; rerun the same command to resume."""
+def fit_command(ctx, data, out, steps, epochs, batch_size, seed, learning_rate, base_filters, depth, synthetic_share):
+    """Train the segmenter on the train splits of the --data sets into OUT; rerun the same command to resume.
+
+    Datasets made by 'generate --as-dataset' are synthetic (dataset.json); with
+    --synthetic-share every batch holds that share of them. --steps fixes the number
+    of updates, so runs with and without synthetic data compare at the same budget."""
     if (steps is None) == (epochs is None):
         raise click.UsageError("give exactly one of --steps and --epochs", ctx=ctx)
     quiet_tensorflow()
@@ -66,6 +81,7 @@ def fit_command(ctx, data, out, steps, epochs, batch_size, seed, learning_rate, 
         base_filters=base_filters,
         depth=depth,
         seed=seed,
+        synthetic_share=synthetic_share,
     )
     result = seg_fit(cfg, data, out, SegProgbar(cli_state(ctx).quiet))
     if result.start_step == result.end_step:

@@ -51,6 +51,7 @@ class CaffeImage:
     glacier: str
     date: str
     satellite: str
+    resolution_m: float  # metres per pixel, from the file name
 
 
 def find_caffe_images(root: str | Path) -> list[CaffeImage]:
@@ -70,7 +71,11 @@ def find_caffe_images(root: str | Path) -> list[CaffeImage]:
             zones = root / "zones" / caffe_split / f"{sar.stem}_zones.png"
             if not zones.exists():
                 raise InputError(f"{sar}: its zones file {zones} is missing; restore it or remove the image")
-            images.append(CaffeImage(sar, zones, split, match["glacier"], match["date"], match["satellite"]))
+            images.append(
+                CaffeImage(
+                    sar, zones, split, match["glacier"], match["date"], match["satellite"], float(match["resolution"])
+                )
+            )
     if not images:
         raise InputError(f"{root}: no PNGs under sar_images/train or sar_images/test; check the folder")
     return images
@@ -86,7 +91,7 @@ def prepare_caffe(
 ) -> Path:
     """CaFFe -> our dataset layout. `options.split_by` "source" keeps CaFFe's train/test split."""
     images = find_caffe_images(root)
-    scenes = [SceneInput(i.sar, i.zones, i.split) for i in images]
+    scenes = [SceneInput(i.sar, i.zones, i.split, i.resolution_m) for i in images]
     extra = {"caffe": str(Path(root).resolve()), "glaciers": sorted({i.glacier for i in images})}
     options = options if options is not None else caffe_options()
     return prepare_scenes(scenes, out, options=options, overwrite=overwrite, progress=progress, extra=extra)

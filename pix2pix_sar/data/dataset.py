@@ -1,18 +1,25 @@
 """The patch dataset on disk: what `prepare` writes and `fit` reads.
 
     DATASET/dataset.json     patch size, class scheme, SAR scaling, seed, sources
-    DATASET/manifest.csv     id, split, source, col_off, row_off, width, height
+    DATASET/manifest.csv     id, split, source, col_off, row_off, width, height, pixel_size_m
     DATASET/train/<id>_sar.tif, <id>_mask.tif
     DATASET/val/<id>_sar.tif,   <id>_mask.tif
 
 SAR patches hold the model's range [-1, 1] (float32); ``scaling`` in dataset.json
-maps them back to the input units. Masks hold zone codes (uint8).
+maps them back to the input units. Masks hold zone codes (uint8). ``pixel_size_m``
+is metres per pixel (from the geotransform, at the patch centre for a geographic
+CRS; for CaFFe from the resolution in the file name; empty when unknown).
+
+Format 2 added ``pixel_size_m``; format-1 datasets load unchanged (the pixel size
+is then read from each patch's geotransform).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,8 +33,10 @@ from pix2pix_sar.data.zones import check_zones, class_scheme
 from pix2pix_sar.errors import InputError
 
 SPLITS = ("train", "val")
-MANIFEST_FIELDS = ("id", "split", "source", "col_off", "row_off", "width", "height")
-FORMAT_VERSION = 1
+MANIFEST_FIELDS = ("id", "split", "source", "col_off", "row_off", "width", "height", "pixel_size_m")
+#: Columns a format-1 manifest has (no pixel size).
+REQUIRED_MANIFEST_FIELDS = MANIFEST_FIELDS[:-1]
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,7 @@ class PatchRecord:
     row_off: int
     width: int
     height: int
+    pixel_size_m: float = math.nan  # metres per pixel; NaN: unknown (format 1, or no CRS)
 
 
 def sar_path(dataset_dir: Path, split: str, patch_id: str) -> Path:
@@ -127,7 +137,7 @@ def load_manifest(dataset_dir: str | Path) -> list[PatchRecord]:
         raise InputError(f"{path}: missing; re-run 'pix2pix-sar prepare'")
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = set(MANIFEST_FIELDS) - set(reader.fieldnames or ())
+        missing = set(REQUIRED_MANIFEST_FIELDS) - set(reader.fieldnames or ())
         if missing:
             raise InputError(f"{path}: missing columns {', '.join(sorted(missing))}; re-run 'pix2pix-sar prepare'")
         try:
@@ -140,6 +150,7 @@ def load_manifest(dataset_dir: str | Path) -> list[PatchRecord]:
                     int(row["row_off"]),
                     int(row["width"]),
                     int(row["height"]),
+                    float(row.get("pixel_size_m") or math.nan),
                 )
                 for row in reader
             ]
@@ -154,6 +165,11 @@ class SplitArrays:
     ids: list[str]
     zones: np.ndarray  # (N, H, W) uint8
     images: np.ndarray  # (N, H, W, 1) float32 in [-1, 1]
+    pixel_sizes: np.ndarray | None = None  # (N,) metres per pixel, NaN where unknown (None: all unknown)
+
+    def __post_init__(self) -> None:
+        if self.pixel_sizes is None:
+            self.pixel_sizes = np.full(len(self.ids), np.nan)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -175,11 +191,13 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
     size = info.patch_size
     zones = np.empty((len(records), size, size), np.uint8)
     images = np.empty((len(records), size, size, 1), np.float32)
+    pixel_sizes = np.empty(len(records), np.float64)
     for i, rec in enumerate(records):
         for path in (sar_path(dataset_dir, split, rec.id), mask_path(dataset_dir, split, rec.id)):
             if not path.exists():
                 raise InputError(f"{path}: listed in manifest.csv but missing; re-run 'pix2pix-sar prepare'")
-        sar, _, _ = geo.read_raster(sar_path(dataset_dir, split, rec.id))
+        sar, grid, _ = geo.read_raster(sar_path(dataset_dir, split, rec.id))
+        pixel_sizes[i] = rec.pixel_size_m if math.isfinite(rec.pixel_size_m) else geo.pixel_size_m(grid)
         mask, _, _ = geo.read_raster(mask_path(dataset_dir, split, rec.id))
         if sar.shape != (size, size) or mask.shape != (size, size):
             raise InputError(
@@ -188,7 +206,7 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
             )
         zones[i] = check_zones(mask, str(mask_path(dataset_dir, split, rec.id)))
         images[i, ..., 0] = sar
-    return SplitArrays([r.id for r in records], zones, images)
+    return SplitArrays([r.id for r in records], zones, images, pixel_sizes)
 
 
 class DatasetWriter:
@@ -214,6 +232,8 @@ class DatasetWriter:
     def add(self, record: PatchRecord, sar_scaled: np.ndarray, zones: np.ndarray, grid: geo.Grid) -> None:
         geo.write_geotiff(sar_path(self.tmp, record.split, record.id), sar_scaled.astype(np.float32), grid)
         geo.write_geotiff(mask_path(self.tmp, record.split, record.id), zones.astype(np.uint8), grid, nodata=0)
+        if not math.isfinite(record.pixel_size_m):
+            record = dataclasses.replace(record, pixel_size_m=geo.pixel_size_m(grid))
         self.records.append(record)
 
     def commit(self, info: DatasetInfo) -> Path:
@@ -221,7 +241,8 @@ class DatasetWriter:
             writer = csv.writer(fh)
             writer.writerow(MANIFEST_FIELDS)
             for r in self.records:
-                writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height])
+                size = f"{r.pixel_size_m:.6g}" if math.isfinite(r.pixel_size_m) else ""
+                writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height, size])
         (self.tmp / "dataset.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n")
         return self._dir.commit()
 

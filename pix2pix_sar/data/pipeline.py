@@ -36,10 +36,12 @@ class SplitFeeder:
     and cast to float32 per batch.
     """
 
-    def __init__(self, split: SplitArrays, scheme: ClassScheme):
+    def __init__(self, split: SplitArrays, encoding: ClassScheme | np.ndarray):
+        """`encoding`: a class scheme (the generator's input channels) or any (256, C)
+        table of what each zone code becomes (e.g. a segmenter's class index)."""
         self.size = split.zones.shape[1]
         self.count = len(split)
-        table = encoding_table(scheme)
+        table = encoding_table(encoding) if isinstance(encoding, ClassScheme) else np.asarray(encoding, np.float32)
         compact = np.array_equal(table.astype(np.int8), table)
         masks = np.take(table.astype(np.int8) if compact else table, split.zones, axis=0)
         self.masks = tf.constant(masks)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -422,6 +423,7 @@ def _write(
                 row,
                 size,
                 size,
+                math.nan if scene.input.pixel_size_m is None else scene.input.pixel_size_m,
             )
             writer.add(record, scaled, patch_zones, scene.grid.window(col, row, size, size))
         tick(scene, "writing", per_strip)

@@ -29,11 +29,13 @@ SCENE_PATTERNS = ("*.tif", "*.tiff")
 
 @dataclass(frozen=True)
 class SceneInput:
-    """One SAR scene and, optionally, its raster labels; `split` forces its split (CaFFe)."""
+    """One SAR scene and, optionally, its raster labels; `split` forces its split (CaFFe);
+    `pixel_size_m` overrides the geotransform's (CaFFe: the resolution in the file name)."""
 
     sar: Path
     mask: Path | None = None
     split: str | None = None
+    pixel_size_m: float | None = None
 
 
 @dataclass(frozen=True)

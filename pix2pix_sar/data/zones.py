@@ -48,18 +48,47 @@ def encode_zones(zones: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ClassScheme:
-    """How a zone mask becomes the generator's input channels."""
+    """How a zone mask becomes the generator's input channels, and the classes a
+    segmenter tells apart (`class_codes[i]`: the zone codes of class i)."""
 
     name: str
     channels: int
     description: str
     encode: Callable[[np.ndarray], np.ndarray]
+    class_names: tuple[str, ...]
+    class_codes: tuple[tuple[int, ...], ...]
+
+    def label_table(self) -> np.ndarray:
+        """(256,) int8: the class index of each zone code; -1 for no data (and non-codes)."""
+        table = np.full(256, -1, np.int8)
+        for index, codes in enumerate(self.class_codes):
+            table[list(codes)] = index
+        return table
+
+    def labels(self, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Zone codes -> (int32 class indices, bool valid); no data -> index 0, valid False."""
+        indices = self.label_table()[np.asarray(zones, np.uint8)]
+        return np.maximum(indices, 0).astype(np.int32), indices >= 0
 
 
 #: Input encodings by the name recorded in dataset.json.
 CLASS_SCHEMES: dict[str, ClassScheme] = {
-    "binary": ClassScheme("binary", 1, "land (rock + glacier) = +1, ocean = -1 (the paper)", encode_binary),
-    "zones": ClassScheme("zones", 3, "one-hot rock / glacier / ocean, no data = all zeros", encode_zones),
+    "binary": ClassScheme(
+        "binary",
+        1,
+        "land (rock + glacier) = +1, ocean = -1 (the paper)",
+        encode_binary,
+        ("land", "ocean"),
+        ((ROCK, GLACIER), (OCEAN,)),
+    ),
+    "zones": ClassScheme(
+        "zones",
+        3,
+        "one-hot rock / glacier / ocean, no data = all zeros",
+        encode_zones,
+        ("rock", "glacier", "ocean"),
+        ((ROCK,), (GLACIER,), (OCEAN,)),
+    ),
 }
 
 

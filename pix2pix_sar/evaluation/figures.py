@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -18,8 +20,24 @@ ZONE_COLOURS = {
     OCEAN: ("ocean", "#1f3f8f"),
 }
 
+
+@dataclass(frozen=True)
+class Curve:
+    """One panel of per-epoch curves: a per_epoch.csv column, its ±std band and a ceiling line."""
+
+    column: str
+    name: str
+    std: str | None = None
+    ceiling: str | None = None  # a column drawn dashed: the same score on real images
+
+
 #: Per-epoch metrics drawn as curves (paper Fig. 3: Dice on top, SSIM below).
-CURVE_METRICS = (("dice", "non-binary Dice"), ("ssim", "SSIM"))
+CURVES = (Curve("dice_mean", "mean non-binary Dice", "dice_std"), Curve("ssim_mean", "mean SSIM", "ssim_std"))
+#: The segmentation score, drawn below them where the rows hold it (evaluate --segmenter).
+SEG_CURVES = (
+    Curve("seg_miou", "segmenter mIoU", ceiling="seg_real_miou"),
+    Curve("seg_mde_m", "segmenter MDE (m)", ceiling="seg_real_mde_m"),
+)
 
 
 def _pyplot():
@@ -45,23 +63,32 @@ def plot_curves(
     title: str = "",
     mark_epoch: int | None = None,
 ) -> Path:
-    """Mean (line) and +-1 std (band) of each metric per epoch, one line per label.
+    """Mean (line) and +-1 std (band) of each metric per epoch, one line per label; the
+    segmentation score (with its real-image ceiling dashed) where the rows have it.
 
     `series` maps a label to per_epoch.csv rows (``epoch``, ``<metric>_mean``, ``<metric>_std``).
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(len(CURVE_METRICS), 1, figsize=(7.0, 5.5), sharex=True, squeeze=False)
-    for ax, (key, name) in zip(axes[:, 0], CURVE_METRICS):
+    has_seg = any(math.isfinite(r.get("seg_miou", math.nan)) for rows in series.values() for r in rows)
+    curves = CURVES + (SEG_CURVES if has_seg else ())
+    fig, axes = plt.subplots(len(curves), 1, figsize=(7.0, 2.75 * len(curves)), sharex=True, squeeze=False)
+    for ax, curve in zip(axes[:, 0], curves):
         for label, rows in series.items():
             epochs = np.array([r["epoch"] for r in rows], float)
-            mean = np.array([r[f"{key}_mean"] for r in rows], float)
-            std = np.array([r[f"{key}_std"] for r in rows], float)
+            mean = np.array([r.get(curve.column, math.nan) for r in rows], float)
             (line,) = ax.plot(epochs, mean, marker="o", markersize=3, label=label)
-            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+            if curve.std:
+                std = np.array([r[curve.std] for r in rows], float)
+                ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+            if curve.ceiling:
+                ceiling = np.array([r.get(curve.ceiling, math.nan) for r in rows], float)
+                ax.plot(epochs, ceiling, linestyle="--", color=line.get_color(), linewidth=1, label=f"{label}: real")
         if mark_epoch is not None:
             ax.axvline(mark_epoch, color="0.5", linestyle=":", linewidth=1)
-        ax.set_ylabel(f"mean {name}")
+        ax.set_ylabel(curve.name)
         ax.grid(True, alpha=0.3)
+        if curve.ceiling:
+            ax.legend(fontsize=7, loc="best")
     axes[0, 0].legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("epoch")
     axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)

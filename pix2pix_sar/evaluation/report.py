@@ -23,7 +23,7 @@ from pix2pix_sar.errors import InputError, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
 from pix2pix_sar.evaluation.preview import pick_patches
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
-from pix2pix_sar.evaluation.sweep import read_per_epoch
+from pix2pix_sar.evaluation.sweep import SEG_FIELDS, read_per_epoch
 from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
@@ -51,6 +51,7 @@ TABLE_FIELDS = (
     *(f"w1_db_{c}" for c in SAR_CLASSES),
     *(f"enl_ratio_{c}" for c in SAR_CLASSES),
     "spectral_distance_db",
+    *SEG_FIELDS,
 )
 
 
@@ -123,17 +124,20 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 
 def table_markdown(rows: list[dict], epoch: int) -> str:
-    lines = [
-        f"| model | non-binary Dice (epoch {epoch}) | SSIM (epoch {epoch}) | paper Dice / SSIM (epoch 210) |",
-        "|---|---|---|---|",
-    ]
+    """Table I; with the segmentation score (evaluate --segmenter) two more columns:
+    the segmenter on the generated images, and in brackets on the real ones."""
+    seg = any(r["seg_miou"] == r["seg_miou"] for r in rows)
+    head = f"| model | non-binary Dice (epoch {epoch}) | SSIM (epoch {epoch}) |"
+    head += " seg mIoU (real) | seg MDE m (real) |" if seg else ""
+    lines = [head + " paper Dice / SSIM (epoch 210) |", "|---|---|---|" + ("---|---|" if seg else "") + "---|"]
     for r in rows:
         paper = PAPER_TABLE_I.get(r["variant"])
-        lines.append(
-            f"| {r['label']} | {_fmt(r['dice_mean'])} ± {_fmt(r['dice_std'])} | "
-            f"{_fmt(r['ssim_mean'])} ± {_fmt(r['ssim_std'])} | "
-            f"{f'{paper[0]:.4f} / {paper[1]:.4f}' if paper else '—'} |"
-        )
+        cells = f"| {r['label']} | {_fmt(r['dice_mean'])} ± {_fmt(r['dice_std'])} | "
+        cells += f"{_fmt(r['ssim_mean'])} ± {_fmt(r['ssim_std'])} | "
+        if seg:
+            cells += f"{_fmt(r['seg_miou'], 3)} ({_fmt(r['seg_real_miou'], 3)}) | "
+            cells += f"{_fmt(r['seg_mde_m'], 0)} ({_fmt(r['seg_real_mde_m'], 0)}) | "
+        lines.append(cells + f"{f'{paper[0]:.4f} / {paper[1]:.4f}' if paper else '—'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -242,6 +246,9 @@ generator; the band is ±1 standard deviation over patches, the dotted line mark
 {table_md}
 Highest SSIM at epoch {epoch}: **{best["label"]}**. Also in `table1.csv` / `table1.md`. The paper's
 numbers come from its own data (2003/223 patches of real glacier scenes); compare trends, not values.
+Where runs were evaluated with `--segmenter`, "seg" is the segmentation score: a zone segmenter
+trained on real images segments the generated ones, scored against the masks they were made
+from (mIoU, calving-front MDE in metres); in brackets the same segmenter on the real images.
 
 ## SAR statistics — epoch {epoch}
 

@@ -3,7 +3,15 @@
     RUN/eval/per_image.csv   epoch, patch_id, dice, ssim, mae (one row per snapshot and patch)
     RUN/eval/per_epoch.csv   per snapshot: mean and std of each image metric, SAR statistics
     RUN/eval/curves.png      mean Dice and SSIM per epoch (+-1 std)
-    RUN/eval/eval.json       what the rows were computed on (dataset, patches, seed, metric version)
+    RUN/eval/eval.json       what the rows were computed on (dataset, patches, seed, metric version, segmenter)
+
+With a segmenter (``evaluate --segmenter SEGRUN``, :mod:`pix2pix_sar.evaluation.segscore`),
+per_epoch.csv gains the segmentation score of each snapshot: ``seg_miou`` and
+``seg_mde_m`` of the segmenter on the generated images against the masks they were
+made from, beside ``seg_real_miou`` and ``seg_real_mde_m``, the same segmenter on the
+real validation images (the ceiling; the same in every row). Snapshots evaluated
+before are scored without recomputing their other columns; the segmenter is recorded
+in eval.json and a different one is refused later.
 
 No-data never counts (:mod:`pix2pix_sar.evaluation.metrics`): the metrics see only
 pixels with zone != 0. A patch with nothing to score for a metric (no valid pixel;
@@ -37,12 +45,13 @@ import numpy as np
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import load_split
+from pix2pix_sar.data.dataset import load_manifest, load_split
 from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
+from pix2pix_sar.evaluation.segscore import Segmenter
 from pix2pix_sar.noise import KEY_SIZE, patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
@@ -58,10 +67,14 @@ METRIC_VERSION = 2
 COUNT_FIELDS = ("epoch", "images", *(f"{m}_skipped" for m in IMAGE_METRICS), "spectra_patches")
 
 
-def per_epoch_fields() -> list[str]:
+#: per_epoch.csv columns of the segmentation score (only with a segmenter).
+SEG_FIELDS = ("seg_miou", "seg_mde_m", "seg_real_miou", "seg_real_mde_m")
+
+
+def per_epoch_fields(with_segmenter: bool = False) -> list[str]:
     stats = [f"{m}_{s}" for m in IMAGE_METRICS for s in ("mean", "std")]
     skipped = [f"{m}_skipped" for m in IMAGE_METRICS]
-    return ["epoch", "images", *stats, *skipped, *stat_names()]
+    return ["epoch", "images", *stats, *skipped, *stat_names(), *(SEG_FIELDS if with_segmenter else ())]
 
 
 class EvalReporter(Protocol):
@@ -90,6 +103,7 @@ class EvaluateResult:
     run: RunFolder
     evaluated: list[int]  # epochs evaluated by this call
     skipped: list[int]  # epochs already evaluated before
+    seg_scored: list[int]  # epochs whose segmentation score this call added
     images_per_second: float  # generation + metrics, snapshot loading excluded (NaN if nothing ran)
 
 
@@ -118,7 +132,7 @@ def read_per_epoch(path: Path) -> list[dict[str, float]]:
 def _write_rows(path: Path, fields, rows) -> None:
     with atomic_path(path, suffix=".csv") as tmp:
         with tmp.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(fields))
+            writer = csv.DictWriter(fh, fieldnames=list(fields), restval="nan")
             writer.writeheader()
             writer.writerows(rows)
 
@@ -184,6 +198,11 @@ def _check_eval_record(record: dict, run: RunFolder) -> None:
             f"{record['metric_version']}: no-data pixels are no longer counted); delete {run.eval_dir} "
             f"and rerun 'pix2pix-sar evaluate {run.path}' to recompute every snapshot"
         )
+    if old.get("segmenter") and record.get("segmenter") and old["segmenter"] != record["segmenter"]:
+        raise RunStateError(
+            f"{run.eval_dir}: was scored with the segmenter {old['segmenter']['path']}; pass that --segmenter, "
+            f"or delete {run.eval_dir} to score every snapshot with {record['segmenter']['path']}"
+        )
     for key, hint in (("dataset", "--data"), ("patch_ids", "--data"), ("seed", "--seed")):
         if old.get(key) != record[key]:
             shown = old.get(key) if key != "patch_ids" else f"{len(old.get(key) or [])} patches"
@@ -199,8 +218,10 @@ def evaluate_run(
     batch_size: int = 8,
     seed: int = 0,
     reporter: EvalReporter | None = None,
+    segmenter: str | Path | None = None,
 ) -> EvaluateResult:
-    """Evaluate the snapshots of `run_dir` not yet in RUN/eval; see the module docstring."""
+    """Evaluate the snapshots of `run_dir` not yet in RUN/eval, and add the segmentation
+    score where `segmenter` (or the one eval.json records) is given; see the module docstring."""
     import tensorflow as tf
 
     from pix2pix_sar.models.snapshots import load_generator
@@ -230,6 +251,11 @@ def evaluate_run(
         "metric_version": METRIC_VERSION,
         "version": __version__,
     }
+    seg = _load_segmenter(run, segmenter)
+    if seg is not None:
+        seg.check_compatible(info, str(run.dataset_json))
+        record["segmenter"] = {"path": str(seg.folder.path.resolve()), "sha256": seg.folder.fingerprint()}
+        _warn_leakage(seg, Path(data_dir))
     _check_eval_record(record, run)
     per_epoch = read_per_epoch(run.eval_per_epoch_csv)
     done = {r["epoch"] for r in per_epoch}
@@ -237,15 +263,21 @@ def evaluate_run(
     per_image = [r for r in read_rows(run.eval_per_image_csv) if int(r["epoch"]) in done]
     todo = [e for e in snapshots if e not in done]
     skipped = [e for e in snapshots if e in done]
-    if todo:
+    unscored = {r["epoch"] for r in per_epoch if seg is not None and not math.isfinite(r.get("seg_miou", math.nan))}
+    work = sorted({*todo, *unscored})
+    if work:
         run.eval_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(run.eval_json, suffix=".json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
+    ceiling = {}
+    if seg is not None and work:
+        real = seg.score(split.images, split.zones, split.pixel_sizes)
+        ceiling = {"seg_real_miou": real["miou"], "seg_real_mde_m": real.get("mde_m", math.nan)}
 
     seeded: SnapshotGenerator | None = None
     evaluate = None
     seconds, images_done = 0.0, 0
-    for epoch in todo:
+    for epoch in work:
         snapshot = load_generator(run.find_snapshot(epoch)[1])
         if seeded is None:
             seeded = SnapshotGenerator(snapshot, run.load_config().model, seed)
@@ -254,6 +286,7 @@ def evaluate_run(
         reporter.epoch_started(epoch, len(split))
         stats = SarStatistics(info.scaling)
         metrics = {m: [] for m in IMAGE_METRICS}
+        generated = []
         t0 = time.perf_counter()
         for start in range(0, len(split), batch_size):
             stop = min(start + batch_size, len(split))
@@ -266,30 +299,90 @@ def evaluate_run(
             for name, value in zip(IMAGE_METRICS, values):
                 metrics[name].append(value.numpy())
             stats.add(split.zones[start:stop], split.images[start:stop], images.numpy())
+            if seg is not None:
+                generated.append(images.numpy())
             reporter.batch_finished(stop)
+        if epoch in todo:
+            metrics = {m: np.concatenate(v).astype(np.float64) for m, v in metrics.items()}
+            for i, patch_id in enumerate(split.ids):
+                per_image.append(
+                    {"epoch": epoch, "patch_id": patch_id, **{m: f"{metrics[m][i]:.6f}" for m in IMAGE_METRICS}}
+                )
+            row: dict[str, float] = {"epoch": epoch, "images": len(split)}
+            for m, v in metrics.items():
+                row[f"{m}_mean"], row[f"{m}_std"], row[f"{m}_skipped"] = _nan_summary(v)
+            row.update(stats.summary())
+        else:  # evaluated before: only the segmentation score is new
+            row = next(r for r in per_epoch if r["epoch"] == epoch)
+        if seg is not None:
+            scores = seg.score(np.concatenate(generated), split.zones, split.pixel_sizes)
+            row.update(seg_miou=scores["miou"], seg_mde_m=scores.get("mde_m", math.nan), **ceiling)
         seconds += time.perf_counter() - t0
         images_done += len(split)
-        metrics = {m: np.concatenate(v).astype(np.float64) for m, v in metrics.items()}
-        for i, patch_id in enumerate(split.ids):
-            per_image.append(
-                {"epoch": epoch, "patch_id": patch_id, **{m: f"{metrics[m][i]:.6f}" for m in IMAGE_METRICS}}
-            )
-        row: dict[str, float] = {"epoch": epoch, "images": len(split)}
-        for m, v in metrics.items():
-            row[f"{m}_mean"], row[f"{m}_std"], row[f"{m}_skipped"] = _nan_summary(v)
-        row.update(stats.summary())
-        per_epoch = sorted([*per_epoch, row], key=lambda r: r["epoch"])
+        per_epoch = sorted([*(r for r in per_epoch if r["epoch"] != epoch), row], key=lambda r: r["epoch"])
         per_image.sort(key=lambda r: int(r["epoch"]))
         _write_rows(run.eval_per_image_csv, PER_IMAGE_FIELDS, per_image)
-        _write_rows(run.eval_per_epoch_csv, per_epoch_fields(), [_formatted(r) for r in per_epoch])
+        fields = per_epoch_fields(with_segmenter=any("seg_miou" in r for r in per_epoch))
+        _write_rows(run.eval_per_epoch_csv, fields, [_formatted(r) for r in per_epoch])
         reporter.epoch_finished(epoch, row)
-    if todo or (per_epoch and not run.eval_curves_png.exists()):
+    if work or (per_epoch and not run.eval_curves_png.exists()):
         plot_curves(
             {_run_label(run): per_epoch},
             run.eval_curves_png,
             title=f"{run.path.name}: validation ({len(split)} patches)",
         )
-    return EvaluateResult(run, todo, skipped, images_done / seconds if seconds else math.nan)
+    seg_scored = [e for e in work if seg is not None]
+    return EvaluateResult(run, todo, skipped, seg_scored, images_done / seconds if seconds else math.nan)
+
+
+def _load_segmenter(run: RunFolder, segmenter: str | Path | None):
+    """The segmenter to score with: the one given, else the one eval.json records (None: no score)."""
+    if segmenter is not None:
+        return Segmenter.load(segmenter)
+    recorded = json.loads(run.eval_json.read_text()).get("segmenter") if run.eval_json.exists() else None
+    if not recorded:
+        return None
+    if not Path(recorded["path"]).exists():
+        raise RunStateError(
+            f"{run.eval_json}: records the segmenter {recorded['path']}, which is gone; restore it, "
+            f"or delete {run.eval_dir} to evaluate afresh"
+        )
+    return Segmenter.load(recorded["path"])
+
+
+def _warn_leakage(seg, data_dir: Path) -> None:
+    """Warn when the segmenter trained on patches that overlap the validation patches
+    (same source file, intersecting windows): its score on them would be optimistic."""
+    val = [r for r in load_manifest(data_dir) if r.split == "val"]
+    by_source: dict[str, list] = {}
+    for r in val:
+        by_source.setdefault(r.source, []).append(r)
+    for path, synthetic in seg.folder.datasets():
+        if synthetic or not (path / "manifest.csv").exists():
+            continue
+        overlapping = sum(
+            any(_windows_intersect(t, v) for v in by_source.get(t.source, ()))
+            for t in load_manifest(path)
+            if t.split == "train"
+        )
+        if overlapping:
+            log.warning(
+                "%s: %d training patch(es) of the segmenter %s overlap the validation patches of %s; its "
+                "score is optimistic there — train the segmenter on data without them",
+                path,
+                overlapping,
+                seg.folder.path,
+                data_dir,
+            )
+
+
+def _windows_intersect(a, b) -> bool:
+    return (
+        a.col_off < b.col_off + b.width
+        and b.col_off < a.col_off + a.width
+        and a.row_off < b.row_off + b.height
+        and b.row_off < a.row_off + a.height
+    )
 
 
 def _nan_summary(values: np.ndarray) -> tuple[float, float, int]:

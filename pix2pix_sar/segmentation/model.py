@@ -1,44 +1,12 @@
-"""The segmenter network (a small U-Net) and the labels it learns.
+"""The segmenter network: a small U-Net from a SAR patch to class logits.
 
-Class indices follow the dataset's class scheme:
-
-* ``zones``: 0 rock, 1 glacier, 2 ocean
-* ``binary``: 0 land (rock + glacier), 1 ocean
-
-No-data pixels get label 0 and are marked invalid; the loss ignores them.
+The classes are the dataset's class scheme's (:attr:`ClassScheme.class_names`):
+rock / glacier / ocean for ``zones``, land / ocean for ``binary``.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, class_scheme
 from pix2pix_sar.errors import ConfigError
-
-#: Class names by class scheme, in class-index order.
-CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "zones": ("rock", "glacier", "ocean"),
-    "binary": ("land", "ocean"),
-}
-
-
-def num_classes(scheme_name: str) -> int:
-    class_scheme(scheme_name, "class scheme")  # an unknown name is an InputError
-    return len(CLASS_NAMES[scheme_name])
-
-
-def zone_labels(zones: np.ndarray, scheme_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Zone codes -> (int32 class labels, bool valid mask); no data -> label 0, valid False."""
-    class_scheme(scheme_name, "class scheme")
-    zones = np.asarray(zones)
-    labels = np.zeros(zones.shape, np.int32)
-    if scheme_name == "zones":
-        labels[zones == ROCK] = 0
-        labels[zones == GLACIER] = 1
-        labels[zones == OCEAN] = 2
-    else:
-        labels[zones == OCEAN] = 1
-    return labels, zones != NODATA
 
 
 def check_depth(patch_size: int, depth: int) -> None:

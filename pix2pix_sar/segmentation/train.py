@@ -1,16 +1,19 @@
-"""`seg_fit`: train the reference segmenter on a patch dataset, resumable.
+"""`seg_fit`: train the reference segmenter on one or more patch datasets, resumable.
 
-SEGRUN/config.yaml     the resolved SegConfig
-SEGRUN/run.json        dataset path, package version, kind "segmenter"
-SEGRUN/dataset.json    the training dataset's description
-SEGRUN/history.csv     mean loss per epoch (and at the last step), with seconds
-SEGRUN/logs/           TensorBoard scalars
-SEGRUN/state/          tf.train.CheckpointManager (model, optimizer, step counter)
-SEGRUN/segmenter.keras the trained model
+The run folder is :class:`pix2pix_sar.run_folder.SegRunFolder`.
 
-The batch order is a pure function of (seed, epoch), so a run killed at any point
+Mixing: without ``synthetic_share`` every batch is drawn from all training patches
+pooled. With it, each batch holds a fixed number of synthetic patches (datasets whose
+dataset.json says ``"synthetic": true``) — ``round(share * batch)``, at least one of
+each kind when 0 < share < 1 — and the rest real. One epoch is one pass over the
+real patches (or over the pool, without a share).
+
+The batch order is a pure function of (seed, step): each pool is read as an endless
+stream of permutations keyed by (seed, pool, pass), so a run killed at any point
 resumes from its last state (saved at the end of every epoch and at the end) and
-replays exactly what was lost.
+replays exactly what was lost. Patches go through the same tf.data feeder as
+``fit`` (:class:`pix2pix_sar.data.pipeline.SplitFeeder`), as class indices
+(-1 = no data, ignored by the loss).
 """
 
 from __future__ import annotations
@@ -24,21 +27,21 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 import yaml
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import load_info, load_split
-from pix2pix_sar.errors import ConfigError, InputError, RunStateError, TrainingDivergedError
-from pix2pix_sar.run_folder import rewind_history
-from pix2pix_sar.segmentation.model import build_segmenter, check_depth, num_classes, zone_labels
+from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split
+from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.errors import ConfigError, InputError, InvalidValue, RunStateError, TrainingDivergedError
+from pix2pix_sar.run_folder import SegRunFolder, rewind_history
+from pix2pix_sar.segmentation.model import build_segmenter, check_depth
 
 log = logging.getLogger(__name__)
 
-RUN_KIND = "segmenter"
 #: Fields that may change when a run is continued (how long to train).
 RESUMABLE_FIELDS = ("steps", "epochs")
 HISTORY_FIELDS = ("step", "epoch", "loss", "seconds")
@@ -53,6 +56,7 @@ class SegConfig:
     base_filters: int = 16
     depth: int = 4
     seed: int = 0
+    synthetic_share: float | None = None  # synthetic patches per batch / batch size; None: pool all
 
     def validate(self) -> "SegConfig":
         if (self.steps is None) == (self.epochs is None):
@@ -63,10 +67,23 @@ class SegConfig:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.synthetic_share is not None:
+            if not 0 <= self.synthetic_share <= 1:
+                raise InvalidValue("synthetic_share", f"{self.synthetic_share}: must be between 0 and 1")
+            if 0 < self.synthetic_share < 1 and self.batch_size < 2:
+                raise InvalidValue("synthetic_share", "a share between 0 and 1 needs --batch-size 2 or more")
         return self
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def synthetic_per_batch(self) -> int:
+        """Synthetic patches in each batch (whole patches, at least one of each kind if 0 < share < 1)."""
+        share = self.synthetic_share or 0.0
+        count = round(share * self.batch_size)
+        if 0 < share < 1:
+            count = min(max(count, 1), self.batch_size - 1)
+        return count
 
 
 class SegReporter(Protocol):
@@ -108,46 +125,128 @@ def masked_loss(logits, labels, valid):
     return tf.reduce_mean(per_example)
 
 
-def epoch_rows(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """The batches of one epoch (row indices): a permutation keyed by (seed, epoch),
-    cut into full batches (the remainder is dropped; a split smaller than one batch
-    is one batch)."""
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    steps = max(1, n // batch_size)
-    return [order[i * batch_size : (i + 1) * batch_size] for i in range(steps)]
+def stream_rows(n: int, seed: int, pool: int, start: int, count: int) -> np.ndarray:
+    """Positions start..start+count of an endless stream over range(n): pass k is the
+    permutation keyed by (seed, pool, k). A pure function, so any step can be replayed."""
+    positions = np.arange(start, start + count)
+    out = np.empty(count, np.int64)
+    for k in np.unique(positions // n):
+        at = positions // n == k
+        out[at] = np.random.default_rng([seed, pool, int(k)]).permutation(n)[positions[at] % n]
+    return out
 
 
-def _check_resume(run_dir: Path, cfg: SegConfig) -> None:
-    config_path = run_dir / "config.yaml"
-    if config_path.exists():
-        run_json = run_dir / "run.json"
-        kind = json.loads(run_json.read_text()).get("kind") if run_json.exists() else None
-        if kind != RUN_KIND:
-            raise RunStateError(f"{run_dir}: is not a segmenter run folder; choose a new --out")
-        saved = yaml.safe_load(config_path.read_text()) or {}
+@dataclass(frozen=True)
+class Pool:
+    """Patches drawn `per_batch` at a time: `rows` index the feeder."""
+
+    name: str
+    rows: np.ndarray
+    per_batch: int
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The training patches of all datasets, and how batches draw from them."""
+
+    arrays: SplitArrays
+    pools: tuple[Pool, ...]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """One pass over the first pool (the real patches, or all of them)."""
+        first = self.pools[0]
+        return max(1, len(first.rows) // first.per_batch)
+
+    def rows(self, seed: int, start: int, stop: int) -> np.ndarray:
+        """Feeder rows of steps start..stop-1, batch after batch."""
+        steps = stop - start
+        parts = [
+            pool.rows[stream_rows(len(pool.rows), seed, i, start * pool.per_batch, steps * pool.per_batch)].reshape(
+                steps, pool.per_batch
+            )
+            for i, pool in enumerate(self.pools)
+        ]
+        return np.concatenate(parts, axis=1).reshape(-1)
+
+
+def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], cfg: SegConfig) -> TrainingSet:
+    """Read the train split of every dataset; refuse datasets that do not go together."""
+    first = infos[0]
+    for d, info in zip(data_dirs[1:], infos[1:]):
+        for what, ours, theirs, fix in (
+            ("patch size", info.patch_size, first.patch_size, "--patch-size"),
+            ("class scheme", info.classes, first.classes, "--classes"),
+            ("SAR scaling", info.scaling, first.scaling, "the same scaling"),
+        ):
+            if ours != theirs:
+                raise InputError(
+                    f"{d}: its {what} ({ours}) differs from {data_dirs[0]}'s ({theirs}); "
+                    f"the segmenter reads one kind of patch: prepare both with {fix}"
+                )
+    splits = []
+    for d in data_dirs:
+        split = load_split(d, "train")
+        if not len(split):
+            raise InputError(f"{d}: the train split is empty; re-run 'pix2pix-sar prepare' with more patches")
+        splits.append(split)
+    arrays = SplitArrays(
+        [f"{i}/{pid}" for i, s in enumerate(splits) for pid in s.ids],
+        np.concatenate([s.zones for s in splits]),
+        np.concatenate([s.images for s in splits]),
+        np.concatenate([s.pixel_sizes for s in splits]),
+    )
+    synthetic = np.concatenate([np.full(len(s), info.synthetic) for s, info in zip(splits, infos)])
+    rows = np.arange(len(synthetic))
+    if cfg.synthetic_share is None:
+        return TrainingSet(arrays, (Pool("all", rows, cfg.batch_size),))
+    n_synthetic = cfg.synthetic_per_batch()
+    pools = []
+    for kind, is_synthetic, count in (("real", False, cfg.batch_size - n_synthetic), ("synthetic", True, n_synthetic)):
+        if not count:
+            continue
+        if not (synthetic == is_synthetic).any():
+            raise InvalidValue(
+                "synthetic_share",
+                f"{cfg.synthetic_share} needs a {kind} dataset among --data "
+                f'(dataset.json "synthetic": {str(is_synthetic).lower()}); none was given',
+            )
+        pools.append(Pool(kind, rows[synthetic == is_synthetic], count))
+    return TrainingSet(arrays, tuple(pools))
+
+
+def _check_resume(folder: SegRunFolder, cfg: SegConfig, datasets: list[dict]) -> None:
+    if folder.config_path.exists():
+        kind = folder.run_info().get("kind") if folder.run_json.exists() else None
+        if kind != SegRunFolder.KIND:
+            raise RunStateError(f"{folder.path}: is not a segmenter run folder; choose a new --out")
+        saved = yaml.safe_load(folder.config_path.read_text()) or {}
         new = cfg.to_dict()
         changes = [
             f"{k}: {saved.get(k)} -> {new.get(k)}"
             for k in sorted(set(saved) | set(new))
             if k not in RESUMABLE_FIELDS and saved.get(k) != new.get(k)
         ]
+        old_data = [str(p) for p, _ in folder.datasets()]
+        if old_data != [d["path"] for d in datasets]:
+            changes.append(f"data: {', '.join(old_data)} -> {', '.join(d['path'] for d in datasets)}")
         if changes:
             raise RunStateError(
-                f"{run_dir} was trained with other settings ({'; '.join(changes)}); "
+                f"{folder.path} was trained with other settings ({'; '.join(changes)}); "
                 f"rerun with the original settings to resume, or choose a new --out"
             )
-    elif run_dir.exists() and any(p.name != "state" for p in run_dir.iterdir()):
-        raise RunStateError(f"{run_dir}: exists and is not a run folder; choose a new or empty --out")
+    elif folder.path.exists() and any(p.name != "state" for p in folder.path.iterdir()):
+        raise RunStateError(f"{folder.path}: exists and is not a run folder; choose a new or empty --out")
 
 
-def _write_run_files(run_dir: Path, cfg: SegConfig, data_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run_dir / "config.yaml") as tmp:
+def _write_run_files(folder: SegRunFolder, cfg: SegConfig, first_dataset: Path, datasets: list[dict]) -> None:
+    folder.path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder.config_path) as tmp:
         tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    with atomic_path(run_dir / "dataset.json") as tmp:
-        shutil.copyfile(data_dir / "dataset.json", tmp)
-    with atomic_path(run_dir / "run.json") as tmp:
-        info = {"dataset": str(data_dir.resolve()), "version": __version__, "kind": RUN_KIND}
+    with atomic_path(folder.dataset_json) as tmp:
+        shutil.copyfile(first_dataset / "dataset.json", tmp)
+    with atomic_path(folder.run_json) as tmp:
+        info = {"kind": SegRunFolder.KIND, "datasets": datasets, "version": __version__}
         tmp.write_text(json.dumps(info, indent=2) + "\n")
 
 
@@ -161,63 +260,73 @@ def _append_history(path: Path, step: int, epoch: float, loss: float, seconds: f
 
 
 def seg_fit(
-    cfg: SegConfig, data_dir: str | Path, run_dir: str | Path, reporter: SegReporter | None = None
+    cfg: SegConfig,
+    data_dirs: Sequence[str | Path] | str | Path,
+    run_dir: str | Path,
+    reporter: SegReporter | None = None,
 ) -> SegFitResult:
-    """Train (or continue training) the segmenter on the train split of `data_dir` into `run_dir`."""
+    """Train (or continue training) the segmenter on the train splits of `data_dirs` into `run_dir`."""
     import keras
     import tensorflow as tf
 
+    from pix2pix_sar.data.pipeline import SplitFeeder
+
     cfg = cfg.validate()
     reporter = reporter or SilentSegReporter()
-    data_dir, run_dir = Path(data_dir), Path(run_dir)
-    info = load_info(data_dir)
-    check_depth(info.patch_size, cfg.depth)
-    classes = num_classes(info.classes)
-    _check_resume(run_dir, cfg)
-    split = load_split(data_dir, "train")
-    if not len(split):
-        raise InputError(f"{data_dir}: the train split is empty; re-run 'pix2pix-sar prepare' with more patches")
-    labels, valid = zone_labels(split.zones, info.classes)
-    images = split.images
-    steps_per_epoch = len(epoch_rows(len(split), cfg.batch_size, cfg.seed, 0))
+    if isinstance(data_dirs, (str, Path)):
+        data_dirs = [data_dirs]
+    data_dirs = [Path(d) for d in data_dirs]
+    if not data_dirs:
+        raise InvalidValue("data", "give at least one dataset")
+    folder = SegRunFolder(run_dir)
+    infos = [load_info(d) for d in data_dirs]
+    datasets = [{"path": str(d.resolve()), "synthetic": i.synthetic} for d, i in zip(data_dirs, infos)]
+    check_depth(infos[0].patch_size, cfg.depth)
+    _check_resume(folder, cfg, datasets)
+    training, info = load_training_set(data_dirs, infos, cfg), infos[0]
+    scheme = class_scheme(info.classes, str(data_dirs[0] / "dataset.json"))
+    steps_per_epoch = training.steps_per_epoch
     total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
-    _write_run_files(run_dir, cfg, data_dir)
+    _write_run_files(folder, cfg, data_dirs[0], datasets)
 
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
-    model = build_segmenter(info.patch_size, classes, cfg.base_filters, cfg.depth)
+    model = build_segmenter(info.patch_size, len(scheme.class_names), cfg.base_filters, cfg.depth)
     optimizer = keras.optimizers.Adam(cfg.learning_rate)
     optimizer.build(model.trainable_variables)  # Keras 3 makes slots lazily; restore needs them
     step_var = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
-    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / "state"), max_to_keep=2)
+    manager = tf.train.CheckpointManager(checkpoint, str(folder.state_dir), max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log.info("resumed %s at step %d", run_dir, int(step_var.numpy()))
+        log.info("resumed %s at step %d", folder.path, int(step_var.numpy()))
     start = int(step_var.numpy())
-    rewind_history(run_dir / "history.csv", start)
-    model_path = run_dir / "segmenter.keras"
+    rewind_history(folder.history_csv, start)
     if start >= total:
-        if not model_path.exists():
-            _save_model(model, model_path)
-        return SegFitResult(run_dir, start, start, steps_per_epoch, model_path, cfg)
+        if not folder.model_path.exists():
+            _save_model(model, folder.model_path)
+        return SegFitResult(folder.path, start, start, steps_per_epoch, folder.model_path, cfg)
+
+    # Class index per zone code, -1 for no data: the feeder's "mask" is the label map.
+    feeder = SplitFeeder(training.arrays, scheme.label_table()[:, None])
 
     @tf.function
-    def train_step(x, y, v):
+    def train_step(codes, images):
+        labels = tf.cast(codes[..., 0], tf.int32)
         with tf.GradientTape() as tape:
-            loss = masked_loss(model(x, training=True), y, v)
+            loss = masked_loss(model(images, training=True), labels, labels >= 0)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    writer = tf.summary.create_file_writer(str(run_dir / "logs"))
+    writer = tf.summary.create_file_writer(str(folder.log_dir))
     reporter.started(start, total)
     step, since, loss_sum, t0 = start, start, 0.0, time.perf_counter()
     while step < total:
-        epoch, offset = divmod(step, steps_per_epoch)
-        batches = epoch_rows(len(split), cfg.batch_size, cfg.seed, epoch)
-        for rows in batches[offset:]:
-            loss = float(train_step(images[rows], labels[rows], valid[rows]))
+        epoch_end = min(total, (step // steps_per_epoch + 1) * steps_per_epoch)
+        batches = feeder.feed(training.rows(cfg.seed, step, epoch_end), cfg.batch_size)
+        for codes, images in batches:
+            loss = float(train_step(codes, images))
             if not math.isfinite(loss):
                 raise TrainingDivergedError(
                     f"loss became {loss} at step {step + 1}; the last good state "
@@ -229,19 +338,14 @@ def seg_fit(
             with writer.as_default(step=step):
                 tf.summary.scalar("loss", loss)
             reporter.step_finished(step, loss)
-            if step % steps_per_epoch == 0 or step == total:
-                seconds = time.perf_counter() - t0
-                _append_history(
-                    run_dir / "history.csv", step, step / steps_per_epoch, loss_sum / (step - since), seconds
-                )
-                writer.flush()
-                manager.save(checkpoint_number=step)
-                since, loss_sum, t0 = step, 0.0, time.perf_counter()
-            if step == total:
-                break
+        seconds = time.perf_counter() - t0
+        _append_history(folder.history_csv, step, step / steps_per_epoch, loss_sum / (step - since), seconds)
+        writer.flush()
+        manager.save(checkpoint_number=step)
+        since, loss_sum, t0 = step, 0.0, time.perf_counter()
     writer.close()
-    _save_model(model, model_path)
-    return SegFitResult(run_dir, start, step, steps_per_epoch, model_path, cfg)
+    _save_model(model, folder.model_path)
+    return SegFitResult(folder.path, start, step, steps_per_epoch, folder.model_path, cfg)
 
 
 def _save_model(model, path: Path) -> None:

@@ -37,8 +37,11 @@ def test_caffe_imports_with_its_split_counts_and_classes(caffe_tree, tmp_path):
     )
     train = load_split(out, "train")
     assert set(np.unique(train.zones)) == {ROCK, GLACIER, OCEAN}
-    # No CRS is invented.
+    # No CRS is invented; the pixel size comes from the resolution in the file name.
     assert geo.raster_info(out / "train" / f"{records[0].id}_sar.tif")[0].crs_wkt == ""
+    sizes = {r.source.split("_")[0]: r.pixel_size_m for r in records}
+    assert sizes == {"Mapple": 7.0, "Crane": 20.0, "JAC": 20.0}
+    np.testing.assert_array_equal(np.unique(load_split(out, "val").pixel_sizes), [20.0])
 
 
 def test_caffe_patch_split_and_bad_names(caffe_tree, tmp_path):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pix2pix_sar.cli.main import cli
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
-from pix2pix_sar.segmentation.model import zone_labels
+from pix2pix_sar.data.zones import CLASS_SCHEMES
 
 TINY = ["--base-filters", "4", "--depth", "2", "--batch-size", "16"]
 
@@ -66,15 +66,15 @@ def test_zone_labels_and_the_loss_ignore_no_data():
     from pix2pix_sar.segmentation.train import masked_loss
 
     zones = np.array([[NODATA, ROCK], [GLACIER, OCEAN]], np.uint8)
-    labels, valid = zone_labels(zones, "zones")
+    labels, valid = CLASS_SCHEMES["zones"].labels(zones)
     assert labels.tolist() == [[0, 0], [1, 2]] and valid.tolist() == [[False, True], [True, True]]
-    labels_b, valid_b = zone_labels(zones, "binary")
+    labels_b, valid_b = CLASS_SCHEMES["binary"].labels(zones)
     assert labels_b.tolist() == [[0, 0], [0, 1]] and valid_b.tolist() == valid.tolist()
 
     rng = np.random.default_rng(0)
     zones = rng.choice([NODATA, ROCK, GLACIER, OCEAN], size=(4, 8, 8)).astype(np.uint8)
     zones[0] = NODATA  # an example without any valid pixel counts as zero loss
-    labels, valid = zone_labels(zones, "zones")
+    labels, valid = CLASS_SCHEMES["zones"].labels(zones)
     logits = rng.normal(size=(4, 8, 8, 3)).astype(np.float32)
     garbage_logits = np.where(valid[..., None], logits, rng.normal(scale=1e3, size=logits.shape)).astype(np.float32)
     garbage_logits[~valid] = np.where(rng.random(3) < 0.5, np.inf, np.nan).astype(np.float32)
@@ -103,7 +103,7 @@ def test_seg_evaluate_prints_iou_as_json_and_writes_it(tiny_dataset, tmp_path):
 
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.evaluation.metrics import confusion_matrix, iou_per_class
-    from pix2pix_sar.segmentation.evaluate import predict_classes
+    from pix2pix_sar.evaluation.segscore import Segmenter
 
     out = tmp_path / "seg"
     assert seg_fit(tiny_dataset, out, "--steps", "3").exit_code == 0
@@ -114,8 +114,8 @@ def test_seg_evaluate_prints_iou_as_json_and_writes_it(tiny_dataset, tmp_path):
     assert {"miou", "iou_land", "iou_ocean"} <= set(scores) and "mde_m" not in scores  # binary: no fronts
     # The numbers are one confusion matrix over the valid pixels of the split.
     split = load_split(tiny_dataset, "val")
-    labels, valid = zone_labels(split.zones, "binary")
-    iou = iou_per_class(confusion_matrix(predict_classes(out / "segmenter.keras", split.images), labels, valid, 2))
+    labels, valid = CLASS_SCHEMES["binary"].labels(split.zones)
+    iou = iou_per_class(confusion_matrix(Segmenter.load(out).predict(split.images), labels, valid, 2))
     assert scores["miou"] == pytest.approx(float(np.nanmean(iou)))
     missing = CliRunner().invoke(cli, ["seg", "evaluate", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "no trained segmenter" in missing.output
