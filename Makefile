@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 PYTEST_ARGS ?=
 
-.PHONY: install lint test test-fast demo clean paper paper-smoke
+.PHONY: install lint test test-fast demo clean paper paper-smoke augmentation
 
 $(STAMP): setup.cfg setup.py scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -63,6 +63,12 @@ paper: $(STAMP)
 # The same flow on a tiny synthetic dataset (two variants, two epochs), about 30 s on CPU.
 paper-smoke: $(STAMP)
 	$(PY) experiments/paper/run_paper.py --smoke --out $(PAPER_DIR)-smoke
+
+# Does synthetic data help a calving-front segmenter? (experiments/augmentation/README.md)
+# Without DATA: five synthetic scenes split by scene, about an hour on 2 CPU cores.
+AUG_DIR ?= augmentation
+augmentation: $(STAMP)
+	$(PY) experiments/augmentation/run.py --out $(AUG_DIR) $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache

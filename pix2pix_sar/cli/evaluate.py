@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -31,10 +32,9 @@ class ProgbarEvalReporter:
         if not self.quiet:
             seg = ""
             if "seg_miou" in row:
-                seg = (
-                    f"   seg mIoU {row['seg_miou']:.3f} (real {row['seg_real_miou']:.3f}), "
-                    f"MDE {row['seg_mde_m']:.0f} m (real {row['seg_real_mde_m']:.0f} m)"
-                )
+                seg = f"   seg mIoU {row['seg_miou']:.3f} (real {row['seg_real_miou']:.3f})"
+                if math.isfinite(row["seg_real_mde_m"]) or math.isfinite(row["seg_mde_m"]):
+                    seg += f", MDE {row['seg_mde_m']:.0f} m (real {row['seg_real_mde_m']:.0f} m)"
             click.echo(
                 f"  dice {row['dice_mean']:.4f} ± {row['dice_std']:.4f}   "
                 f"ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}{seg}"

@@ -82,7 +82,16 @@ def plot_curves(
                 ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
             if curve.ceiling:
                 ceiling = np.array([r.get(curve.ceiling, math.nan) for r in rows], float)
-                ax.plot(epochs, ceiling, linestyle="--", color=line.get_color(), linewidth=1, label=f"{label}: real")
+                ax.plot(
+                    epochs,
+                    ceiling,
+                    linestyle="--",
+                    marker="_",
+                    markersize=10,
+                    color=line.get_color(),
+                    linewidth=1,
+                    label=f"{label}: real images",
+                )
         if mark_epoch is not None:
             ax.axvline(mark_epoch, color="0.5", linestyle=":", linewidth=1)
         ax.set_ylabel(curve.name)
