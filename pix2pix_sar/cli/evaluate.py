@@ -50,11 +50,18 @@ class ProgbarEvalReporter:
     type=click.Path(file_okay=False),
     help="Segmenter run folder ('seg fit'): add its mIoU and MDE on the generated images (and on the real ones).",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["val", "test"]),
+    default="val",
+    show_default=True,
+    help="Patches to evaluate on: validation, or the test split a CaFFe dataset keeps. RUN/eval holds one split.",
+)
 @seed_opt
 @click.pass_context
 @user_errors
-def command(ctx, run, data, batch_size, segmenter, seed):
-    """Evaluate every generator snapshot of RUN on all validation patches.
+def command(ctx, run, data, batch_size, segmenter, split, seed):
+    """Evaluate every generator snapshot of RUN on all validation patches (or --split test).
 
     Writes RUN/eval/per_image.csv, per_epoch.csv (means, std, SAR statistics) and
     curves.png. Snapshots already evaluated are skipped, so rerun it as training
@@ -70,7 +77,13 @@ def command(ctx, run, data, batch_size, segmenter, seed):
 
     quiet = cli_state(ctx).quiet
     result = evaluate_run(
-        run, data, batch_size=batch_size, seed=seed, reporter=ProgbarEvalReporter(quiet), segmenter=segmenter
+        run,
+        data,
+        batch_size=batch_size,
+        seed=seed,
+        reporter=ProgbarEvalReporter(quiet),
+        segmenter=segmenter,
+        split=split,
     )
     if result.evaluated or result.seg_scored:
         done = f"evaluated epoch(s) {', '.join(map(str, result.evaluated)) or 'none new'}"

@@ -9,7 +9,13 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
 
 @click.command(name="generate")
 @click.argument("input_path", metavar="INPUT", type=click.Path())
-@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder from 'fit'.")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Run folder from 'fit', or a model folder from 'export' (the same pixels).",
+)
 @click.option("--epoch", type=int, help="Snapshot epoch (default: the last).")
 @click.option(
     "--out", type=click.Path(), help="Output .tif (cloud-optimised GeoTIFF) or .png; a folder if INPUT is a folder."
@@ -18,7 +24,15 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
     "--as-dataset",
     "dataset_out",
     type=click.Path(file_okay=False),
-    help="Instead of --out: write masks + generated images as a patch dataset (for 'fit').",
+    help="Instead of --out: write masks + generated images as a dataset (see --layout).",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["ours", "caffe"]),
+    default="ours",
+    show_default=True,
+    help="With --as-dataset: ours (a patch dataset for 'fit') or caffe (whole images, zones and fronts as "
+    "PNGs in the CaFFe benchmark's layout, for CaFFe readers and 'prepare --caffe').",
 )
 @click.option("--tile", type=int, help="Tile size in pixels (default: the run's patch size).")
 @click.option("--overlap", type=int, help="Tile overlap in pixels, blended smoothly (default: a quarter of the tile).")
@@ -38,7 +52,11 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
     help="zones: CaFFe codes 0/64/127/254; binary: 0 = ocean, 1 or 255 = land (no no-data).",
 )
 @click.option(
-    "--val-fraction", type=float, default=0.1, show_default=True, help="With --as-dataset: share of validation patches."
+    "--val-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="With --as-dataset: share of validation patches (--layout caffe: share of whole masks put in test/).",
 )
 @overwrite_opt
 @click.pass_context
@@ -50,6 +68,7 @@ def command(
     epoch,
     out,
     dataset_out,
+    layout,
     tile,
     overlap,
     batch_size,
@@ -70,6 +89,8 @@ def command(
     """
     if (out is None) == (dataset_out is None):
         raise click.UsageError("give exactly one of --out and --as-dataset")
+    if layout != "ours" and dataset_out is None:
+        raise click.UsageError("--layout applies to --as-dataset")
     quiet_tensorflow()
     from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
 
@@ -92,6 +113,22 @@ def command(
     if dataset_out is not None:
         if units is not None:
             raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
+        if layout == "caffe":
+            from pix2pix_sar.generation.caffe_layout import generate_caffe_set
+
+            path = generate_caffe_set(
+                run_dir,
+                input_path,
+                dataset_out,
+                epoch=epoch,
+                settings=settings,
+                test_fraction=val_fraction,
+                overwrite=overwrite,
+                progress=None if quiet else masks_done,
+                mask_values=mask_values,
+            )
+            click.echo(f"synthetic set in CaFFe's layout: {path}")
+            return
         path = generate_dataset(
             run_dir,
             input_path,

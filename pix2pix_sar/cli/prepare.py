@@ -26,7 +26,10 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
 )
 @click.option("--label-field", help="Field of --labels holding 64/127/254 or rock/glacier/ocean.")
 @click.option(
-    "--caffe", type=click.Path(file_okay=False), help="A CaFFe benchmark folder (sar_images/, zones/) instead of --sar."
+    "--caffe",
+    type=click.Path(file_okay=False),
+    help="A CaFFe benchmark folder instead of --sar: the original layout (sar_images/, zones/ with train/, test/) "
+    "or torchgeo's patched one (sar_images/, zones/, fronts/ with train/, val/, test/).",
 )
 @click.option("--aoi", type=click.Path(dir_okay=False), help="Area of interest: polygon(s) in any CRS.")
 @click.option("--bounds", help='Area of interest as "minx miny maxx maxy" (with --bounds-crs).')
@@ -39,12 +42,18 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     type=float,
     help="Largest share of no-data pixels in a patch [default: 0; with --caffe, CaFFe's default].",
 )
-@click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Share of patches for validation.")
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of patches for validation (CaFFe's original layout: drawn from its training images, whole images).",
+)
 @click.option(
     "--split-by",
     type=click.Choice(["patch", "scene", "source"]),
     help="patch: random patches (the paper); scene: whole scenes apart; source: CaFFe's own split "
-    "[default: patch; with --caffe, CaFFe's default].",
+    "[default: patch; with --caffe, CaFFe's default]. CaFFe's test split stays test under every rule.",
 )
 @click.option("--units", type=click.Choice(UNITS), default="auto", show_default=True, help="Units of the SAR values.")
 @click.option(
@@ -142,5 +151,6 @@ def command(
                 scenes, out, options=options, labels=vector, aoi=area, overwrite=overwrite, progress=progress
             )
     records = load_manifest(path)
-    n_val = sum(r.split == "val" for r in records)
-    click.echo(f"dataset: {path} ({len(records) - n_val} train, {n_val} val patches of {patch_size}x{patch_size})")
+    counts = {split: sum(r.split == split for r in records) for split in ("train", "val", "test")}
+    shown = ", ".join(f"{n} {split}" for split, n in counts.items() if n or split != "test")
+    click.echo(f"dataset: {path} ({shown} patches of {patch_size}x{patch_size})")

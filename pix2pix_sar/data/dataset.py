@@ -4,6 +4,7 @@
     DATASET/manifest.csv     id, split, source, col_off, row_off, width, height, pixel_size_m
     DATASET/train/<id>_sar.tif, <id>_mask.tif
     DATASET/val/<id>_sar.tif,   <id>_mask.tif
+    DATASET/test/<id>_sar.tif,  <id>_mask.tif   (only where the source has a test split: CaFFe)
 
 SAR patches hold the model's range [-1, 1] (float32); ``scaling`` in dataset.json
 maps them back to the input units. Masks hold zone codes (uint8). ``pixel_size_m``
@@ -11,7 +12,9 @@ is metres per pixel (from the geotransform, at the patch centre for a geographic
 CRS; for CaFFe from the resolution in the file name; empty when unknown).
 
 Format 2 added ``pixel_size_m``; format-1 datasets load unchanged (the pixel size
-is then read from each patch's geotransform).
+is then read from each patch's geotransform). Format 3 added the optional ``test``
+split (a held-out split kept from the source, never trained on); datasets without
+one load unchanged.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from pix2pix_sar.data.scaling import SarScaling
 from pix2pix_sar.data.zones import check_zones, class_scheme
 from pix2pix_sar.errors import InputError
 
-SPLITS = ("train", "val")
+#: Splits a dataset may hold: train and val always (possibly empty), test only where the source has one.
+SPLITS = ("train", "val", "test")
 MANIFEST_FIELDS = ("id", "split", "source", "col_off", "row_off", "width", "height", "pixel_size_m")
 #: Columns a format-1 manifest has (no pixel size).
 REQUIRED_MANIFEST_FIELDS = MANIFEST_FIELDS[:-1]
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -219,8 +223,8 @@ class DatasetWriter:
     def __init__(self, out: str | Path, overwrite: bool = False, option: str = "--out"):
         self._dir = atomic_dir(out, overwrite, option)
         self.out, self.tmp = self._dir.out, self._dir.path
-        for split in SPLITS:
-            (self.tmp / split).mkdir()
+        for split in SPLITS[:2]:
+            (self.tmp / split).mkdir()  # test/ only when a test patch comes
         self.records: list[PatchRecord] = []
 
     def __enter__(self) -> "DatasetWriter":
@@ -230,6 +234,9 @@ class DatasetWriter:
         self._dir.__exit__(*exc)
 
     def add(self, record: PatchRecord, sar_scaled: np.ndarray, zones: np.ndarray, grid: geo.Grid) -> None:
+        if record.split not in SPLITS:
+            raise ValueError(f"split {record.split!r} is not one of {SPLITS}")
+        (self.tmp / record.split).mkdir(exist_ok=True)
         geo.write_geotiff(sar_path(self.tmp, record.split, record.id), sar_scaled.astype(np.float32), grid)
         geo.write_geotiff(mask_path(self.tmp, record.split, record.id), zones.astype(np.uint8), grid, nodata=0)
         if not math.isfinite(record.pixel_size_m):

@@ -12,7 +12,8 @@ plus one uint8 label/AOI raster per scene):
    sample their dB values for the dataset-wide clip percentiles;
 2. write: scale the kept windows to [-1, 1] and write them with DatasetWriter.
 
-Patches go to train or validation by one of :data:`SPLITTERS` (``--split-by``).
+Patches go to train or validation by one of :data:`SPLITTERS` (``--split-by``); scenes
+the source holds out for testing (CaFFe's test split) go to the test split whatever the rule.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.config import check_patch_size
-from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, split_ids
+from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, PatchRecord, split_ids
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling, fit_scaling, to_db
 from pix2pix_sar.data.scenes import (
     AreaOfInterest,
@@ -192,14 +193,10 @@ def _split_by_patch(scenes: list[_Scene], options: PrepareOptions) -> list[np.nd
     return np.split(is_val, np.cumsum(counts)[:-1])
 
 
-def _split_by_scene(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
-    """Whole scenes to validation (seeded order) until they hold the asked share of patches."""
+def _whole_scenes_to_val(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
+    """Whole scenes to validation (seeded order) until they hold the asked share of
+    patches; at least one scene with patches stays for training."""
     with_patches = [i for i, s in enumerate(scenes) if s.windows]
-    if len(with_patches) < 2 and options.val_fraction > 0:
-        raise InputError(
-            f"--split-by scene needs at least two scenes with patches, got {len(with_patches)}; "
-            "add scenes or use --split-by patch"
-        )
     total = sum(len(s.windows) for s in scenes)
     val: set[int] = set()
     n_val = 0
@@ -211,16 +208,52 @@ def _split_by_scene(scenes: list[_Scene], options: PrepareOptions) -> list[np.nd
     return [np.full(len(s.windows), i in val) for i, s in enumerate(scenes)]
 
 
+def _split_by_scene(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
+    """Whole scenes to validation (seeded order) until they hold the asked share of patches."""
+    with_patches = [i for i, s in enumerate(scenes) if s.windows]
+    if len(with_patches) < 2 and options.val_fraction > 0:
+        raise InputError(
+            f"--split-by scene needs at least two scenes with patches, got {len(with_patches)}; "
+            "add scenes or use --split-by patch"
+        )
+    return _whole_scenes_to_val(scenes, options)
+
+
 def _split_as_given(scenes: list[_Scene], options: PrepareOptions) -> list[np.ndarray]:
-    """Each scene's own split (CaFFe: its test split becomes validation)."""
-    return [np.full(len(s.windows), s.input.split == "val") for s in scenes]
+    """Each scene's own split (CaFFe). Where no scene comes with a validation split (CaFFe's
+    original layout: train and test only), validation is drawn from the scenes marked
+    "train" by whole scenes (seeded, ``val_fraction``). Scenes without a split train."""
+    given = [s.input.split for s in scenes]
+    if "val" in given or options.val_fraction == 0:
+        return [np.full(len(s.windows), s.input.split == "val") for s in scenes]
+    marked = [i for i, split in enumerate(given) if split == "train"]
+    if sum(bool(scenes[i].windows) for i in marked) < 2:
+        if marked:
+            log.warning("fewer than two training images with patches: no validation split is drawn from them")
+        return [np.zeros(len(s.windows), bool) for s in scenes]
+    drawn = dict(zip(marked, _whole_scenes_to_val([scenes[i] for i in marked], options)))
+    return [drawn.get(i, np.zeros(len(s.windows), bool)) for i, s in enumerate(scenes)]
 
 
+#: Split rules for the scenes that are not held out for testing: each gives, per scene, True for
+#: the validation patches (the others train).
 SPLITTERS: dict[str, Callable[[list[_Scene], PrepareOptions], list[np.ndarray]]] = {
     "patch": _split_by_patch,
     "scene": _split_by_scene,
     "source": _split_as_given,
 }
+
+
+def assign_splits(scenes: list[_Scene], options: PrepareOptions) -> list[list[str]]:
+    """The split of every kept window of every scene. Scenes whose source holds them out
+    for testing (``SceneInput.split == "test"``: CaFFe's test split) stay "test" under every
+    ``--split-by``; the others are split into train and val by :data:`SPLITTERS`."""
+    pool = [i for i, s in enumerate(scenes) if s.input.split != "test"]
+    is_val = dict(zip(pool, SPLITTERS[options.split_by]([scenes[i] for i in pool], options)))
+    return [
+        ["val" if v else "train" for v in is_val[i]] if i in is_val else ["test"] * len(s.windows)
+        for i, s in enumerate(scenes)
+    ]
 
 
 # --- The engine -----------------------------------------------------------------------------
@@ -284,17 +317,18 @@ def prepare_scenes(
         scaling = fit_scaling(
             np.concatenate([x for x in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
         )
-        splits = SPLITTERS[options.split_by](opened, options)
+        splits = assign_splits(opened, options)
         log.info(
-            "kept %d patches; %s range %.2f .. %.2f",
+            "kept %d patches (%s); %s range %.2f .. %.2f",
             sum(len(s.windows) for s in opened),
+            ", ".join(f"{n} {name}" for name in SPLITS if (n := sum(x.count(name) for x in splits))),
             scaling.units,
             scaling.db_min,
             scaling.db_max,
         )
         with DatasetWriter(out, overwrite=overwrite) as writer:
-            for scene, is_val in zip(opened, splits):
-                _write(scene, is_val, scaling, options, writer, tick)
+            for scene, scene_splits in zip(opened, splits):
+                _write(scene, scene_splits, scaling, options, writer, tick)
             info = DatasetInfo(
                 patch_size=options.patch_size,
                 classes=options.classes,
@@ -398,17 +432,17 @@ def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarra
 
 
 def _write(
-    scene: _Scene, is_val: np.ndarray, scaling: SarScaling, options: PrepareOptions, writer: DatasetWriter, tick
+    scene: _Scene, splits: list[str], scaling: SarScaling, options: PrepareOptions, writer: DatasetWriter, tick
 ) -> None:
     """Pass 2: read the kept windows strip by strip, scale, write."""
     size = options.patch_size
-    by_row: dict[int, list[tuple[int, bool]]] = {}
-    for (col, row), val in zip(scene.windows, is_val):
-        by_row.setdefault(row, []).append((col, bool(val)))
+    by_row: dict[int, list[tuple[int, str]]] = {}
+    for (col, row), split in zip(scene.windows, splits, strict=True):
+        by_row.setdefault(row, []).append((col, split))
     col0 = scene.region[0]
     per_strip = (scene.region[2] - col0 - size) // options.step + 1
     for row, sar, zones, _ in scene.strips(size, options.step):
-        for col, val in by_row.get(row, []):
+        for col, split in by_row.get(row, []):
             c = col - col0
             values, patch_zones = sar[:, c : c + size], zones[:, c : c + size]
             _, invalid = scene.invalid(values, patch_zones)
@@ -417,7 +451,7 @@ def _write(
             patch_zones = np.where(invalid, NODATA, patch_zones).astype(np.uint8)
             record = PatchRecord(
                 f"{scene.patch_id_prefix}_r{row:05d}_c{col:05d}",
-                "val" if val else "train",
+                split,
                 scene.source_name,
                 col,
                 row,

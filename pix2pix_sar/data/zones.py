@@ -34,6 +34,19 @@ def check_zones(zones: np.ndarray, source: str) -> np.ndarray:
     return zones.astype(np.uint8, copy=False)
 
 
+def front_mask(zones: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the calving front as the CaFFe benchmark defines it, glacier pixels
+    with an ocean 4-neighbour (pixels beyond the edge are none)."""
+    zones = np.asarray(zones)
+    ocean = zones == OCEAN
+    near_ocean = np.zeros_like(ocean)
+    near_ocean[1:] |= ocean[:-1]
+    near_ocean[:-1] |= ocean[1:]
+    near_ocean[:, 1:] |= ocean[:, :-1]
+    near_ocean[:, :-1] |= ocean[:, 1:]
+    return (zones == GLACIER) & near_ocean
+
+
 def encode_binary(zones: np.ndarray) -> np.ndarray:
     """Land (rock, glacier) -> +1, ocean -> -1, no data -> 0; adds a channel axis."""
     out = np.where(zones == OCEAN, -1.0, 1.0).astype(np.float32)

@@ -7,6 +7,9 @@ from every front pixel of one to the nearest front pixel of the other, in both
 directions, into one mean in metres. Images with a front in only one of the two are
 counted apart. Patch-level numbers are not comparable with the CaFFe leaderboard
 (whole images, its post-processing).
+
+:func:`front_mask` lives in :mod:`pix2pix_sar.data.zones` (generation draws fronts
+too, and may not import evaluation); it is re-exported here.
 """
 
 from __future__ import annotations
@@ -16,19 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from pix2pix_sar.data.zones import GLACIER, OCEAN
+from pix2pix_sar.data.zones import front_mask
 
-
-def front_mask(zones: np.ndarray) -> np.ndarray:
-    """(H, W) bool: glacier pixels with an ocean 4-neighbour (pixels beyond the edge are none)."""
-    zones = np.asarray(zones)
-    ocean = zones == OCEAN
-    near_ocean = np.zeros_like(ocean)
-    near_ocean[1:] |= ocean[:-1]
-    near_ocean[:-1] |= ocean[1:]
-    near_ocean[:, 1:] |= ocean[:, :-1]
-    near_ocean[:, :-1] |= ocean[:, 1:]
-    return (zones == GLACIER) & near_ocean
+__all__ = ["FrontDistance", "front_mask", "mean_distance_error"]
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@
     OUT/fig4_examples.png mask | target | one column per run, at epoch E (paper Fig. 4)
     OUT/report.md         the above tied together
 
-Each run must have been evaluated (``pix2pix-sar evaluate RUN``); E defaults to the
-last epoch that every run has evaluated.
+Each run must have been evaluated (``pix2pix-sar evaluate RUN``), all on the same split
+(validation, or ``--split test``: Fig. 4 then shows test patches); E defaults to the last
+epoch that every run has evaluated.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pix2pix_sar.errors import InputError, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
 from pix2pix_sar.evaluation.preview import pick_patches
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
-from pix2pix_sar.evaluation.sweep import SEG_FIELDS, read_per_epoch
+from pix2pix_sar.evaluation.sweep import SEG_FIELDS, evaluated_split, read_per_epoch, split_title
 from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
@@ -85,6 +86,13 @@ def load_evaluated(run_dirs: list[str | Path]) -> list[EvaluatedRun]:
             raise RunStateError(f"{run.path}: not evaluated yet; run 'pix2pix-sar evaluate {run.path}' first")
         label = variant if variants.count(variant) == 1 else f"{variant} ({run.path.name})"
         loaded.append(EvaluatedRun(run, label, variant, rows))
+    splits = {evaluated_split(run) for run in runs}
+    if len(splits) > 1:
+        raise RunStateError(
+            "the runs were evaluated on different splits ("
+            + ", ".join(f"{r.label}: {evaluated_split(r.run)}" for r in loaded)
+            + "); evaluate them all with the same --split"
+        )
     return loaded
 
 
@@ -156,8 +164,10 @@ def sar_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, count: int, seed: int) -> Path:
-    """Fig. 4: `count` validation patches chosen by `seed`; mask, target, each run at `epoch`."""
+def _example_grid(
+    runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, count: int, seed: int, split_name: str = "val"
+) -> Path:
+    """Fig. 4: `count` patches of the evaluated split chosen by `seed`; mask, target, each run at `epoch`."""
     from pix2pix_sar.models.inference import generate_images
     from pix2pix_sar.models.snapshots import load_generator
 
@@ -166,9 +176,9 @@ def _example_grid(runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, cou
     datasets = {str(r.run.dataset_dir()) for r in runs if r.run.run_json.exists()}
     if len(datasets) > 1:
         log.warning("the runs were trained on different datasets; Fig. 4 shows patches of %s", data_dir)
-    split = load_split(data_dir, "val")
+    split = load_split(data_dir, split_name)
     if len(split) == 0:
-        raise InputError(f"{data_dir}: has no validation patches for Fig. 4")
+        raise InputError(f"{data_dir}: has no {split_title(split_name)} patches for Fig. 4")
     pick = pick_patches(len(split), count, seed)
     columns = [("target", split.images[pick])]
     # Each run's generator gets its own compiled function, traced once; TensorFlow's
@@ -201,6 +211,8 @@ def write_report(
     if not run_dirs:
         raise InputError("give at least one evaluated RUN folder")
     runs = load_evaluated(list(run_dirs))
+    split = evaluated_split(runs[0].run)
+    word = split_title(split)
     epoch = common_epoch(runs, epoch)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,7 +220,7 @@ def write_report(
     fig3 = plot_curves(
         {r.label: r.per_epoch for r in runs},
         out / "fig3_curves.png",
-        title="Validation metrics per epoch (mean, band: ±1 std)",
+        title=f"{word.capitalize()} metrics per epoch (mean, band: ±1 std)",
         mark_epoch=epoch,
     )
     rows = table_rows(runs, epoch)
@@ -219,13 +231,13 @@ def write_report(
             writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
     table_md = table_markdown(rows, epoch)
     with atomic_path(out / "table1.md") as tmp:
-        tmp.write_text(f"Table I — validation means ± std at epoch {epoch}\n\n{table_md}")
-    fig4 = _example_grid(runs, epoch, out / "fig4_examples.png", data_dir, count, seed)
+        tmp.write_text(f"Table I — {word} means ± std at epoch {epoch}\n\n{table_md}")
+    fig4 = _example_grid(runs, epoch, out / "fig4_examples.png", data_dir, count, seed, split)
 
     best = max(rows, key=lambda r: (r["ssim_mean"], r["dice_mean"]))
     runs_md = "\n".join(
         f"- **{r.label}**: `{r.run.path}` — {len(r.per_epoch)} evaluated snapshot(s), "
-        f"epochs {r.per_epoch[0]['epoch']}–{r.per_epoch[-1]['epoch']}, {r.per_epoch[-1]['images']} validation patches"
+        f"epochs {r.per_epoch[0]['epoch']}–{r.per_epoch[-1]['epoch']}, {r.per_epoch[-1]['images']} {word} patches"
         for r in runs
     )
     text = f"""# pix2pix-sar evaluation report
@@ -238,7 +250,7 @@ Runs compared (labelled by variant):
 
 ![Fig. 3](fig3_curves.png)
 
-Mean non-binary Dice (top) and SSIM (bottom) over all validation patches for every saved
+Mean non-binary Dice (top) and SSIM (bottom) over all {word} patches for every saved
 generator; the band is ±1 standard deviation over patches, the dotted line marks epoch {epoch}.
 
 ## Table I — epoch {epoch}
@@ -265,7 +277,7 @@ from (mIoU, calving-front MDE in metres); in brackets the same segmenter on the 
 
 ![Fig. 4](fig4_examples.png)
 
-{count} validation patches chosen with seed {seed}: mask (zones: rock, glacier, ocean), target,
+{count} {word} patches chosen with seed {seed}: mask (zones: rock, glacier, ocean), target,
 then each run's generated image.
 
 ## How the numbers are made

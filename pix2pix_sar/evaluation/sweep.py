@@ -1,9 +1,11 @@
-"""Evaluate every generator snapshot of a run on all validation patches (paper Sec. III-C).
+"""Evaluate every generator snapshot of a run on all validation patches (paper Sec. III-C),
+or on another split of the dataset (``split="test"``: a test split kept from CaFFe).
 
     RUN/eval/per_image.csv   epoch, patch_id, dice, ssim, mae (one row per snapshot and patch)
     RUN/eval/per_epoch.csv   per snapshot: mean and std of each image metric, SAR statistics
     RUN/eval/curves.png      mean Dice and SSIM per epoch (+-1 std)
-    RUN/eval/eval.json       what the rows were computed on (dataset, patches, seed, metric version, segmenter)
+    RUN/eval/eval.json       what the rows were computed on (dataset, split, patches, seed, metric version,
+                             segmenter)
 
 With a segmenter (``evaluate --segmenter SEGRUN``, :mod:`pix2pix_sar.evaluation.segscore`),
 per_epoch.csv gains the segmentation score of each snapshot: ``seg_miou`` and
@@ -19,7 +21,8 @@ for SSIM no wholly valid 11x11 window) gets NaN in per_image.csv; per_epoch.csv
 averages over the scored patches (NaNs skipped), ``images`` is the number of
 patches generated and ``<metric>_skipped`` how many of them had no score.
 Rows computed under an older metric version (:data:`METRIC_VERSION`) are never
-mixed with new ones: such an eval folder is refused until it is deleted.
+mixed with new ones, nor rows of another dataset, split or seed: such an eval folder
+is refused until it is deleted (an eval.json without a split was computed on "val").
 
 Generation follows the project's one rule (:mod:`pix2pix_sar.models.inference`):
 normalisation with each image's own statistics, noise on. The noise of patch i is
@@ -45,7 +48,7 @@ import numpy as np
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import load_manifest, load_split
+from pix2pix_sar.data.dataset import SPLITS, load_manifest, load_split
 from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves
@@ -66,6 +69,9 @@ METRIC_VERSION = 2
 #: per_epoch.csv columns holding counts (read back as int).
 COUNT_FIELDS = ("epoch", "images", *(f"{m}_skipped" for m in IMAGE_METRICS), "spectra_patches")
 
+
+#: Curve titles by split.
+_SPLIT_TITLES = {"val": "validation", "test": "test", "train": "training"}
 
 #: per_epoch.csv columns of the segmentation score (only with a segmenter).
 SEG_FIELDS = ("seg_miou", "seg_mde_m", "seg_real_miou", "seg_real_mde_m")
@@ -181,6 +187,18 @@ class SnapshotGenerator:
             var.assign(value)
 
 
+def evaluated_split(run: RunFolder) -> str:
+    """The split RUN/eval was computed on ("val" where eval.json does not say, or is missing)."""
+    if not run.eval_json.exists():
+        return "val"
+    return json.loads(run.eval_json.read_text()).get("split", "val")
+
+
+def split_title(split: str) -> str:
+    """The word for a split in titles and text: validation, test, training."""
+    return _SPLIT_TITLES.get(split, split)
+
+
 def _check_eval_record(record: dict, run: RunFolder) -> None:
     """Refuse to mix rows computed on other patches, with another seed or by other metrics."""
     if not run.eval_json.exists():
@@ -203,7 +221,8 @@ def _check_eval_record(record: dict, run: RunFolder) -> None:
             f"{run.eval_dir}: was scored with the segmenter {old['segmenter']['path']}; pass that --segmenter, "
             f"or delete {run.eval_dir} to score every snapshot with {record['segmenter']['path']}"
         )
-    for key, hint in (("dataset", "--data"), ("patch_ids", "--data"), ("seed", "--seed")):
+    old.setdefault("split", "val")  # evaluated before the split was recorded: always validation
+    for key, hint in (("dataset", "--data"), ("split", "--split"), ("patch_ids", "--data"), ("seed", "--seed")):
         if old.get(key) != record[key]:
             shown = old.get(key) if key != "patch_ids" else f"{len(old.get(key) or [])} patches"
             raise RunStateError(
@@ -219,9 +238,11 @@ def evaluate_run(
     seed: int = 0,
     reporter: EvalReporter | None = None,
     segmenter: str | Path | None = None,
+    split: str = "val",
 ) -> EvaluateResult:
-    """Evaluate the snapshots of `run_dir` not yet in RUN/eval, and add the segmentation
-    score where `segmenter` (or the one eval.json records) is given; see the module docstring."""
+    """Evaluate the snapshots of `run_dir` not yet in RUN/eval on the patches of `split`, and
+    add the segmentation score where `segmenter` (or the one eval.json records) is given; see
+    the module docstring."""
     import tensorflow as tf
 
     from pix2pix_sar.models.snapshots import load_generator
@@ -235,9 +256,17 @@ def evaluate_run(
         raise RunStateError(f"{run.path}: has no generator snapshots yet; train longer with 'pix2pix-sar fit'")
     data_dir = run.dataset_dir(data_dir)
     info = run.dataset_info()
-    split = load_split(data_dir, "val")
+    if split not in SPLITS:
+        raise InvalidValue("split", f"split {split!r}: choose one of {', '.join(SPLITS)}")
+    split_name = split
+    split = load_split(data_dir, split_name)
     if len(split) == 0:
-        raise InputError(f"{data_dir}: has no validation patches; prepare it with a validation fraction > 0")
+        hint = (
+            "prepare it with a validation fraction > 0"
+            if split_name == "val"
+            else "choose another --split (a test split comes from CaFFe's own)"
+        )
+        raise InputError(f"{data_dir}: has no {split_name} patches; {hint}")
     scheme = class_scheme(info.classes, str(run.dataset_json))
     masks = scheme.encode(split.zones)
 
@@ -246,6 +275,7 @@ def evaluate_run(
 
     record = {
         "dataset": str(Path(data_dir).resolve()),
+        "split": split_name,
         "patch_ids": split.ids,
         "seed": seed,
         "metric_version": METRIC_VERSION,
@@ -255,7 +285,7 @@ def evaluate_run(
     if seg is not None:
         seg.check_compatible(info, str(run.dataset_json))
         record["segmenter"] = {"path": str(seg.folder.path.resolve()), "sha256": seg.folder.fingerprint()}
-        _warn_leakage(seg, Path(data_dir))
+        _warn_leakage(seg, Path(data_dir), split_name)
     _check_eval_record(record, run)
     per_epoch = read_per_epoch(run.eval_per_epoch_csv)
     done = {r["epoch"] for r in per_epoch}
@@ -329,7 +359,7 @@ def evaluate_run(
         plot_curves(
             {_run_label(run): per_epoch},
             run.eval_curves_png,
-            title=f"{run.path.name}: validation ({len(split)} patches)",
+            title=f"{run.path.name}: {split_title(split_name)} ({len(split)} patches)",
         )
     seg_scored = [e for e in work if seg is not None]
     return EvaluateResult(run, todo, skipped, seg_scored, images_done / seconds if seconds else math.nan)
@@ -350,10 +380,10 @@ def _load_segmenter(run: RunFolder, segmenter: str | Path | None):
     return Segmenter.load(recorded["path"])
 
 
-def _warn_leakage(seg, data_dir: Path) -> None:
-    """Warn when the segmenter trained on patches that overlap the validation patches
+def _warn_leakage(seg, data_dir: Path, split: str = "val") -> None:
+    """Warn when the segmenter trained on patches that overlap the evaluated patches
     (same source file, intersecting windows): its score on them would be optimistic."""
-    val = [r for r in load_manifest(data_dir) if r.split == "val"]
+    val = [r for r in load_manifest(data_dir) if r.split == split]
     by_source: dict[str, list] = {}
     for r in val:
         by_source.setdefault(r.source, []).append(r)
@@ -367,11 +397,12 @@ def _warn_leakage(seg, data_dir: Path) -> None:
         )
         if overlapping:
             log.warning(
-                "%s: %d training patch(es) of the segmenter %s overlap the validation patches of %s; its "
+                "%s: %d training patch(es) of the segmenter %s overlap the %s patches of %s; its "
                 "score is optimistic there — train the segmenter on data without them",
                 path,
                 overlapping,
                 seg.folder.path,
+                split,
                 data_dir,
             )
 

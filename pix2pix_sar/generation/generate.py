@@ -2,6 +2,10 @@
 
     generate_files(run, INPUT, out=OUTPUT)              one image per mask file
     generate_dataset(run, INPUT, DATASET_OUT)           masks + images as a patch dataset
+    (CaFFe's layout: :mod:`pix2pix_sar.generation.caffe_layout`)
+
+`run` is a run folder or a model folder written by ``export``
+(:mod:`pix2pix_sar.generation.export`), which gives the same pixels.
 
 Generation follows the project's one rule (:mod:`pix2pix_sar.models.inference`):
 per-image BatchNorm statistics, dropout on as the generator's noise, so batching
@@ -28,7 +32,8 @@ from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, it
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
 from pix2pix_sar.devices import resolve_xla
-from pix2pix_sar.errors import InputError, InvalidValue
+from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
+from pix2pix_sar.generation.export import ExportedModel, is_export
 from pix2pix_sar.generation.tiling import CropPlan, TilePlan
 from pix2pix_sar.noise import tile_keys
 from pix2pix_sar.run_folder import RunFolder
@@ -64,10 +69,29 @@ class TileSettings:
 
 
 class RunGenerator:
-    """A run's generator snapshot, ready to generate batches of encoded tiles."""
+    """A run's generator snapshot, ready to generate batches of encoded tiles; or the
+    generator of an export folder (:mod:`pix2pix_sar.generation.export`), which gives
+    the same pixels. `path` is the folder given; `run` the run folder (None for an export)."""
 
     def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto"):
         import tensorflow as tf
+
+        self.path = Path(run_dir)
+        self.seed = seed
+        self._tf = tf
+        if is_export(self.path):
+            exported = ExportedModel(self.path).require()
+            if epoch is not None and epoch != exported.epoch:
+                raise RunStateError(
+                    f"{self.path}: an export holds the snapshot of epoch {exported.epoch} only; "
+                    f"leave out --epoch, or export epoch {epoch} from the run"
+                )
+            self.run: RunFolder | None = None
+            self.config, self.info, self.epoch = exported.config(), exported.dataset_info(), exported.epoch
+            self.scheme: ClassScheme = class_scheme(self.info.classes, str(self.path))
+            self.model_config = self.config.model
+            self._fn = exported.keyed_function()  # as saved: XLA is not applied to an export
+            return
 
         from pix2pix_sar.models.inference import inference_generator, make_generate_fn
         from pix2pix_sar.models.snapshots import load_generator
@@ -75,13 +99,11 @@ class RunGenerator:
         self.run = RunFolder(run_dir).require()
         self.config = self.run.load_config()
         self.info = self.run.dataset_info()
-        self.scheme: ClassScheme = class_scheme(self.info.classes, str(self.run.dataset_json))
+        self.scheme = class_scheme(self.info.classes, str(self.run.dataset_json))
         self.epoch, snapshot = self.run.find_snapshot(epoch)
         model = load_generator(snapshot)
         self.model_config = self.config.model
-        self.seed = seed
         self._fn = make_generate_fn(inference_generator(model, self.model_config), jit_compile=resolve_xla(xla))
-        self._tf = tf
 
     @property
     def patch_size(self) -> int:
@@ -397,6 +419,6 @@ def generate_dataset(
             val_fraction=val_fraction,
             sources=[str(m.resolve()) for m in masks],
             synthetic=True,
-            extra={"generated_by": {"run": str(gen.run.path.resolve()), "epoch": gen.epoch}},
+            extra={"generated_by": {"run": str(gen.path.resolve()), "epoch": gen.epoch}},
         )
         return writer.commit(info)

@@ -26,9 +26,13 @@ def test_caffe_imports_with_its_split_counts_and_classes(caffe_tree, tmp_path):
     )
     records = load_manifest(out)
     # Mapple 96x64 -> 2x2 kept (the third column is 75 % no-data), Crane 64x64 -> 2, JAC (test) 64x96 -> 3.
-    counts = {(r.source, r.split) for r in records}
-    assert sum(r.split == "train" for r in records) == 6 and sum(r.split == "val" for r in records) == 3
-    assert {s for s, split in counts if split == "val"} == {"JAC_2015-03-17_S1_20_3_074.png"}
+    # The original layout has no validation split: one whole training image (seeded) becomes it.
+    sources = {
+        split: {r.source.split("_")[0] for r in records if r.split == split} for split in ("train", "val", "test")
+    }
+    assert sources == {"train": {"Mapple"}, "val": {"Crane"}, "test": {"JAC"}}
+    assert [sum(r.split == split for r in records) for split in ("train", "val", "test")] == [4, 2, 3]
+    assert (out / "test").is_dir() and load_info(out).extra["caffe_layout"] == "original"
     info = load_info(out)
     assert (
         info.scaling.units == "dn"
@@ -38,10 +42,10 @@ def test_caffe_imports_with_its_split_counts_and_classes(caffe_tree, tmp_path):
     train = load_split(out, "train")
     assert set(np.unique(train.zones)) == {ROCK, GLACIER, OCEAN}
     # No CRS is invented; the pixel size comes from the resolution in the file name.
-    assert geo.raster_info(out / "train" / f"{records[0].id}_sar.tif")[0].crs_wkt == ""
+    assert geo.raster_info(out / records[0].split / f"{records[0].id}_sar.tif")[0].crs_wkt == ""
     sizes = {r.source.split("_")[0]: r.pixel_size_m for r in records}
     assert sizes == {"Mapple": 7.0, "Crane": 20.0, "JAC": 20.0}
-    np.testing.assert_array_equal(np.unique(load_split(out, "val").pixel_sizes), [20.0])
+    np.testing.assert_array_equal(np.unique(load_split(out, "test").pixel_sizes), [20.0])
 
 
 def test_caffe_patch_split_and_bad_names(caffe_tree, tmp_path):
@@ -50,7 +54,8 @@ def test_caffe_patch_split_and_bad_names(caffe_tree, tmp_path):
         tmp_path / "ds",
         options=PrepareOptions(patch_size=32, units="dn", split_by="patch", max_nodata=0.5, val_fraction=0.2),
     )
-    assert sum(r.split == "val" for r in load_manifest(out)) == 2  # round(0.2 * 9)
+    # CaFFe's test split is kept under every --split-by; the rest is split by patch: round(0.2 * 6).
+    assert [sum(r.split == split for r in load_manifest(out)) for split in ("train", "val", "test")] == [5, 1, 3]
     bad = tmp_path / "bad"
     (bad / "sar_images" / "train").mkdir(parents=True)
     (bad / "zones" / "train").mkdir(parents=True)
@@ -125,4 +130,4 @@ def test_cli_caffe(caffe_tree, tmp_path):
         cli, ["prepare", "--caffe", str(caffe_tree), "--out", str(tmp_path / "ds"), "--patch-size", "32"]
     )
     assert result.exit_code == 0, result.output
-    assert "(6 train, 3 val patches of 32x32)" in result.output
+    assert "(4 train, 2 val, 3 test patches of 32x32)" in result.output

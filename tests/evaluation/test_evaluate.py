@@ -137,3 +137,46 @@ def test_rows_of_an_older_metric_version_are_not_mixed_with_new_ones(fresh_runs)
     result = run_cli("evaluate", run)
     assert result.exit_code == 1 and "metric version 1" in result.output and f"delete {files.eval_dir}" in result.output
     assert files.eval_per_epoch_csv.read_bytes() == before
+
+
+def _with_test_split(dataset, out, count: int):
+    """A copy of `dataset` whose first `count` validation patches form a test split (as CaFFe's test split does)."""
+    import shutil
+
+    out = shutil.copytree(dataset, out)
+    manifest = rows(out / "manifest.csv")
+    moved = [r["id"] for r in manifest if r["split"] == "val"][:count]
+    (out / "test").mkdir()
+    for r in manifest:
+        if r["id"] in moved:
+            r["split"] = "test"
+            for kind in ("sar", "mask"):
+                (out / "val" / f"{r['id']}_{kind}.tif").rename(out / "test" / f"{r['id']}_{kind}.tif")
+    with (out / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(manifest[0]))
+        writer.writeheader()
+        writer.writerows(manifest)
+    return out, moved
+
+
+def test_evaluate_on_the_test_split_and_splits_are_never_mixed(fresh_runs, tiny_dataset, tmp_path):
+    data, test_ids = _with_test_split(tiny_dataset, tmp_path / "data", 3)
+    run = fresh_runs["orig"]
+    files = RunFolder(run)
+    result = run_cli("-q", "evaluate", run, "--data", data, "--split", "test")
+    assert result.exit_code == 0, result.output
+    record = json.loads(files.eval_json.read_text())
+    assert record["split"] == "test" and record["patch_ids"] == test_ids
+    assert {r["patch_id"] for r in rows(files.eval_per_image_csv)} == set(test_ids)
+    result = run_cli("evaluate", run, "--data", data)  # the default: val
+    assert result.exit_code == 1 and "another split (test); pass the same --split" in result.output
+    # An eval.json written before the split was recorded was computed on val.
+    other = fresh_runs["l1_50_gan50"]
+    assert run_cli("-q", "evaluate", other, "--data", data).exit_code == 0
+    old = json.loads(RunFolder(other).eval_json.read_text())
+    del old["split"]
+    RunFolder(other).eval_json.write_text(json.dumps(old))
+    assert "already evaluated" in run_cli("evaluate", other, "--data", data).output
+    assert "another split (val)" in run_cli("evaluate", other, "--data", data, "--split", "test").output
+    result = run_cli("report", run, other, "--out", tmp_path / "report")
+    assert result.exit_code == 1 and "evaluated on different splits (orig: test, l1_50_gan50: val)" in result.output
