@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -133,16 +134,49 @@ class DataConfig:
 
     flip: bool = False  # random horizontal/vertical flips of mask and image together
     prefetch: int = 2
+    #: memory: patches held in RAM; streamed: read from 'dataset pack' as training goes;
+    #: auto: streamed when packed and the split would take more than data.packed.AUTO_STREAM_BYTES.
+    input: str = "auto"
 
     def validate(self) -> None:
         if self.prefetch < 0:
             raise ConfigError("data.prefetch must be >= 0")
+        if self.input not in INPUT_MODES:
+            raise ConfigError(f"data.input must be one of {', '.join(INPUT_MODES)}, got {self.input!r}")
 
 
 #: Choices of the string-valued training fields.
+INPUT_MODES = ("auto", "memory", "streamed")
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 XLA_MODES = ("auto", "on", "off")
+
+
+#: Seconds per unit of a duration (``training.state_every``: ``90s``, ``10m``, ``1.5h``).
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh])\s*$")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Every `epochs` epochs, or every `seconds` of wall time (exactly one is set)."""
+
+    epochs: int | None = None
+    seconds: float | None = None
+
+
+def parse_interval(value: int | str, name: str) -> Interval:
+    """An int is a number of epochs (>= 1); a string a duration such as ``90s``, ``10m`` or ``1h`` (> 0)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"{name} must be >= 1 epoch or a duration such as 10m, got {value}")
+        return Interval(epochs=value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(
+            f"{name} must be a number of epochs (e.g. 1) or a duration (e.g. 90s, 10m, 1h), got {value!r}"
+        )
+    return Interval(seconds=float(match.group(1)) * DURATION_UNITS[match.group(2)])
 
 
 @dataclass(frozen=True)
@@ -152,7 +186,7 @@ class TrainingConfig:
     epochs: int = 300
     batch_size: int = 1
     checkpoint_every: int = 15  # epochs between generator snapshots (the paper: 15)
-    state_every: int = 1  # epochs between full-state checkpoints (resume points)
+    state_every: int | str = "10m"  # full-state saves (resume points): epochs (1) or wall time (90s, 10m, 1h)
     keep_states: int = 2  # full-state checkpoints kept on disk
     seed: int = 0
     deterministic: bool = True  # deterministic TF ops, so a resumed run equals an uninterrupted one
@@ -161,12 +195,17 @@ class TrainingConfig:
     xla: str = "auto"  # auto: on for GPUs, off on CPUs (measured)
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size", "checkpoint_every", "state_every", "keep_states"):
+        for name in ("epochs", "batch_size", "checkpoint_every", "keep_states"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+        parse_interval(self.state_every, "training.state_every")
         for name, choices in (("strategy", STRATEGIES), ("precision", PRECISIONS), ("xla", XLA_MODES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"training.{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+
+    @property
+    def state_interval(self) -> Interval:
+        return parse_interval(self.state_every, "training.state_every")
 
 
 @dataclass(frozen=True)
@@ -239,8 +278,17 @@ def valid_keys() -> list[str]:
     return [f"{section}.{f.name}" for section in SECTIONS for f in dataclasses.fields(getattr(defaults, section))]
 
 
-def _coerce(key: str, value: Any, target_type: type) -> Any:
+#: Fields that take more than one type (the type of the default is the rule otherwise).
+FIELD_TYPES: dict[str, tuple[type, ...]] = {"training.state_every": (int, str)}
+
+
+def _coerce(key: str, value: Any, target_type: type | tuple[type, ...]) -> Any:
     """Check (and widen int -> float) a value for a field of `target_type`."""
+    if isinstance(target_type, tuple):
+        if type(value) not in target_type:
+            names = " or ".join(t.__name__ for t in target_type)
+            raise ConfigError(f"{key} must be {names}, got {value!r} ({type(value).__name__})")
+        return value
     if target_type is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if target_type is float and isinstance(value, str):
@@ -283,7 +331,7 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any], source: str) -> C
         for key, value in values.items():
             if key not in fields:
                 raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys: {', '.join(valid_keys())}")
-            field_type = type(getattr(current, key))
+            field_type = FIELD_TYPES.get(f"{section}.{key}", type(getattr(current, key)))
             changes[key] = _coerce(f"{source}: {section}.{key}", value, field_type)
         updates[section] = dataclasses.replace(current, **changes)
     return dataclasses.replace(cfg, **updates)

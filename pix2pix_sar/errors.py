@@ -33,3 +33,15 @@ class RunStateError(Pix2PixSarError):
 
 class TrainingDivergedError(Pix2PixSarError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(Pix2PixSarError):
+    """A stop signal (SIGTERM, SIGINT) ended training after the state was saved.
+
+    `exit_status` is the shell's convention for death by that signal (128 + its
+    number: 143 for SIGTERM, 130 for SIGINT); the message says where training stopped."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_status = 128 + signum

@@ -18,6 +18,7 @@ class ProgbarReporter:
         self.quiet = quiet
         self.bar = None
         self.sums: dict[str, float] = {}
+        self.before: int | None = 0  # steps of the epoch done before this process (a resumed epoch)
 
     def epoch_started(self, epoch, epochs, steps):
         import keras
@@ -25,6 +26,7 @@ class ProgbarReporter:
         from pix2pix_sar.training.step import LOSS_NAMES
 
         self.sums = dict.fromkeys(LOSS_NAMES, 0.0)
+        self.before = None
         if not self.quiet:
             click.echo(f"Epoch {epoch}/{epochs}")
             self.bar = keras.utils.Progbar(
@@ -32,10 +34,12 @@ class ProgbarReporter:
             )
 
     def step_finished(self, step, losses):
+        if self.before is None:
+            self.before = step - 1
         for k, v in losses.items():
             self.sums[k] += v
         if self.bar is not None:
-            self.bar.update(step, values=[(k, v / step) for k, v in self.sums.items()])
+            self.bar.update(step, values=[(k, v / (step - self.before)) for k, v in self.sums.items()])
 
     def epoch_finished(self, epoch, losses, seconds):
         pass
@@ -47,6 +51,12 @@ class ProgbarReporter:
 @variant_opt
 @click.option("--epochs", type=int, help="Train until this epoch (training.epochs; paper: 300).")
 @click.option("--checkpoint-every", type=int, help="Epochs between generator snapshots (paper: 15).")
+@click.option(
+    "--state-every",
+    metavar="EPOCHS|DURATION",
+    help="Full-state saves (resume points): a number of epochs, or wall time such as 90s, 10m, 1h "
+    "(training.state_every; default 10m). Always at the end and on SIGTERM/SIGINT.",
+)
 @click.option("--batch-size", type=int, help="Patches per step (paper: 1).")
 @click.option("--seed", type=int, help="Seed of weights, data order and dropout (training.seed).")
 @click.option(
@@ -71,6 +81,7 @@ def command(
     variant,
     epochs,
     checkpoint_every,
+    state_every,
     batch_size,
     seed,
     strategy,
@@ -83,7 +94,9 @@ def command(
 
     Options given here win over --config and --set. Each run folder keeps the
     resolved config.yaml, generator snapshots by epoch, resumable state,
-    TensorBoard logs and history.csv.
+    TensorBoard logs and history.csv. SIGTERM (docker stop) or Ctrl-C finishes the
+    step in progress, saves the state and exits with status 143 or 130; the rerun
+    continues from that step.
     """
     quiet_tensorflow()
     from pix2pix_sar.config import resolve_config
@@ -92,6 +105,7 @@ def command(
     flags = {
         "training.epochs": epochs,
         "training.checkpoint_every": checkpoint_every,
+        "training.state_every": state_every,
         "training.batch_size": batch_size,
         "training.seed": seed,
         "training.strategy": strategy,

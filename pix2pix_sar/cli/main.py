@@ -11,11 +11,29 @@ from pix2pix_sar import __version__
 from pix2pix_sar.cli.options import CliState
 
 #: Subcommands; each is the `command` of the module of the same name under pix2pix_sar.cli.
-COMMANDS = ("synth", "prepare", "variants", "fit", "preview", "generate", "masks", "evaluate", "report", "seg")
+COMMANDS = (
+    "synth",
+    "prepare",
+    "variants",
+    "fit",
+    "preview",
+    "generate",
+    "masks",
+    "evaluate",
+    "report",
+    "seg",
+    "dataset",
+    "export",
+)
 
 
 class LazyGroup(click.Group):
-    """Imports a subcommand's module only when it runs (so --help stays instant)."""
+    """Imports a subcommand's module only when it runs (so --help stays instant), and
+    keeps the arguments it was given (``ctx.meta["argv"]``: how to rerun the command)."""
+
+    def parse_args(self, ctx, args):
+        ctx.meta["argv"] = list(args)
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx):
         return list(COMMANDS)

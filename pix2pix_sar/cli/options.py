@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shlex
 from dataclasses import dataclass
 
 import click
 
-from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError
+from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted
 
 log = logging.getLogger("pix2pix_sar")
 
@@ -64,11 +65,21 @@ def _param_of(ctx: click.Context | None, field: str) -> click.Parameter | None:
     return next((p for p in ctx.command.params if p.name == field), None)
 
 
+def rerun_command(ctx: click.Context | None) -> str:
+    """The command line that ran this command (the root group keeps its arguments)."""
+    root = ctx.find_root() if ctx is not None else None
+    if root is None or "argv" not in root.meta:
+        return "the same command"
+    return shlex.join([root.info_name or "pix2pix-sar", *root.meta["argv"]])
+
+
 def user_errors(func):
     """Turn library errors into one-line Click errors (exit 1 or 2, no traceback).
 
     An :class:`InvalidValue` names a library field; when the command has an option
-    of that name, Click reports it as that option's bad value."""
+    of that name, Click reports it as that option's bad value. A training stopped by
+    a signal (state saved) exits with the signal's status (143 SIGTERM, 130 SIGINT)
+    and the command that resumes it."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -76,6 +87,9 @@ def user_errors(func):
             return func(*args, **kwargs)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="'--config'/'--set'/'--variant'") from None
+        except TrainingInterrupted as exc:
+            click.echo(f"{exc}; to resume, rerun: {rerun_command(click.get_current_context(silent=True))}", err=True)
+            raise SystemExit(exc.exit_status) from None
         except InvalidValue as exc:
             ctx = click.get_current_context(silent=True)
             param = _param_of(ctx, exc.field)

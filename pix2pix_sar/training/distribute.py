@@ -5,16 +5,15 @@
 * ``multi-worker``: MultiWorkerMirroredStrategy over the hosts in ``TF_CONFIG``.
 * ``auto``: mirrored when more than one GPU is visible, else one-device.
 
-Only the chief (worker 0) writes snapshots, TensorBoard, history and config; the
-other workers save their share of each checkpoint to a private folder that is
-removed right after (the save itself is a collective operation).
+Only the chief (worker 0) writes files: snapshots, TensorBoard, history, config and
+the training state (taken from its own copy of the variables, which are the same on
+every worker, so saving needs no collective operation).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Callable
 
 import tensorflow as tf
@@ -99,12 +98,6 @@ def task_index(strategy: tf.distribute.Strategy) -> int:
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_index(strategy) == 0
-
-
-def state_dir_for(strategy: tf.distribute.Strategy, state_dir: Path) -> Path:
-    """Where this worker saves checkpoints: the run's state folder for the chief,
-    a private temporary folder for the others."""
-    return state_dir if is_chief(strategy) else state_dir / f".worker_{task_index(strategy)}"
 
 
 def num_workers(strategy: tf.distribute.Strategy) -> int:

@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_sar.data.dataset import load_split, split_size
-from pix2pix_sar.data.pipeline import SplitFeeder
+from pix2pix_sar.data.packed import PackedSplit
+from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
 from pix2pix_sar.data.sharding import flip_schedule, replica_schedule, shard_indices, steps_per_epoch
 from pix2pix_sar.data.zones import ClassScheme
 from pix2pix_sar.errors import InputError
@@ -24,13 +25,21 @@ class WorkerShard:
     total: int  # patches in the whole split
     replicas: range  # global replica ids served by this worker
     num_replicas: int
-    feeder: SplitFeeder  # only this worker's patches
+    feeder: SplitFeeder | PackedFeeder  # in memory: only this worker's patches; streamed: reads only those
     row_of: np.ndarray  # global patch index -> row in `feeder` (-1: another worker's)
 
 
 def load_worker_shard(
-    dataset_dir: Path, split: str, scheme: ClassScheme, num_replicas: int, num_workers: int, worker: int
+    dataset_dir: Path,
+    split: str,
+    scheme: ClassScheme,
+    num_replicas: int,
+    num_workers: int,
+    worker: int,
+    input_mode: str = "memory",
 ) -> WorkerShard:
+    """This worker's patches: decoded into memory, or (`input_mode` "streamed") read
+    from the packed cache batch by batch — the same rows, in the same order."""
     total = split_size(dataset_dir, split)
     if total < num_replicas:
         raise InputError(
@@ -41,19 +50,26 @@ def load_worker_shard(
     replicas = range(worker * per_worker, (worker + 1) * per_worker)
     indices = np.sort(np.concatenate([shard_indices(total, r, num_replicas) for r in replicas]))
     row_of = np.full(total, -1)
+    if input_mode == "streamed":
+        row_of[indices] = indices
+        return WorkerShard(
+            total, replicas, num_replicas, PackedFeeder(PackedSplit.open(dataset_dir, split), scheme), row_of
+        )
     row_of[indices] = np.arange(indices.size)
     feeder = SplitFeeder(load_split(dataset_dir, split, indices.tolist()), scheme)
     return WorkerShard(total, replicas, num_replicas, feeder, row_of)
 
 
 def worker_rows(
-    shard: WorkerShard, per_replica_batch: int, seed: int, epoch: int, flip: bool
+    shard: WorkerShard, per_replica_batch: int, seed: int, epoch: int, flip: bool, skip: int = 0
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """This worker's feeder rows for `epoch`, step by step and replica by replica
     within a step (how tf.distribute hands a worker's batches to its replicas),
-    and their flips when `flip`."""
+    and their flips when `flip`; without the first `skip` steps (a run resumed
+    mid-epoch sees exactly the rest of the epoch an uninterrupted run sees)."""
     schedules = [
-        replica_schedule(shard.total, seed, epoch, r, shard.num_replicas, per_replica_batch) for r in shard.replicas
+        replica_schedule(shard.total, seed, epoch, r, shard.num_replicas, per_replica_batch)[skip:]
+        for r in shard.replicas
     ]
     patches = np.stack(schedules, axis=1).reshape(-1)  # (steps, replicas, batch) -> flat
     flips = flip_schedule(shard.total, seed, epoch)[patches] if flip else None
@@ -61,11 +77,26 @@ def worker_rows(
 
 
 def worker_dataset(
-    shard: WorkerShard, per_replica_batch: int, seed: int, epoch: int, flip: bool = False, prefetch: int = 2
+    shard: WorkerShard,
+    per_replica_batch: int,
+    seed: int,
+    epoch: int,
+    flip: bool = False,
+    prefetch: int = 2,
+    skip: int = 0,
+    epochs: int = 1,
+    compact: bool = False,
 ) -> tf.data.Dataset:
-    """This worker's per-replica (mask, image) batches of one epoch."""
-    rows, flips = worker_rows(shard, per_replica_batch, seed, epoch, flip)
-    return shard.feeder.feed(rows, per_replica_batch, flips, prefetch)
+    """This worker's per-replica (mask, image) batches of `epochs` epochs from `epoch` on,
+    without the first `skip` steps. One dataset for all epochs of a run costs its
+    set-up once, and prefetches across epoch ends."""
+    parts = [
+        worker_rows(shard, per_replica_batch, seed, e, flip, skip if e == epoch else 0)
+        for e in range(epoch, epoch + epochs)
+    ]
+    rows = np.concatenate([r for r, _ in parts])
+    flips = np.concatenate([f for _, f in parts]) if flip else None
+    return shard.feeder.feed(rows, per_replica_batch, flips, prefetch, compact=compact)
 
 
 def distributed_epoch(
@@ -76,14 +107,20 @@ def distributed_epoch(
     epoch: int,
     flip: bool = False,
     prefetch: int = 2,
+    skip: int = 0,
+    epochs: int = 1,
+    compact: bool = False,
 ):
-    """One epoch as a distributed dataset of per-replica (mask, image) batches."""
+    """`epochs` epochs from `epoch` on as a distributed dataset of per-replica (mask, image)
+    batches, without the first `skip` steps; `compact` batches are decoded in the step
+    (``shard.feeder.decode``)."""
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         per_worker = shard.num_replicas // ctx.num_input_pipelines
         if shard.replicas != range(ctx.input_pipeline_id * per_worker, (ctx.input_pipeline_id + 1) * per_worker):
             raise RuntimeError(f"input pipeline {ctx.input_pipeline_id} was given replicas {shard.replicas}")
-        return worker_dataset(shard, ctx.get_per_replica_batch_size(global_batch), seed, epoch, flip, prefetch)
+        per_replica = ctx.get_per_replica_batch_size(global_batch)
+        return worker_dataset(shard, per_replica, seed, epoch, flip, prefetch, skip, epochs, compact)
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 

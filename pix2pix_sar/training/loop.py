@@ -1,13 +1,20 @@
-"""`fit`: train a variant on a patch dataset, resumable at any time, on one device,
+"""`fit`: train a variant on a patch dataset, resumable at any step, on one device,
 several GPUs or several hosts (tf.distribute).
 
-Each epoch ends with, in this order: TensorBoard scalars and history.csv, a
-generator snapshot when the epoch is a multiple of ``checkpoint_every`` (and at
-the last epoch), then the full training state (both models, both optimizers, the
-dropout RNG states, the epoch counter; the data order is a function of seed,
-epoch and replica). A run that is killed resumes from the last state and replays
-exactly what was lost. In multi-worker runs only the chief writes files other
-than its checkpoint share.
+Nothing but the train step runs on the critical path that can run beside it: one
+`BackgroundWriter` thread writes TensorBoard scalars and generator snapshots (every
+``checkpoint_every`` epochs and at the last one, with the image strip), another the full
+training state (both models, both optimizers, the position: epoch and step within it,
+and the epoch's partial sums) from copies taken between two steps
+(`training/state_saver.py`). The state is saved every ``training.state_every`` (epochs or
+wall time), at the end, and when SIGTERM/SIGINT stops the run after the step in progress
+(`training/preemption.py`). The data order is a function of seed, epoch and replica, and
+a resumed epoch skips the steps already done, so a run that is stopped or killed resumes
+from its last state and replays exactly what was lost. In multi-worker runs only the
+chief writes files.
+
+history.csv has one row per epoch: the mean loss parts, its wall seconds and where they
+went (steps, waiting for input, saving, logging; the rest is the loop itself).
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import json
 import logging
 import math
 import shutil
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -30,17 +38,30 @@ from pix2pix_sar import RUN_FORMAT, __version__
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, diff_configs
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
+from pix2pix_sar.data.packed import choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
 from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder, rewind_history
+from pix2pix_sar.training.preemption import StopSignals
+from pix2pix_sar.training.state_saver import BackgroundWriter, SaveSchedule, StateSaver, restore_state
 from pix2pix_sar.training.step import LOSS_NAMES
 
 log = logging.getLogger(__name__)
 
 #: Config fields that may change when a run is continued.
-RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.strategy", "training.xla")
+RESUMABLE_CHANGES = (
+    "training.epochs",
+    "training.checkpoint_every",
+    "training.state_every",
+    "training.keep_states",
+    "training.strategy",
+    "training.xla",
+)
+
+#: Where an epoch's seconds went (history.csv columns after ``seconds``).
+TIME_PARTS = ("step_seconds", "input_seconds", "save_seconds", "log_seconds")
 
 #: Validation patches shown in TensorBoard at each snapshot.
 PREVIEW_COUNT = 3
@@ -73,6 +94,7 @@ class FitResult:
     start_epoch: int
     end_epoch: int
     config: Config
+    timing: "Timing" = field(default_factory=lambda: Timing())
 
 
 def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetInfo]:
@@ -105,7 +127,18 @@ def _check_resume(run: RunFolder, cfg: Config) -> None:
         raise RunStateError(f"{run.path}: exists and is not a run folder; choose a new or empty --out")
 
 
-def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path) -> None:
+def _check_input(run: RunFolder, mode: str) -> None:
+    """A run continues with the input it started with (streamed SAR is rounded to float16)."""
+    if run.run_json.exists():
+        started = json.loads(run.run_json.read_text()).get("input", "memory")
+        if started != mode:
+            raise RunStateError(
+                f"{run.path}: was trained with {started} input, this run would use {mode}; "
+                f"rerun with --set data.input={started} to resume, or choose a new --out"
+            )
+
+
+def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path, input_mode: str) -> None:
     run.path.mkdir(parents=True, exist_ok=True)
     with atomic_path(run.config_path) as tmp:
         tmp.write_text(cfg.to_yaml())
@@ -113,18 +146,94 @@ def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path) -> None:
         shutil.copyfile(data_dir / "dataset.json", tmp)
     with atomic_path(run.run_json) as tmp:
         tmp.write_text(
-            json.dumps({"dataset": str(data_dir.resolve()), "version": __version__, "format": RUN_FORMAT}, indent=2)
+            json.dumps(
+                {"dataset": str(data_dir.resolve()), "input": input_mode, "version": __version__, "format": RUN_FORMAT},
+                indent=2,
+            )
             + "\n"
         )
 
 
-def _append_history(path: Path, epoch: int, losses: dict[str, float], seconds: float) -> None:
-    new = not path.exists()
+HISTORY_HEADER = ["epoch", *LOSS_NAMES, "seconds", *TIME_PARTS]
+
+
+def _append_history(path: Path, epoch: int, losses: dict[str, float], times: dict[str, float]) -> None:
+    """One row per epoch; a history written before the time columns existed gets the
+    new header (its old rows leave them empty)."""
+    rows = list(csv.reader(path.open(newline=""))) if path.exists() else []
+    if rows and rows[0] != HISTORY_HEADER:
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows([HISTORY_HEADER, *rows[1:]])
     with path.open("a", newline="") as fh:
         writer = csv.writer(fh)
-        if new:
-            writer.writerow(["epoch", *LOSS_NAMES, "seconds"])
-        writer.writerow([epoch, *(f"{losses[k]:.6g}" for k in LOSS_NAMES), f"{seconds:.2f}"])
+        if not rows:
+            writer.writerow(HISTORY_HEADER)
+        writer.writerow(
+            [
+                epoch,
+                *(f"{losses[k]:.6g}" for k in LOSS_NAMES),
+                *(f"{times[k]:.3f}" for k in ("seconds", *TIME_PARTS)),
+            ]
+        )
+
+
+@dataclass
+class _EpochAccount:
+    """The running sums of an epoch: loss parts and seconds. Kept in the state as one
+    float64 vector, so an epoch resumed mid-way reports the same means."""
+
+    losses: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_NAMES, 0.0))
+    times: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("seconds", *TIME_PARTS), 0.0))
+
+    SIZE = len(LOSS_NAMES) + 1 + len(TIME_PARTS)
+
+    def vector(self) -> np.ndarray:
+        return np.array([*self.losses.values(), *self.times.values()], np.float64)
+
+    @classmethod
+    def from_vector(cls, values: np.ndarray) -> "_EpochAccount":
+        account = cls()
+        names = [*account.losses, *account.times]
+        for name, value in zip(names, values.tolist()):
+            (account.losses if name in account.losses else account.times)[name] = value
+        return account
+
+
+@dataclass
+class Timing:
+    """Where the time of a `fit` call went besides the epochs' rows in history.csv
+    (``experiments/benchmark.py`` reads it from the ``timing`` log line)."""
+
+    startup: dict[str, float] = field(default_factory=dict)  # seconds per phase before the first step
+    first_step: float = 0.0  # the first step, input and tracing included (also in epoch 1's step_seconds)
+    state_saves: int = 0
+    state_save_seconds: float = 0.0  # on the training thread (copies handed to the writer, waits)
+    snapshots: int = 0
+    snapshot_seconds: float = 0.0  # on the training thread
+    epoch_ends: float = 0.0  # after the epochs' history rows, state saves not included
+    final_wait: float = 0.0  # for the last writes, after the last epoch
+    teardown: float = 0.0  # dropping the input iterator
+    total: float = 0.0  # the whole `fit` call
+
+    def __post_init__(self) -> None:
+        self._start = self._last = time.perf_counter()
+
+    def finish(self) -> "Timing":
+        self.total = time.perf_counter() - self._start
+        return self
+
+    def mark(self, phase: str) -> None:
+        """The start-up phase `phase` ends now."""
+        now = time.perf_counter()
+        self.startup[phase] = self.startup.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def startup_line(self) -> str:
+        parts = ", ".join(f"{k} {v:.2f} s" for k, v in self.startup.items())
+        return f"start-up {sum(self.startup.values()):.2f} s ({parts}); first step {self.first_step:.2f} s"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
 
 
 @contextlib.contextmanager
@@ -171,7 +280,10 @@ def fit(
     run_dir: str | Path,
     reporter: TrainingReporter | None = None,
 ) -> FitResult:
-    """Train (or continue training) `cfg` on the dataset at `data_dir` into `run_dir`."""
+    """Train (or continue training) `cfg` on the dataset at `data_dir` into `run_dir`.
+
+    Raises TrainingInterrupted (after saving the state) when SIGTERM or SIGINT stops it."""
+    timing = Timing()
     from pix2pix_sar.training.distribute import make_strategy
 
     # The strategy first: it may configure devices, which must precede any TF op.
@@ -179,10 +291,11 @@ def fit(
     import keras
     import tensorflow as tf
 
-    from pix2pix_sar.training.distribute import is_chief, num_workers, state_dir_for, task_index
-    from pix2pix_sar.training.inputs import distributed_epoch, epoch_steps, load_worker_shard
+    from pix2pix_sar.training.distribute import is_chief, num_workers, task_index
+    from pix2pix_sar.training.inputs import epoch_steps, load_worker_shard
     from pix2pix_sar.training.step import make_train_step
 
+    timing.mark("imports")
     reporter = reporter or SilentReporter()
     data_dir, run = Path(data_dir), RunFolder(run_dir)
     cfg, info = _resolve_for_dataset(cfg, data_dir)
@@ -202,83 +315,258 @@ def fit(
     )
     _check_resume(run, cfg)
     scheme = class_scheme(info.classes, str(data_dir))
-    shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy))
+    patches = split_size(data_dir, "train")
+    input_mode = choose_input(cfg.data.input, [data_dir], memory_bytes(patches, info.patch_size, scheme.channels))
+    _check_input(run, input_mode)
+    shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy), input_mode)
     if chief:
-        _write_run_files(run, cfg, data_dir)
+        _write_run_files(run, cfg, data_dir, input_mode)
+    timing.mark("patches")
 
     keras.utils.set_random_seed(tcfg.seed)  # the weight initialisers (the noise is keyed, not seeded)
     if tcfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     with strategy.scope():
         nets = build_pix2pix(cfg, precision)
-        epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch", trainable=False)
-        checkpoint = tf.train.Checkpoint(
-            generator=nets.generator,
-            discriminator=nets.discriminator,
-            generator_optimizer=nets.generator_optimizer,
-            discriminator_optimizer=nets.discriminator_optimizer,
-            epoch=epoch_var,
+        position = _Position(
+            epoch=tf.Variable(0, dtype=tf.int64, name="epoch", trainable=False),
+            step=tf.Variable(0, dtype=tf.int64, name="step", trainable=False),
+            partial=tf.Variable(np.zeros(_EpochAccount.SIZE), dtype=tf.float64, name="partial", trainable=False),
         )
-    save_dir = state_dir_for(strategy, run.state_dir)
-    manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=tcfg.keep_states)
-    latest = tf.train.latest_checkpoint(str(run.state_dir))  # every worker restores the chief's state
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        log.info("resumed %s at epoch %d", run.path, int(epoch_var.numpy()))
-    start = int(epoch_var.numpy())
+    objects = {
+        "generator": nets.generator,
+        "discriminator": nets.discriminator,
+        "generator_optimizer": nets.generator_optimizer,
+        "discriminator_optimizer": nets.discriminator_optimizer,
+        **vars(position),
+    }
+    timing.mark("models")
+    restored = restore_state(objects, run.state_dir, optional=("step", "partial"))  # every worker: the chief's
+    start_epoch, start_step = int(position.epoch.numpy()), int(position.step.numpy())
+    if restored:
+        log.info("resumed %s at epoch %d, step %d (%s)", run.path, start_epoch, start_step, Path(restored).name)
     if chief:
-        rewind_history(run.history_csv, start)
-    if start >= tcfg.epochs:
-        log.info("%s is already trained to epoch %d (asked: %d)", run.path, start, tcfg.epochs)
-        return FitResult(run, start, start, cfg)
-
-    train_step = make_train_step(strategy, nets, cfg.loss, tcfg.batch_size, seed=tcfg.seed, jit_compile=xla)
-    writer = tf.summary.create_file_writer(str(run.log_dir)) if chief else tf.summary.create_noop_writer()
-    preview = _Preview(data_dir, scheme, tcfg.seed) if chief else None
+        rewind_history(run.history_csv, start_epoch)
+    if start_epoch >= tcfg.epochs:
+        log.info("%s is already trained to epoch %d (asked: %d)", run.path, start_epoch, tcfg.epochs)
+        return FitResult(run, start_epoch, start_epoch, cfg, timing.finish())
+    train_step = make_train_step(
+        strategy, nets, cfg.loss, tcfg.batch_size, seed=tcfg.seed, jit_compile=xla, decode=shard.feeder.decode
+    )
     steps = epoch_steps(shard, tcfg.batch_size)
+    # Two writer threads: the state's writes never wait behind a snapshot's, and the last two overlap.
+    writer, outputs_writer = BackgroundWriter(), BackgroundWriter()
+    saver = StateSaver(objects, run.state_dir, tcfg.keep_states, writer, write=chief)
+    preview = _Preview(data_dir, scheme, tcfg.seed) if chief else None
+    outputs = _ChiefOutputs(run, nets.generator, preview, outputs_writer) if chief else None
+    timing.mark("state")
+    loop = _Loop(cfg, strategy, shard, train_step, steps, position, saver, outputs, reporter, timing)
+    # Signals only set a flag until the last write is done: a SIGTERM after the last step
+    # lets the final state finish instead of killing its write.
+    with StopSignals() as stop:
+        try:
+            loop.run(start_epoch, start_step, stop)
+        finally:
+            try:
+                timing.final_wait = writer.close()
+            finally:
+                timing.final_wait += outputs_writer.close()
+        timing.teardown = loop.release_input()
+    log.info("timing %s", timing.finish().to_json())
+    return FitResult(run, start_epoch, tcfg.epochs, cfg, timing)
 
-    for epoch in range(start, tcfg.epochs):
-        t0 = time.perf_counter()
-        reporter.epoch_started(epoch + 1, tcfg.epochs, steps)
-        sums = dict.fromkeys(LOSS_NAMES, 0.0)
-        batches = distributed_epoch(
-            strategy, shard, tcfg.batch_size, tcfg.seed, epoch, cfg.data.flip, cfg.data.prefetch
-        )
-        for step, (mask, target) in enumerate(batches):
-            losses = {k: float(v) for k, v in train_step(mask, target, epoch, step).items()}
-            if not all(math.isfinite(v) for v in losses.values()):
-                raise TrainingDivergedError(
-                    f"loss became {losses} at epoch {epoch + 1}, step {step + 1}; training stopped and "
-                    f"the last good state ({manager.latest_checkpoint or 'none saved yet'}) is kept; "
-                    f"lower optimizer.learning_rate and rerun to resume"
-                )
+
+@dataclass
+class _Position:
+    """Where training is, in the state: epochs done, steps done in the next epoch, and
+    that epoch's partial sums (an `_EpochAccount` vector)."""
+
+    epoch: object
+    step: object
+    partial: object
+
+
+class _Loop:
+    """The epochs and steps of one `fit` call, and everything that happens between steps."""
+
+    def __init__(self, cfg, strategy, shard, train_step, steps, position, saver, outputs, reporter, timing):
+        self.cfg, self.tcfg = cfg, cfg.training
+        self.strategy, self.shard, self.train_step, self.steps = strategy, shard, train_step, steps
+        self.position, self.saver, self.outputs, self.reporter = position, saver, outputs, reporter
+        self.timing = timing
+        self.batches = None  # the input iterator of all epochs left
+        self.schedule = SaveSchedule(self.tcfg.state_interval)
+
+    def run(self, start_epoch: int, start_step: int, stop: StopSignals) -> None:
+        from pix2pix_sar.training.inputs import distributed_epoch
+
+        tcfg, data = self.tcfg, self.cfg.data
+        # One dataset for every epoch left (its set-up once; it prefetches across epoch ends).
+        self.batches = batches = iter(
+            distributed_epoch(
+                self.strategy, self.shard, tcfg.batch_size, tcfg.seed, start_epoch, data.flip, data.prefetch,
+                skip=start_step, epochs=tcfg.epochs - start_epoch, compact=True,
+            )
+        )  # fmt: skip
+        self.timing.mark("input")
+        for epoch in range(start_epoch, tcfg.epochs):
+            first = start_step if epoch == start_epoch else 0
+            carried = self.position.partial.numpy() if first else np.zeros(_EpochAccount.SIZE)
+            self._epoch(epoch, first, _EpochAccount.from_vector(carried), batches, stop)
+
+    def release_input(self) -> float:
+        """Let go of the input iterator without waiting for it; the seconds it took.
+
+        Deleting the distributed iterator of a run that fed it for minutes took from 4 s
+        to 113 s in most runs on the 2-core CPU (TF 2.21; not understood). Read to its
+        end first (its threads stop there), then dropped by a daemon thread, so neither
+        the run nor its last writes wait for it."""
+        start = time.perf_counter()
+        box, self.batches = [self.batches], None
+        if box[0] is not None:
+            with contextlib.suppress(StopIteration):
+                next(box[0])  # all steps were taken: this is the end of the data
+            threading.Thread(target=box.clear, name="pix2pix-sar-input-release", daemon=True).start()
+        return time.perf_counter() - start
+
+    def _epoch(self, epoch: int, first: int, account: _EpochAccount, batches, stop) -> None:
+        tcfg, times = self.tcfg, account.times
+        began, carried_seconds = time.perf_counter(), times["seconds"]
+        self.reporter.epoch_started(epoch + 1, tcfg.epochs, self.steps)
+        for step in range(first, self.steps):
+            t0 = time.perf_counter()
+            mask, target = next(batches)
+            t1 = time.perf_counter()
+            losses = {k: float(v) for k, v in self.train_step(mask, target, epoch, step).items()}
+            t2 = time.perf_counter()
+            if not self.timing.first_step:
+                self.timing.first_step = t2 - t0
+                log.info("%s", self.timing.startup_line())
+            times["input_seconds"] += t1 - t0
+            times["step_seconds"] += t2 - t1
+            self._check_finite(losses, epoch, step)
             for k in LOSS_NAMES:
-                sums[k] += losses[k]
-            reporter.step_finished(step + 1, losses)
-        means = {k: v / steps for k, v in sums.items()}
-        done = epoch + 1
-        seconds = time.perf_counter() - t0
-        epoch_var.assign(done)
-        if chief:
-            with writer.as_default(step=done):
+                account.losses[k] += losses[k]
+            self.reporter.step_finished(step + 1, losses)
+            global_step = epoch * self.steps + step + 1
+            stop.after_step(global_step)
+            t3 = time.perf_counter()
+            times["log_seconds"] += t3 - t2
+            if stop.should_stop(global_step, self.strategy):
+                times["seconds"] = carried_seconds + time.perf_counter() - began
+                self._save(epoch, step + 1, account)
+                self.saver.writer.wait()
+                stop.barrier(self.strategy)
+                raise stop.interrupted(
+                    f"stopped after epoch {epoch + 1}, step {step + 1} of {self.steps}; "
+                    f"the state is saved in {self.saver.directory}"
+                )
+            if step + 1 < self.steps and self.schedule.due_after_step():
+                times["seconds"] = carried_seconds + time.perf_counter() - began
+                times["save_seconds"] += self._save(epoch, step + 1, account)
+        self._end_epoch(epoch + 1, account, carried_seconds, began)
+
+    def _end_epoch(self, done: int, account: _EpochAccount, carried_seconds: float, began: float) -> None:
+        """Scalars, snapshot, history row, then the state (after the row, so that a state
+        never exists without its row; a row without its state is rewound on resume)."""
+        tcfg, times = self.tcfg, account.times
+        means = {k: v / self.steps for k, v in account.losses.items()}
+        state_due = self.schedule.due_after_epoch(done) or done == tcfg.epochs
+        if self.outputs is not None:
+            t0 = time.perf_counter()
+            self.outputs.scalars(done, means)
+            times["log_seconds"] += time.perf_counter() - t0
+            if done % tcfg.checkpoint_every == 0 or done == tcfg.epochs:
+                seconds = self.outputs.snapshot(done)
+                times["save_seconds"] += seconds
+                self.timing.snapshots += 1
+                self.timing.snapshot_seconds += seconds
+            t0 = time.perf_counter()
+            times["seconds"] = carried_seconds + t0 - began
+            _append_history(self.outputs.run.history_csv, done, means, times)
+            times["log_seconds"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        saving = self._save(done, 0, _EpochAccount()) if state_due else 0.0
+        self.reporter.epoch_finished(done, means, carried_seconds + time.perf_counter() - began)
+        self.timing.epoch_ends += time.perf_counter() - t0 - saving
+
+    def _save(self, epoch: int, step: int, account: _EpochAccount) -> float:
+        """Hand the state at (epochs done, steps done in the next) to the writer; the
+        seconds it took on this thread."""
+        start = time.perf_counter()
+        self.position.epoch.assign(epoch)
+        self.position.step.assign(step)
+        self.position.partial.assign(account.vector())
+        self.saver.save(epoch * self.steps + step)
+        self.schedule.saved()
+        seconds = time.perf_counter() - start
+        self.timing.state_saves += 1
+        self.timing.state_save_seconds += seconds
+        return seconds
+
+    def _check_finite(self, losses: dict[str, float], epoch: int, step: int) -> None:
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise TrainingDivergedError(
+                f"loss became {losses} at epoch {epoch + 1}, step {step + 1}; training stopped and "
+                f"the last good state ({self.saver.latest or 'none saved yet'}) is kept; "
+                f"lower optimizer.learning_rate and rerun to resume"
+            )
+
+
+class _ChiefOutputs:
+    """What only the chief writes besides the state, all through the background writer:
+    TensorBoard scalars per epoch, and generator snapshots with the image strip."""
+
+    def __init__(self, run: RunFolder, generator, preview: "_Preview", writer):
+        import tensorflow as tf
+
+        self.run, self.generator, self.preview, self.writer = run, generator, preview, writer
+        self.summaries = tf.summary.create_file_writer(str(run.log_dir))
+        self._copy = None  # a host copy of the generator for snapshots and the strip
+        # Made (and the strip's function traced) behind the first steps, not at the first snapshot.
+        writer.submit(self._prepare)
+
+    def _prepare(self) -> None:
+        import keras
+        import tensorflow as tf
+
+        with tf.device("/cpu:0"):
+            self._copy = keras.models.clone_model(self.generator)
+        self.preview.strip(self._copy)
+
+    def scalars(self, epoch: int, means: dict[str, float]) -> None:
+        def job():
+            import tensorflow as tf
+
+            with self.summaries.as_default(step=epoch):
                 for k, v in means.items():
                     tf.summary.scalar(f"loss/{k}", v)
-            _append_history(run.history_csv, done, means, seconds)
-            if done % tcfg.checkpoint_every == 0 or done == tcfg.epochs:
-                _save_snapshot(run, nets.generator, done)
-                with writer.as_default(step=done):
-                    tf.summary.image("mask_target_output", preview.strip(nets.generator), max_outputs=PREVIEW_COUNT)
-            writer.flush()
-        if done % tcfg.state_every == 0 or done == tcfg.epochs:
-            manager.save(checkpoint_number=done)  # collective: every worker saves
-            if not chief:
-                shutil.rmtree(save_dir, ignore_errors=True)
-        reporter.epoch_finished(done, means, seconds)
-    return FitResult(run, start, tcfg.epochs, cfg)
+            self.summaries.flush()
+
+        self.writer.submit(job)
+
+    def snapshot(self, epoch: int) -> float:
+        """Copy the generator's weights now (between steps); save them and the strip
+        behind. The seconds spent on this thread."""
+        start = time.perf_counter()
+        weights = [v.value.read_value() for v in self.generator.weights]
+        self.writer.submit(lambda: self._write_snapshot(weights, epoch))
+        return time.perf_counter() - start
+
+    def _write_snapshot(self, weights, epoch: int) -> None:
+        import tensorflow as tf
+
+        for variable, value in zip(self._copy.weights, weights):
+            variable.assign(value)
+        _save_snapshot(self.run, self._copy, epoch)
+        with self.summaries.as_default(step=epoch):
+            tf.summary.image("mask_target_output", self.preview.strip(self._copy), max_outputs=PREVIEW_COUNT)
+        self.summaries.flush()
 
 
 class _Preview:
-    """A few validation patches, generated at each snapshot for TensorBoard."""
+    """A few validation patches, generated at each snapshot for TensorBoard (by one
+    generation function, traced once)."""
 
     def __init__(self, data_dir: Path, scheme, seed: int):
         name = "val" if split_size(data_dir, "val") else "train"
@@ -286,12 +574,18 @@ class _Preview:
         self.masks = scheme.encode(split.zones)
         self.targets = split.images
         self.keys = patch_keys(seed, np.arange(len(self.masks)))
+        self._generate = None
 
     def strip(self, generator) -> np.ndarray:
-        """mask | target | output per row, scaled to [0, 1]."""
-        from pix2pix_sar.models.inference import generate_images
+        """mask | target | output per row, scaled to [0, 1]. `generator` is always the
+        same model (its weights change), so its generation function is made once."""
+        import tensorflow as tf
 
-        outputs = generate_images(generator, self.masks, self.keys)
+        from pix2pix_sar.models.inference import make_generate_fn
+
+        if self._generate is None:
+            self._generate = make_generate_fn(generator)
+        outputs = self._generate(tf.constant(self.masks, tf.float32), tf.constant(self.keys)).numpy()
         panels = [self.masks[..., :1], self.targets, outputs]
         return np.clip((np.concatenate(panels, axis=2) + 1.0) / 2.0, 0.0, 1.0)
 

@@ -87,15 +87,20 @@ def make_train_step(
     global_batch_size: int,
     seed: int = 0,
     jit_compile: bool = False,
+    decode: Callable | None = None,
 ) -> Callable[..., dict[str, tf.Tensor]]:
     """A compiled distributed step ``(mask, target, epoch, step) -> {gen_total, gen_gan, gen_l1, disc}``.
 
     `mask` and `target` are per-replica values from `strategy`'s distributed dataset;
     `epoch` and `step` (0-based) key the noise. The step holds no state of its own:
-    all it changes lives in `nets` (and so in the checkpoint)."""
+    all it changes lives in `nets` (and so in the checkpoint). `decode` turns compact
+    batches (zone codes, float16 SAR) into float32 inputs on the device, first thing.
+    """
     compute_gradients = make_gradient_fn(nets, loss_cfg, global_batch_size, jit_compile)
 
     def replica_step(mask, target, epoch, step):
+        if decode is not None:
+            mask, target = decode(mask, target)
         keys = replica_keys(seed, epoch, step, tf.shape(mask)[0])
         losses, gen_grads, disc_grads = compute_gradients(mask, target, keys)
         nets.generator_optimizer.apply_gradients(zip(gen_grads, nets.generator.trainable_variables))
