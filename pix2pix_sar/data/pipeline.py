@@ -1,7 +1,13 @@
-"""tf.data input: patches decoded once (GDAL, outside TensorFlow), held as
-tensors, and fed in an order given by data.sharding — a pure function of
+"""tf.data input, in an order given by data.sharding — a pure function of
 (seed, epoch, replica), so a resumed run sees exactly the batches an
-uninterrupted one would.
+uninterrupted one would. Two feeders with the same `feed` API:
+
+* `SplitFeeder` (in memory): patches decoded once (GDAL, outside TensorFlow) and
+  held as tensors; memory grows with the dataset.
+* `PackedFeeder` (streamed): records read from the packed cache
+  (:mod:`pix2pix_sar.data.packed`) batch by batch in parallel; memory does not
+  grow with the dataset. Batches stay compact (uint8 zone codes, float16 SAR)
+  until the last map, which encodes them.
 
 Speed: `SplitFeeder` encodes the masks once (a lookup table built from the class
 scheme) and keeps masks and images as tensors; every epoch is then gathered by
@@ -47,23 +53,37 @@ class SplitFeeder:
         self.masks = tf.constant(masks)
         self.images = tf.constant(split.images)
 
+    @staticmethod
+    def decode(masks: tf.Tensor, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """A compact batch (int8 mask channels, float32 SAR) -> float32 (masks, images)."""
+        return tf.cast(masks, tf.float32), tf.cast(images, tf.float32)
+
     def feed(
-        self, rows: np.ndarray, batch_size: int, flips: np.ndarray | None = None, prefetch: int = 2
+        self,
+        rows: np.ndarray,
+        batch_size: int,
+        flips: np.ndarray | None = None,
+        prefetch: int = 2,
+        compact: bool = False,
     ) -> tf.data.Dataset:
         """Batches of the patches `rows` (in that order, consecutive runs of `batch_size`).
 
         `flips` (len(rows), 2) flips row j left-right / up-down. Any schedule that is a
         pure function of (seed, epoch) — e.g. per-replica shards interleaved step by
-        step — can be fed this way.
+        step — can be fed this way. `compact` leaves the masks in their stored type;
+        the consumer applies :meth:`decode` (in the train step, on the device).
         """
         masks_all, images_all = self.masks, self.images
 
+        def cast(masks):
+            return masks if compact else tf.cast(masks, tf.float32)
+
         def gather_batch(idx):
-            return tf.cast(tf.gather(masks_all, idx), tf.float32), tf.gather(images_all, idx)
+            return cast(tf.gather(masks_all, idx)), tf.gather(images_all, idx)
 
         def gather_flipped(idx, flip_flags):
             # One patch, (H, W, C): flips are per patch (tf.reverse is ~2x faster than ::-1 slicing).
-            masks, images = tf.cast(tf.gather(masks_all, idx), tf.float32), tf.gather(images_all, idx)
+            masks, images = cast(tf.gather(masks_all, idx)), tf.gather(images_all, idx)
             for axis in (1, 0):  # left-right first, then up-down (the tests' reference does the same)
                 masks, images = tf.cond(
                     flip_flags[1 - axis],
@@ -79,4 +99,53 @@ class SplitFeeder:
         else:  # whole batches at once: one gather per batch
             ds = tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
             ds = ds.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(prefetch) if prefetch else ds
+
+
+class PackedFeeder:
+    """One split streamed from the packed cache, fed in any order of rows: the same
+    batches as :class:`SplitFeeder`, with SAR rounded to float16.
+
+    Each batch is one `tf.numpy_function` that reads its records with ``os.pread``
+    (the GIL is released while reading) and flips them in numpy; `parallel` batches
+    are read at once and `prefetch` wait ready. Only the rows of the schedule are
+    read, so a worker reads only its own patches. Batches are compact (uint8 zone
+    codes, float16 SAR) until :meth:`decode`, which the training step applies on the
+    device; without ``compact`` the pipeline decodes them itself.
+    """
+
+    def __init__(self, packed, encoding: ClassScheme | np.ndarray, parallel: int = 4):
+        self.packed = packed  # data.packed.PackedSplit
+        self.size = packed.size
+        self.count = packed.count
+        self.parallel = parallel
+        table = encoding_table(encoding) if isinstance(encoding, ClassScheme) else np.asarray(encoding, np.float32)
+        self.table = tf.constant(table)
+
+    def decode(self, zones: tf.Tensor, sar: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """A compact batch (uint8 zone codes, float16 SAR) -> float32 (masks, images)."""
+        return tf.gather(self.table, tf.cast(zones, tf.int32)), tf.cast(sar, tf.float32)
+
+    def feed(
+        self,
+        rows: np.ndarray,
+        batch_size: int,
+        flips: np.ndarray | None = None,
+        prefetch: int = 2,
+        compact: bool = False,
+    ) -> tf.data.Dataset:
+        """Batches of the patches `rows` (in that order, consecutive runs of `batch_size`);
+        `flips` (len(rows), 2) flips row j left-right / up-down, as SplitFeeder does."""
+        size, packed = self.size, self.packed
+        rows = np.asarray(rows, np.int64)
+        flips = np.zeros((len(rows), 2), bool) if flips is None else np.asarray(flips, bool)
+
+        def read(idx, flip_flags):
+            zones, sar = tf.numpy_function(packed.read, [idx, flip_flags], [tf.uint8, tf.float16], stateful=False)
+            return tf.ensure_shape(zones, [None, size, size]), tf.ensure_shape(sar, [None, size, size, 1])
+
+        ds = tf.data.Dataset.from_tensor_slices((rows, flips)).batch(batch_size)
+        ds = ds.map(read, num_parallel_calls=self.parallel, deterministic=True)
+        if not compact:
+            ds = ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(prefetch) if prefetch else ds

@@ -1,0 +1,115 @@
+"""The packed cache and the streamed feeder: the same batches as in memory (SAR rounded to
+float16), only the rows asked for, refused when out of date."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pix2pix_sar.cli.main import cli
+from pix2pix_sar.data.dataset import load_split
+from pix2pix_sar.data.sharding import flip_schedule, replica_schedule
+from pix2pix_sar.data.zones import class_scheme
+
+
+@pytest.fixture(scope="module")
+def packed_dataset(zones_dataset, tmp_path_factory):
+    data = shutil.copytree(zones_dataset, tmp_path_factory.mktemp("packed") / "dataset")
+    result = CliRunner().invoke(cli, ["dataset", "pack", str(data)])
+    assert result.exit_code == 0, result.output
+    return data
+
+
+@pytest.mark.parametrize("classes,batch_size,flip", [("zones", 3, True), ("binary", 4, False)])
+def test_streamed_batches_equal_the_in_memory_reference(packed_dataset, classes, batch_size, flip):
+    from pix2pix_sar.data.packed import PackedSplit
+    from pix2pix_sar.data.pipeline import PackedFeeder
+    from tests.helpers import reference_batches
+
+    split = load_split(packed_dataset, "train")
+    split.images = split.images.astype(np.float16).astype(np.float32)  # what the pack keeps
+    scheme = class_scheme(classes, "test")
+    feeder = PackedFeeder(PackedSplit.open(packed_dataset, "train"), scheme)
+    assert feeder.count == len(split)
+    for epoch in (0, 3):
+        rows = replica_schedule(len(split), 7, epoch, 0, 1, batch_size).reshape(-1)
+        flips = flip_schedule(len(split), 7, epoch)[rows] if flip else None
+        got = list(feeder.feed(rows, batch_size, flips).as_numpy_iterator())
+        want = list(reference_batches(split, scheme, rows, batch_size, flips))
+        assert len(got) == len(want)
+        for (gm, gi), (wm, wi) in zip(got, want):
+            assert gm.dtype == gi.dtype == np.float32
+            np.testing.assert_array_equal(gm, wm)
+            np.testing.assert_array_equal(gi, wi)
+
+
+def test_float16_keeps_the_model_range_to_half_a_thousandth(packed_dataset):
+    from pix2pix_sar.data.packed import PackedSplit
+
+    split = load_split(packed_dataset, "val")
+    zones, sar = PackedSplit.open(packed_dataset, "val").read(np.arange(len(split))[::-1])
+    np.testing.assert_array_equal(zones, split.zones[::-1])
+    assert np.abs(sar.astype(np.float32) - split.images[::-1]).max() <= 2**-11
+
+
+def test_pack_is_refused_once_the_dataset_changes(packed_dataset, tmp_path):
+    from pix2pix_sar.data.packed import PackedSplit
+
+    again = CliRunner().invoke(cli, ["dataset", "pack", str(packed_dataset)])
+    assert again.exit_code == 0 and "up to date" in again.output
+    changed = shutil.copytree(packed_dataset, tmp_path / "changed")
+    manifest = changed / "manifest.csv"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))  # one patch fewer
+    with pytest.raises(Exception, match="out of date.*dataset pack .* --overwrite"):
+        PackedSplit.open(changed, "train")
+    refused = CliRunner().invoke(cli, ["dataset", "pack", str(changed)])
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "--overwrite" in refused.output
+    assert CliRunner().invoke(cli, ["dataset", "pack", str(changed), "--overwrite"]).exit_code == 0
+    assert PackedSplit.open(changed, "val").count == PackedSplit.open(packed_dataset, "val").count - 1 or (
+        PackedSplit.open(changed, "train").count == PackedSplit.open(packed_dataset, "train").count - 1
+    )
+
+
+def test_seg_fit_streams_from_the_pack_and_keeps_its_input_on_resume(packed_dataset, zones_dataset, tmp_path):
+    tiny = ["--base-filters", "4", "--depth", "2", "--batch-size", "8"]
+    out = tmp_path / "seg"
+    args = ["-q", "seg", "fit", "--data", str(packed_dataset), "--out", str(out), *tiny]
+    result = CliRunner().invoke(cli, [*args, "--steps", "2", "--input", "streamed"])
+    assert result.exit_code == 0, result.output
+    assert '"input": "streamed"' in (out / "run.json").read_text()
+    switched = CliRunner().invoke(cli, [*args, "--steps", "3", "--input", "memory"])
+    assert switched.exit_code == 1 and "was trained with streamed input" in switched.output
+    unpacked = CliRunner().invoke(
+        cli, ["seg", "fit", "--data", str(zones_dataset), "--out", str(tmp_path / "x"), *tiny, "--steps", "1",
+              "--input", "streamed"]
+    )  # fmt: skip
+    assert unpacked.exit_code == 1 and "dataset pack" in unpacked.output and not (tmp_path / "x").exists()
+
+
+def test_fit_streams_resumes_exactly_and_refuses_a_switch(packed_dataset, tiny_config, tmp_path):
+    import json
+
+    import keras
+
+    from pix2pix_sar.errors import RunStateError
+    from pix2pix_sar.training.loop import fit
+
+    def weights(run):
+        return keras.models.load_model(run / "snapshots" / "generator_epoch_0002.keras", compile=False).get_weights()
+
+    streamed = ("data.input=streamed", "model.dropout=0.0")
+    fit(tiny_config("orig", *streamed, epochs=2), packed_dataset, tmp_path / "straight")
+    assert json.loads((tmp_path / "straight" / "run.json").read_text())["input"] == "streamed"
+    fit(tiny_config("orig", *streamed, epochs=1), packed_dataset, tmp_path / "resumed")
+    with pytest.raises(RunStateError, match="data.input: streamed -> memory"):
+        fit(
+            tiny_config("orig", "data.input=memory", "model.dropout=0.0", epochs=2),
+            packed_dataset,
+            tmp_path / "resumed",
+        )
+    fit(tiny_config("orig", *streamed, epochs=2), packed_dataset, tmp_path / "resumed")
+    for a, b in zip(weights(tmp_path / "straight"), weights(tmp_path / "resumed")):
+        np.testing.assert_array_equal(a, b)
