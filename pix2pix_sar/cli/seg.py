@@ -60,9 +60,19 @@ def command():
     type=click.FloatRange(0, 1),
     help="Share of synthetic patches in every batch (rounded to whole patches; default: all patches pooled).",
 )
+@click.option(
+    "--input",
+    "input_mode",
+    type=click.Choice(["auto", "memory", "streamed"]),
+    default="auto",
+    show_default=True,
+    help="Hold the patches in memory, or stream them from 'dataset pack' (auto: by size).",
+)
 @click.pass_context
 @user_errors
-def fit_command(ctx, data, out, steps, epochs, batch_size, seed, learning_rate, base_filters, depth, synthetic_share):
+def fit_command(
+    ctx, data, out, steps, epochs, batch_size, seed, learning_rate, base_filters, depth, synthetic_share, input_mode
+):
     """Train the segmenter on the train splits of the --data sets into OUT; rerun the same command to resume.
 
     Datasets made by 'generate --as-dataset' are synthetic (dataset.json); with
@@ -82,6 +92,7 @@ def fit_command(ctx, data, out, steps, epochs, batch_size, seed, learning_rate, 
         depth=depth,
         seed=seed,
         synthetic_share=synthetic_share,
+        input=input_mode,
     )
     result = seg_fit(cfg, data, out, SegProgbar(cli_state(ctx).quiet))
     if result.start_step == result.end_step:

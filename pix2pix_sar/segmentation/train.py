@@ -10,10 +10,12 @@ real patches (or over the pool, without a share).
 
 The batch order is a pure function of (seed, step): each pool is read as an endless
 stream of permutations keyed by (seed, pool, pass), so a run killed at any point
-resumes from its last state (saved at the end of every epoch and at the end) and
-replays exactly what was lost. Patches go through the same tf.data feeder as
-``fit`` (:class:`pix2pix_sar.data.pipeline.SplitFeeder`), as class indices
-(-1 = no data, ignored by the loss).
+resumes from its last state and replays exactly what was lost. The state is written
+in the background (:mod:`pix2pix_sar.training.state_saver`) at the end of every epoch
+and at the end; SIGTERM or SIGINT stops after the step in progress, saves the state of
+that step and exits 143/130 (:mod:`pix2pix_sar.training.preemption`), as ``fit`` does.
+Patches go through the same tf.data feeders as ``fit`` (:mod:`pix2pix_sar.data.pipeline`,
+in memory or streamed from the pack), as class indices (-1 = no data, ignored by the loss).
 """
 
 from __future__ import annotations
@@ -34,16 +36,18 @@ import yaml
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split
+from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split, split_size
+from pix2pix_sar.data.packed import PackedSplit, PackedUnion, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import ConfigError, InputError, InvalidValue, RunStateError, TrainingDivergedError
 from pix2pix_sar.run_folder import SegRunFolder, rewind_history
 from pix2pix_sar.segmentation.model import build_segmenter, check_depth
+from pix2pix_sar.training.preemption import StopSignals
 
 log = logging.getLogger(__name__)
 
 #: Fields that may change when a run is continued (how long to train).
-RESUMABLE_FIELDS = ("steps", "epochs")
+RESUMABLE_FIELDS = ("steps", "epochs", "input")
 HISTORY_FIELDS = ("step", "epoch", "loss", "seconds")
 
 
@@ -57,6 +61,7 @@ class SegConfig:
     depth: int = 4
     seed: int = 0
     synthetic_share: float | None = None  # synthetic patches per batch / batch size; None: pool all
+    input: str = "auto"  # memory | streamed (from the packed cache) | auto (by size); see data.packed
 
     def validate(self) -> "SegConfig":
         if (self.steps is None) == (self.epochs is None):
@@ -149,7 +154,8 @@ class Pool:
 class TrainingSet:
     """The training patches of all datasets, and how batches draw from them."""
 
-    arrays: SplitArrays
+    source: SplitArrays | PackedUnion  # in memory, or streamed from the packed cache
+    input: str  # "memory" or "streamed"
     pools: tuple[Pool, ...]
 
     @property
@@ -169,9 +175,16 @@ class TrainingSet:
         ]
         return np.concatenate(parts, axis=1).reshape(-1)
 
+    def feeder(self, table: np.ndarray):
+        """The tf.data feeder of these patches, yielding `table[zone code]` and SAR."""
+        from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
+
+        return SplitFeeder(self.source, table) if self.input == "memory" else PackedFeeder(self.source, table)
+
 
 def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], cfg: SegConfig) -> TrainingSet:
-    """Read the train split of every dataset; refuse datasets that do not go together."""
+    """The train splits of every dataset, in memory or streamed (``cfg.input``); refuse
+    datasets that do not go together."""
     first = infos[0]
     for d, info in zip(data_dirs[1:], infos[1:]):
         for what, ours, theirs, fix in (
@@ -184,22 +197,25 @@ def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], c
                     f"{d}: its {what} ({ours}) differs from {data_dirs[0]}'s ({theirs}); "
                     f"the segmenter reads one kind of patch: prepare both with {fix}"
                 )
-    splits = []
-    for d in data_dirs:
-        split = load_split(d, "train")
-        if not len(split):
+    counts = [split_size(d, "train") for d in data_dirs]
+    for d, count in zip(data_dirs, counts):
+        if not count:
             raise InputError(f"{d}: the train split is empty; re-run 'pix2pix-sar prepare' with more patches")
-        splits.append(split)
-    arrays = SplitArrays(
-        [f"{i}/{pid}" for i, s in enumerate(splits) for pid in s.ids],
-        np.concatenate([s.zones for s in splits]),
-        np.concatenate([s.images for s in splits]),
-        np.concatenate([s.pixel_sizes for s in splits]),
-    )
-    synthetic = np.concatenate([np.full(len(s), info.synthetic) for s, info in zip(splits, infos)])
+    mode = choose_input(cfg.input, list(data_dirs), memory_bytes(sum(counts), first.patch_size, 1))
+    if mode == "memory":
+        splits = [load_split(d, "train") for d in data_dirs]
+        source: SplitArrays | PackedUnion = SplitArrays(
+            [f"{i}/{pid}" for i, s in enumerate(splits) for pid in s.ids],
+            np.concatenate([s.zones for s in splits]),
+            np.concatenate([s.images for s in splits]),
+            np.concatenate([s.pixel_sizes for s in splits]),
+        )
+    else:
+        source = PackedUnion([PackedSplit.open(d, "train") for d in data_dirs])
+    synthetic = np.concatenate([np.full(count, info.synthetic) for count, info in zip(counts, infos)])
     rows = np.arange(len(synthetic))
     if cfg.synthetic_share is None:
-        return TrainingSet(arrays, (Pool("all", rows, cfg.batch_size),))
+        return TrainingSet(source, mode, (Pool("all", rows, cfg.batch_size),))
     n_synthetic = cfg.synthetic_per_batch()
     pools = []
     for kind, is_synthetic, count in (("real", False, cfg.batch_size - n_synthetic), ("synthetic", True, n_synthetic)):
@@ -212,7 +228,7 @@ def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], c
                 f'(dataset.json "synthetic": {str(is_synthetic).lower()}); none was given',
             )
         pools.append(Pool(kind, rows[synthetic == is_synthetic], count))
-    return TrainingSet(arrays, tuple(pools))
+    return TrainingSet(source, mode, tuple(pools))
 
 
 def _check_resume(folder: SegRunFolder, cfg: SegConfig, datasets: list[dict]) -> None:
@@ -239,14 +255,27 @@ def _check_resume(folder: SegRunFolder, cfg: SegConfig, datasets: list[dict]) ->
         raise RunStateError(f"{folder.path}: exists and is not a run folder; choose a new or empty --out")
 
 
-def _write_run_files(folder: SegRunFolder, cfg: SegConfig, first_dataset: Path, datasets: list[dict]) -> None:
+def _check_input(folder: SegRunFolder, mode: str) -> None:
+    """A run continues with the input it started with (streamed SAR is rounded to float16)."""
+    if folder.run_json.exists():
+        started = folder.run_info().get("input", "memory")
+        if started != mode:
+            raise RunStateError(
+                f"{folder.path}: was trained with {started} input, this run would use {mode}; "
+                f"rerun with --input {started} to resume, or choose a new --out"
+            )
+
+
+def _write_run_files(
+    folder: SegRunFolder, cfg: SegConfig, first_dataset: Path, datasets: list[dict], mode: str
+) -> None:
     folder.path.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder.config_path) as tmp:
         tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     with atomic_path(folder.dataset_json) as tmp:
         shutil.copyfile(first_dataset / "dataset.json", tmp)
     with atomic_path(folder.run_json) as tmp:
-        info = {"kind": SegRunFolder.KIND, "datasets": datasets, "version": __version__}
+        info = {"kind": SegRunFolder.KIND, "datasets": datasets, "input": mode, "version": __version__}
         tmp.write_text(json.dumps(info, indent=2) + "\n")
 
 
@@ -269,7 +298,7 @@ def seg_fit(
     import keras
     import tensorflow as tf
 
-    from pix2pix_sar.data.pipeline import SplitFeeder
+    from pix2pix_sar.training.state_saver import BackgroundWriter, StateSaver, restore_state
 
     cfg = cfg.validate()
     reporter = reporter or SilentSegReporter()
@@ -284,10 +313,11 @@ def seg_fit(
     check_depth(infos[0].patch_size, cfg.depth)
     _check_resume(folder, cfg, datasets)
     training, info = load_training_set(data_dirs, infos, cfg), infos[0]
+    _check_input(folder, training.input)
     scheme = class_scheme(info.classes, str(data_dirs[0] / "dataset.json"))
     steps_per_epoch = training.steps_per_epoch
     total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
-    _write_run_files(folder, cfg, data_dirs[0], datasets)
+    _write_run_files(folder, cfg, data_dirs[0], datasets, training.input)
 
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
@@ -295,10 +325,8 @@ def seg_fit(
     optimizer = keras.optimizers.Adam(cfg.learning_rate)
     optimizer.build(model.trainable_variables)  # Keras 3 makes slots lazily; restore needs them
     step_var = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
-    manager = tf.train.CheckpointManager(checkpoint, str(folder.state_dir), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    objects = {"model": model, "optimizer": optimizer, "step": step_var}
+    if restore_state(objects, folder.state_dir):
         log.info("resumed %s at step %d", folder.path, int(step_var.numpy()))
     start = int(step_var.numpy())
     rewind_history(folder.history_csv, start)
@@ -308,7 +336,7 @@ def seg_fit(
         return SegFitResult(folder.path, start, start, steps_per_epoch, folder.model_path, cfg)
 
     # Class index per zone code, -1 for no data: the feeder's "mask" is the label map.
-    feeder = SplitFeeder(training.arrays, scheme.label_table()[:, None])
+    feeder = training.feeder(scheme.label_table()[:, None])
 
     @tf.function
     def train_step(codes, images):
@@ -319,31 +347,47 @@ def seg_fit(
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    # The state is written in the background (as fit's): at every epoch end, at the end,
+    # and when SIGTERM/SIGINT stops the run after the step in progress.
+    background = BackgroundWriter()
+    saver = StateSaver(objects, folder.state_dir, 2, background)
     writer = tf.summary.create_file_writer(str(folder.log_dir))
     reporter.started(start, total)
     step, since, loss_sum, t0 = start, start, 0.0, time.perf_counter()
-    while step < total:
-        epoch_end = min(total, (step // steps_per_epoch + 1) * steps_per_epoch)
-        batches = feeder.feed(training.rows(cfg.seed, step, epoch_end), cfg.batch_size)
-        for codes, images in batches:
-            loss = float(train_step(codes, images))
-            if not math.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"loss became {loss} at step {step + 1}; the last good state "
-                    f"({manager.latest_checkpoint or 'none saved yet'}) is kept; lower --learning-rate and rerun"
-                )
-            step += 1
-            loss_sum += loss
-            step_var.assign(step)
-            with writer.as_default(step=step):
-                tf.summary.scalar("loss", loss)
-            reporter.step_finished(step, loss)
-        seconds = time.perf_counter() - t0
-        _append_history(folder.history_csv, step, step / steps_per_epoch, loss_sum / (step - since), seconds)
-        writer.flush()
-        manager.save(checkpoint_number=step)
-        since, loss_sum, t0 = step, 0.0, time.perf_counter()
-    writer.close()
+    try:
+        with StopSignals() as stop:
+            while step < total:
+                epoch_end = min(total, (step // steps_per_epoch + 1) * steps_per_epoch)
+                batches = feeder.feed(training.rows(cfg.seed, step, epoch_end), cfg.batch_size)
+                for codes, images in batches:
+                    loss = float(train_step(codes, images))
+                    if not math.isfinite(loss):
+                        raise TrainingDivergedError(
+                            f"loss became {loss} at step {step + 1}; the last good state "
+                            f"({saver.latest or 'none saved yet'}) is kept; lower --learning-rate and rerun"
+                        )
+                    step += 1
+                    loss_sum += loss
+                    step_var.assign(step)
+                    with writer.as_default(step=step):
+                        tf.summary.scalar("loss", loss)
+                    reporter.step_finished(step, loss)
+                    stop.after_step(step)
+                    if stop.should_stop(step) and step < epoch_end:
+                        saver.save(step)
+                        background.wait()
+                        raise stop.interrupted(f"stopped after step {step}; the state is in {folder.state_dir}")
+                seconds = time.perf_counter() - t0
+                _append_history(folder.history_csv, step, step / steps_per_epoch, loss_sum / (step - since), seconds)
+                writer.flush()
+                saver.save(step)
+                since, loss_sum, t0 = step, 0.0, time.perf_counter()
+                if stop.should_stop(step) and step < total:
+                    background.wait()
+                    raise stop.interrupted(f"stopped after step {step}; the state is in {folder.state_dir}")
+    finally:
+        background.close()
+        writer.close()
     _save_model(model, folder.model_path)
     return SegFitResult(folder.path, start, step, steps_per_epoch, folder.model_path, cfg)
 

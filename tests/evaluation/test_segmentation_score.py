@@ -77,4 +77,4 @@ def test_a_segmenter_trained_on_the_validation_area_is_warned_about(fresh_runs, 
     assert run_cli("-q", "seg", "fit", "--data", other_split, "--out", seg, "--steps", 1, *SEG).exit_code == 0
     with caplog.at_level(logging.WARNING, logger="pix2pix_sar"):
         evaluate_run(fresh_runs["orig"], segmenter=seg)
-    assert any("overlap the validation patches" in r.getMessage() for r in caplog.records)
+    assert any("overlap the val patches" in r.getMessage() for r in caplog.records)

@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pix2pix_sar.cli.main import cli
-from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
-from pix2pix_sar.data.zones import CLASS_SCHEMES
+from pix2pix_sar.data.zones import CLASS_SCHEMES, GLACIER, NODATA, OCEAN, ROCK
 
 TINY = ["--base-filters", "4", "--depth", "2", "--batch-size", "16"]
 
@@ -119,3 +118,18 @@ def test_seg_evaluate_prints_iou_as_json_and_writes_it(tiny_dataset, tmp_path):
     assert scores["miou"] == pytest.approx(float(np.nanmean(iou)))
     missing = CliRunner().invoke(cli, ["seg", "evaluate", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "no trained segmenter" in missing.output
+
+
+def test_seg_fit_stops_on_sigterm_mid_epoch_and_resumes_bit_identically(tiny_dataset, tmp_path, monkeypatch):
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert seg_fit(tiny_dataset, straight, "--steps", "6").exit_code == 0
+    monkeypatch.setenv("PIX2PIX_SAR_SIGNAL_AT_STEP", "2")  # mid-epoch: 3 steps per epoch
+    result = seg_fit(tiny_dataset, stopped, "--steps", "6")
+    assert result.exit_code == 143, result.output
+    assert "stopped after step 2" in result.output and "to resume, rerun" in result.output
+    assert not (stopped / "segmenter.keras").exists()
+    monkeypatch.delenv("PIX2PIX_SAR_SIGNAL_AT_STEP")
+    resumed = seg_fit(tiny_dataset, stopped, "--steps", "6")
+    assert resumed.exit_code == 0 and "trained steps 3-6" in resumed.output, resumed.output
+    for a, b in zip(model_weights(straight / "segmenter.keras"), model_weights(stopped / "segmenter.keras")):
+        np.testing.assert_array_equal(a, b)
