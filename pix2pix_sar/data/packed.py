@@ -38,7 +38,7 @@ from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.config import INPUT_MODES
 from pix2pix_sar.data.dataset import load_info, load_manifest, mask_path, sar_path
 from pix2pix_sar.data.zones import check_zones
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, RunStateError
 
 log = logging.getLogger(__name__)
 
@@ -219,3 +219,15 @@ def choose_input(mode: str, dataset_dirs: list[Path], bytes_in_memory: int) -> s
         for d in dataset_dirs:
             _pack_meta(Path(d))  # missing or out of date: the one error that says how to pack
     return mode
+
+
+def check_same_input(run_json: Path, mode: str, option: str) -> None:
+    """A run continues with the input it started with (streamed SAR is rounded to float16);
+    `option` is how the user picks it (``--set data.input=`` or ``--input ``)."""
+    if run_json.exists():
+        started = json.loads(run_json.read_text()).get("input", "memory")
+        if started != mode:
+            raise RunStateError(
+                f"{run_json.parent}: was trained with {started} input, this run would use {mode}; "
+                f"rerun with {option}{started} to resume, or choose a new --out"
+            )

@@ -37,7 +37,7 @@ import yaml
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split, split_size
-from pix2pix_sar.data.packed import PackedSplit, PackedUnion, choose_input, memory_bytes
+from pix2pix_sar.data.packed import PackedSplit, PackedUnion, check_same_input, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import ConfigError, InputError, InvalidValue, RunStateError, TrainingDivergedError
 from pix2pix_sar.run_folder import SegRunFolder, rewind_history
@@ -255,17 +255,6 @@ def _check_resume(folder: SegRunFolder, cfg: SegConfig, datasets: list[dict]) ->
         raise RunStateError(f"{folder.path}: exists and is not a run folder; choose a new or empty --out")
 
 
-def _check_input(folder: SegRunFolder, mode: str) -> None:
-    """A run continues with the input it started with (streamed SAR is rounded to float16)."""
-    if folder.run_json.exists():
-        started = folder.run_info().get("input", "memory")
-        if started != mode:
-            raise RunStateError(
-                f"{folder.path}: was trained with {started} input, this run would use {mode}; "
-                f"rerun with --input {started} to resume, or choose a new --out"
-            )
-
-
 def _write_run_files(
     folder: SegRunFolder, cfg: SegConfig, first_dataset: Path, datasets: list[dict], mode: str
 ) -> None:
@@ -313,7 +302,7 @@ def seg_fit(
     check_depth(infos[0].patch_size, cfg.depth)
     _check_resume(folder, cfg, datasets)
     training, info = load_training_set(data_dirs, infos, cfg), infos[0]
-    _check_input(folder, training.input)
+    check_same_input(folder.run_json, training.input, "--input ")
     scheme = class_scheme(info.classes, str(data_dirs[0] / "dataset.json"))
     steps_per_epoch = training.steps_per_epoch
     total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch

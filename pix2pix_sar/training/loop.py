@@ -38,7 +38,7 @@ from pix2pix_sar import RUN_FORMAT, __version__
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, diff_configs
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
-from pix2pix_sar.data.packed import choose_input, memory_bytes
+from pix2pix_sar.data.packed import check_same_input, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
@@ -125,17 +125,6 @@ def _check_resume(run: RunFolder, cfg: Config) -> None:
             )
     elif run.path.exists() and any(p for p in run.path.iterdir() if p.name != "state"):
         raise RunStateError(f"{run.path}: exists and is not a run folder; choose a new or empty --out")
-
-
-def _check_input(run: RunFolder, mode: str) -> None:
-    """A run continues with the input it started with (streamed SAR is rounded to float16)."""
-    if run.run_json.exists():
-        started = json.loads(run.run_json.read_text()).get("input", "memory")
-        if started != mode:
-            raise RunStateError(
-                f"{run.path}: was trained with {started} input, this run would use {mode}; "
-                f"rerun with --set data.input={started} to resume, or choose a new --out"
-            )
 
 
 def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path, input_mode: str) -> None:
@@ -317,7 +306,7 @@ def fit(
     scheme = class_scheme(info.classes, str(data_dir))
     patches = split_size(data_dir, "train")
     input_mode = choose_input(cfg.data.input, [data_dir], memory_bytes(patches, info.patch_size, scheme.channels))
-    _check_input(run, input_mode)
+    check_same_input(run.run_json, input_mode, "--set data.input=")
     shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy), input_mode)
     if chief:
         _write_run_files(run, cfg, data_dir, input_mode)
