@@ -23,6 +23,9 @@ import tensorflow as tf
 from pix2pix_sar.data.dataset import SplitArrays
 from pix2pix_sar.data.zones import ZONE_CODES, ClassScheme
 
+#: Records a streamed read takes at least per call (several small batches at once).
+READ_RECORDS = 64
+
 
 def encoding_table(scheme: ClassScheme) -> np.ndarray:
     """(256, channels) float32: row z is the scheme's encoding of zone code z (others 0)."""
@@ -139,13 +142,32 @@ class PackedFeeder:
         size, packed = self.size, self.packed
         rows = np.asarray(rows, np.int64)
         flips = np.zeros((len(rows), 2), bool) if flips is None else np.asarray(flips, bool)
+        # One numpy_function call costs ~0.4 ms whatever it reads, so small batches are read
+        # `group` at a time (at least READ_RECORDS records per call) and split again with
+        # unbatch, a C++ op; the last, partial batch is read on its own.
+        group = max(1, READ_RECORDS // batch_size)
+        whole = len(rows) // batch_size * batch_size
 
         def read(idx, flip_flags):
-            zones, sar = tf.numpy_function(packed.read, [idx, flip_flags], [tf.uint8, tf.float16], stateful=False)
-            return tf.ensure_shape(zones, [None, size, size]), tf.ensure_shape(sar, [None, size, size, 1])
+            shape = tf.shape(idx)
+            zones, sar = tf.numpy_function(
+                packed.read,
+                [tf.reshape(idx, [-1]), tf.reshape(flip_flags, [-1, 2])],
+                [tf.uint8, tf.float16],
+                stateful=False,
+            )
+            zones = tf.reshape(zones, tf.concat([shape, [size, size]], 0))
+            sar = tf.reshape(sar, tf.concat([shape, [size, size, 1]], 0))
+            return tf.ensure_shape(zones, [*idx.shape, size, size]), tf.ensure_shape(sar, [*idx.shape, size, size, 1])
 
-        ds = tf.data.Dataset.from_tensor_slices((rows, flips)).batch(batch_size)
-        ds = ds.map(read, num_parallel_calls=self.parallel, deterministic=True)
+        ds = tf.data.Dataset.from_tensor_slices(
+            (rows[:whole].reshape(-1, batch_size), flips[:whole].reshape(-1, batch_size, 2))
+        )
+        ds = ds.batch(group).map(read, num_parallel_calls=self.parallel, deterministic=True).unbatch()
+        if whole < len(rows):
+            ds = ds.concatenate(
+                tf.data.Dataset.from_tensors((rows[whole:], flips[whole:])).map(read, deterministic=True)
+            )
         if not compact:
             ds = ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(prefetch) if prefetch else ds

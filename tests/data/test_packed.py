@@ -23,11 +23,19 @@ def packed_dataset(zones_dataset, tmp_path_factory):
     return data
 
 
-@pytest.mark.parametrize("classes,batch_size,flip", [("zones", 3, True), ("binary", 4, False)])
-def test_streamed_batches_equal_the_in_memory_reference(packed_dataset, classes, batch_size, flip):
+@pytest.mark.parametrize(
+    "classes,batch_size,flip,read_records", [("zones", 3, True, 64), ("binary", 4, False, 64), ("zones", 1, True, 4)]
+)
+def test_streamed_batches_equal_the_in_memory_reference(
+    packed_dataset, classes, batch_size, flip, read_records, monkeypatch
+):
+    """Also when several batches are read per call (read_records) and the last is partial."""
+    from pix2pix_sar.data import pipeline
     from pix2pix_sar.data.packed import PackedSplit
     from pix2pix_sar.data.pipeline import PackedFeeder
     from tests.helpers import reference_batches
+
+    monkeypatch.setattr(pipeline, "READ_RECORDS", read_records)
 
     split = load_split(packed_dataset, "train")
     split.images = split.images.astype(np.float16).astype(np.float32)  # what the pack keeps
@@ -35,7 +43,7 @@ def test_streamed_batches_equal_the_in_memory_reference(packed_dataset, classes,
     feeder = PackedFeeder(PackedSplit.open(packed_dataset, "train"), scheme)
     assert feeder.count == len(split)
     for epoch in (0, 3):
-        rows = replica_schedule(len(split), 7, epoch, 0, 1, batch_size).reshape(-1)
+        rows = replica_schedule(len(split), 7, epoch, 0, 1, batch_size).reshape(-1)[: len(split) - 1]
         flips = flip_schedule(len(split), 7, epoch)[rows] if flip else None
         got = list(feeder.feed(rows, batch_size, flips).as_numpy_iterator())
         want = list(reference_batches(split, scheme, rows, batch_size, flips))
