@@ -59,8 +59,14 @@ def make_gradient_fn(nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             fake = nets.generator([mask, keys], training=True)
             judged_fake = hide_nodata(fake, valid)
-            disc_real = nets.discriminator([mask, target], training=True)
-            disc_fake = nets.discriminator([mask, judged_fake], training=True)
+            # Real and generated pairs in one call: every norm is per image, so this is what
+            # two calls compute (to float rounding), and one batch of 2N runs faster than two of N.
+            n = tf.shape(mask)[0]
+            judged = nets.discriminator(
+                [tf.concat([mask, mask], 0), tf.concat([tf.cast(target, judged_fake.dtype), judged_fake], 0)],
+                training=True,
+            )
+            disc_real, disc_fake = judged[:n], judged[n:]
             losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size, valid=valid)
             losses["disc"] = discriminator_loss(disc_real, disc_fake, global_batch_size)
             gen_objective = _scale(nets.generator_optimizer, losses["gen_total"])
