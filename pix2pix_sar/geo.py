@@ -108,6 +108,12 @@ def raster_info(path: str | Path) -> tuple[Grid, int, float | None]:
     return _grid(ds), ds.RasterCount, ds.GetRasterBand(1).GetNoDataValue()
 
 
+def read_array(path: str | Path, band: int = 1) -> np.ndarray:
+    """One whole band, without its grid (see :func:`read_raster` for the grid too)."""
+    with RasterSource(path) as source:
+        return source.read((0, 0, source.width, source.height), band)
+
+
 def _grid(ds: gdal.Dataset) -> Grid:
     return Grid(ds.GetProjection() or "", tuple(ds.GetGeoTransform()), ds.RasterXSize, ds.RasterYSize)
 
@@ -144,8 +150,10 @@ def write_geotiff(
     grid: Grid,
     nodata: float | None = None,
     compress: str = "DEFLATE",
+    unit: str | None = None,
 ) -> Path:
-    """Write a single-band GeoTIFF with `grid`'s CRS and geotransform, atomically."""
+    """Write a single-band GeoTIFF with `grid`'s CRS and geotransform, atomically;
+    `unit` is the band's unit type (e.g. "m")."""
     array = np.asarray(array)
     if array.ndim != 2:
         raise ValueError(f"expected a 2-D array, got shape {array.shape}")
@@ -165,6 +173,8 @@ def write_geotiff(
         band = ds.GetRasterBand(1)
         if nodata is not None:
             band.SetNoDataValue(float(nodata))
+        if unit:
+            band.SetUnitType(unit)
         band.WriteArray(array)
         ds.FlushCache()
         ds = None  # close before the rename
@@ -189,8 +199,17 @@ class RasterSource:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._ds = _open(self.path)
-        self.grid = _grid(self._ds)
+        self.width, self.height = self._ds.RasterXSize, self._ds.RasterYSize
         self.band_count = self._ds.RasterCount
+        self._grid: Grid | None = None
+
+    @property
+    def grid(self) -> Grid:
+        # Made on first use: exporting the CRS as WKT costs about 1 ms, as much as
+        # reading a 256x256 patch, and reading whole patches does not need it.
+        if self._grid is None:
+            self._grid = _grid(self._ds)
+        return self._grid
 
     def __enter__(self) -> "RasterSource":
         return self
@@ -228,10 +247,8 @@ class RasterSource:
 
     def read(self, window: tuple[int, int, int, int], band: int = 1) -> np.ndarray:
         col, row, w, h = window
-        if col < 0 or row < 0 or col + w > self.grid.width or row + h > self.grid.height:
-            raise InputError(
-                f"{self.path}: window {window} lies outside the {self.grid.width}x{self.grid.height} raster"
-            )
+        if col < 0 or row < 0 or col + w > self.width or row + h > self.height:
+            raise InputError(f"{self.path}: window {window} lies outside the {self.width}x{self.height} raster")
         try:
             array = self._band(band).ReadAsArray(col, row, w, h)
         except RuntimeError as exc:
@@ -316,6 +333,54 @@ def warp_to_grid(path: str | Path, grid: Grid, nodata: float = 0) -> np.ndarray:
         return out.GetRasterBand(1).ReadAsArray()
     except RuntimeError as exc:
         raise InputError(f"{path}: could not be warped onto the scene grid ({exc}); check its CRS") from None
+
+
+#: Resampling of continuous bands (elevation, angles) onto another grid: GDAL's names.
+CONTINUOUS_RESAMPLINGS = ("average", "bilinear")
+
+
+def band_unit(path: str | Path, band: int = 1) -> str:
+    """The band's unit type as the file states it (e.g. "m", "metre"; "" when unset)."""
+    ds = _open(path)  # the band lives only as long as its dataset
+    return ds.GetRasterBand(band).GetUnitType() or ""
+
+
+def warp_band(path: str | Path, grid: Grid, resampling: str) -> tuple[np.ndarray, np.ndarray]:
+    """Band 1 of a continuous raster (any CRS and grid) resampled onto `grid`:
+    (float32 values, missing) where `missing` marks pixels the source does not cover
+    or holds no data for (their values are 0).
+
+    `resampling` is one of :data:`CONTINUOUS_RESAMPLINGS`; pixels of `grid` only depend
+    on their own footprint, so warping a window of a grid gives the same values as
+    warping the whole grid and cutting the window.
+    """
+    if resampling not in CONTINUOUS_RESAMPLINGS:
+        raise ValueError(f"resampling {resampling!r} is not one of {CONTINUOUS_RESAMPLINGS}")
+    src = _open(path)
+    if bool(src.GetProjection()) != bool(grid.crs_wkt):
+        raise InputError(
+            f"{path}: one of the band and the scene has no CRS, so they cannot be aligned; give both a CRS"
+        )
+    try:
+        out = gdal.Warp(
+            "",
+            src,
+            format="MEM",
+            outputBounds=grid_bounds(grid),
+            width=grid.width,
+            height=grid.height,
+            dstSRS=grid.crs_wkt or None,
+            resampleAlg=resampling,
+            outputType=gdal.GDT_Float32,
+            dstNodata=float("nan"),  # NaN: never a real value, unlike 0 or -9999
+            multithread=False,
+        )
+        values = out.GetRasterBand(1).ReadAsArray().astype(np.float32, copy=False)
+    except RuntimeError as exc:
+        raise InputError(f"{path}: could not be warped onto the scene grid ({exc}); check its CRS") from None
+    missing = ~np.isfinite(values)
+    values[missing] = 0.0
+    return values, missing
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,21 @@ class RunFolder:
                 raise RunStateError(f"{self.run_json}: missing, so the dataset is unknown; pass --data DATASET")
             return Path(json.loads(self.run_json.read_text())["dataset"])
         data_dir = Path(override)
-        ours, theirs = self.dataset_info().scaling, load_info(data_dir).scaling
+        run_info, data_info = self.dataset_info(), load_info(data_dir)
+        ours, theirs = run_info.scaling, data_info.scaling
         if theirs != ours:
             raise InputError(
                 f"{data_dir / 'dataset.json'}: SAR scaling {theirs} differs from the run's "
                 f"{ours}; use a dataset prepared like the training one"
+            )
+
+        def bands(info: DatasetInfo) -> str:
+            return ", ".join(f"{b.name} {b.low:g}..{b.high:g}" for b in info.extra_bands) or "none"
+
+        if bands(data_info) != bands(run_info):
+            raise InputError(
+                f"{data_dir / 'dataset.json'}: extra bands ({bands(data_info)}) differ from the run's "
+                f"({bands(run_info)}); use a dataset prepared like the training one"
             )
         return data_dir
 

@@ -40,6 +40,20 @@ def zones_dataset(scene, tmp_path_factory) -> Path:
     return prepare_dataset(sar, zones, out, patch_size=32, seed=0, val_fraction=0.2, classes="zones")
 
 
+@pytest.fixture(scope="session")
+def dem_dataset(scene, tmp_path_factory) -> Path:
+    """32-pixel zones patches of `scene` with its DEM (120 m, no data over the ocean) as an extra band."""
+    from pix2pix_sar.data.extra_bands import ExtraBandInput
+    from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
+    from pix2pix_sar.data.scenes import SceneInput
+
+    sar, zones = scene
+    options = PrepareOptions(patch_size=32, seed=0, val_fraction=0.2, units="intensity", classes="zones")
+    out = tmp_path_factory.mktemp("dem") / "dataset"
+    bands = [ExtraBandInput("dem", sar.parent / "dem.tif")]
+    return prepare_scenes([SceneInput(sar, zones)], out, options=options, bands=bands)
+
+
 @pytest.fixture()
 def tiny_config():
     """A factory: resolve `variant` with the tiny architecture and extra assignments."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar.data.dataset import SplitArrays
+from pix2pix_sar.data.extra_bands import encode_inputs
 from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, prepare_scenes
 from pix2pix_sar.data.scenes import SceneInput
 from pix2pix_sar.data.zones import ClassScheme
@@ -41,10 +42,11 @@ def reference_batches(
     batch_size: int,
     flips: np.ndarray | None = None,
 ):
-    """Yield (mask, image) float32 batches of `rows` in plain numpy (what SplitFeeder must give)."""
+    """Yield (mask, image) float32 batches of `rows` in plain numpy (what SplitFeeder must give):
+    the mask channels, then the split's extra bands if it has any."""
     for start in range(0, len(rows), batch_size):
         idx = rows[start : start + batch_size]
-        masks = scheme.encode(split.zones[idx])
+        masks = encode_inputs(scheme, split.zones[idx], None if split.extras is None else split.extras[idx])
         images = split.images[idx].copy()
         if flips is not None:
             for j, (left_right, up_down) in enumerate(flips[start : start + batch_size]):

@@ -52,6 +52,14 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
     help="zones: CaFFe codes 0/64/127/254; binary: 0 = ocean, 1 or 255 = land (no no-data).",
 )
 @click.option(
+    "--extra",
+    "extras",
+    multiple=True,
+    metavar="NAME=RASTER",
+    help="An extra band the run was trained with (repeatable), e.g. dem=copdem.tif: a raster in any CRS "
+    "covering the mask, or a folder where mask NAME.tif pairs with NAME_<band>.tif. Warped onto the mask.",
+)
+@click.option(
     "--val-fraction",
     type=float,
     default=0.1,
@@ -76,6 +84,7 @@ def command(
     xla,
     units,
     mask_values,
+    extras,
     val_fraction,
     overwrite,
 ):
@@ -91,9 +100,13 @@ def command(
         raise click.UsageError("give exactly one of --out and --as-dataset")
     if layout != "ours" and dataset_out is None:
         raise click.UsageError("--layout applies to --as-dataset")
+    if layout == "caffe" and extras:
+        raise click.UsageError("--extra applies to --out and to --as-dataset with --layout ours")
     quiet_tensorflow()
+    from pix2pix_sar.data.extra_bands import ExtraBandInput
     from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
 
+    bands = [ExtraBandInput.parse(text) for text in extras]
     settings = TileSettings(
         tile=tile,
         overlap=overlap,
@@ -139,6 +152,7 @@ def command(
             overwrite=overwrite,
             progress=None if quiet else masks_done,
             mask_values=mask_values,
+            bands=bands,
         )
         click.echo(f"synthetic dataset: {path}")
         return
@@ -152,6 +166,7 @@ def command(
         overwrite=overwrite,
         progress=None if quiet else tiles_done,
         mask_values=mask_values,
+        bands=bands,
     )
     for path in written:
         click.echo(f"generated: {path}")

@@ -64,6 +64,15 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     help="binary: land/ocean (the paper); zones: one-hot rock/glacier/ocean.",
 )
 @click.option("--band", type=int, help="Band of a multi-band scene.")
+@click.option(
+    "--extra",
+    "extras",
+    multiple=True,
+    metavar="NAME=RASTER",
+    help="An extra conditioning band (repeatable, in order), e.g. dem=copdem.tif: a raster in any CRS, "
+    "or a folder where scene NAME.tif pairs with NAME_<band>.tif. Warped onto each scene (average where "
+    "finer, bilinear where coarser); no data over the ocean counts as 0.",
+)
 @seed_opt
 @overwrite_opt
 @user_errors
@@ -85,6 +94,7 @@ def command(
     units,
     classes,
     band,
+    extras,
     seed,
     overwrite,
 ):
@@ -94,8 +104,10 @@ def command(
     pix2pix-sar prepare --sar S.tif --mask S_zones.tif --out DATASET
     pix2pix-sar prepare --sar scenes/ --labels zones.gpkg --label-field class --aoi aoi.geojson --out DATASET
     pix2pix-sar prepare --caffe CaFFe/ --out DATASET
+    pix2pix-sar prepare --sar S.tif --mask S_zones.tif --extra dem=copdem.tif --out DATASET
     """
     from pix2pix_sar.data.dataset import load_manifest
+    from pix2pix_sar.data.extra_bands import ExtraBandInput
     from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
     from pix2pix_sar.data.scenes import AreaOfInterest, VectorLabels, pair_scenes
 
@@ -107,6 +119,9 @@ def command(
         raise click.UsageError("give labels either as rasters (--mask) or as vectors (--labels), not both")
     if aoi and bounds:
         raise click.UsageError("give the area of interest either as --aoi or as --bounds, not both")
+    if caffe and extras:
+        raise click.UsageError("--extra applies to georeferenced --sar scenes; CaFFe's images have no CRS to warp to")
+    bands = [ExtraBandInput.parse(text) for text in extras]
     given = dict(
         patch_size=patch_size,
         stride=stride,
@@ -148,7 +163,14 @@ def command(
             vector = VectorLabels(Path(labels), label_field) if labels else None
             scenes = pair_scenes([Path(s) for s in sar], [Path(m) for m in mask])
             path = prepare_scenes(
-                scenes, out, options=options, labels=vector, aoi=area, overwrite=overwrite, progress=progress
+                scenes,
+                out,
+                options=options,
+                labels=vector,
+                aoi=area,
+                overwrite=overwrite,
+                progress=progress,
+                bands=bands,
             )
     records = load_manifest(path)
     counts = {split: sum(r.split == split for r in records) for split in ("train", "val", "test")}

@@ -2,7 +2,7 @@
 
     DATASET/dataset.json     patch size, class scheme, SAR scaling, seed, sources
     DATASET/manifest.csv     id, split, source, col_off, row_off, width, height, pixel_size_m
-    DATASET/train/<id>_sar.tif, <id>_mask.tif
+    DATASET/train/<id>_sar.tif, <id>_mask.tif (and <id>_<band>.tif per extra band)
     DATASET/val/<id>_sar.tif,   <id>_mask.tif
     DATASET/test/<id>_sar.tif,  <id>_mask.tif   (only where the source has a test split: CaFFe)
 
@@ -14,7 +14,9 @@ CRS; for CaFFe from the resolution in the file name; empty when unknown).
 Format 2 added ``pixel_size_m``; format-1 datasets load unchanged (the pixel size
 is then read from each patch's geotransform). Format 3 added the optional ``test``
 split (a held-out split kept from the source, never trained on); datasets without
-one load unchanged.
+one load unchanged. Format 4 added extra conditioning bands (``extra_bands``: their
+scaling, in order; :mod:`pix2pix_sar.data.extra_bands`), one float32 GeoTIFF per band
+per patch in the model range; older datasets load unchanged, without extra bands.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import atomic_dir
+from pix2pix_sar.data.extra_bands import BandScaling
 from pix2pix_sar.data.scaling import SarScaling
 from pix2pix_sar.data.zones import check_zones, class_scheme
 from pix2pix_sar.errors import InputError
@@ -40,7 +43,7 @@ SPLITS = ("train", "val", "test")
 MANIFEST_FIELDS = ("id", "split", "source", "col_off", "row_off", "width", "height", "pixel_size_m")
 #: Columns a format-1 manifest has (no pixel size).
 REQUIRED_MANIFEST_FIELDS = MANIFEST_FIELDS[:-1]
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,12 @@ class DatasetInfo:
     val_fraction: float
     sources: list[str] = field(default_factory=list)
     synthetic: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # other facts (stride, AOI, ...), kept as they are
+    extra_bands: tuple[BandScaling, ...] = ()  # conditioning bands after the mask channels, in order
+
+    @property
+    def band_names(self) -> list[str]:
+        return [b.name for b in self.extra_bands]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +74,7 @@ class DatasetInfo:
             "val_fraction": self.val_fraction,
             "sources": list(self.sources),
             "synthetic": self.synthetic,
+            "extra_bands": [b.to_dict() for b in self.extra_bands],
             **self.extra,
         }
 
@@ -81,6 +90,7 @@ class DatasetInfo:
                 "val_fraction",
                 "sources",
                 "synthetic",
+                "extra_bands",
             }
             info = cls(
                 patch_size=int(data["patch_size"]),
@@ -91,6 +101,7 @@ class DatasetInfo:
                 sources=list(data.get("sources", [])),
                 synthetic=bool(data.get("synthetic", False)),
                 extra={k: v for k, v in data.items() if k not in known},
+                extra_bands=tuple(BandScaling.from_dict(b) for b in data.get("extra_bands", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
@@ -120,6 +131,10 @@ def sar_path(dataset_dir: Path, split: str, patch_id: str) -> Path:
 
 def mask_path(dataset_dir: Path, split: str, patch_id: str) -> Path:
     return Path(dataset_dir) / split / f"{patch_id}_mask.tif"
+
+
+def extra_path(dataset_dir: Path, split: str, patch_id: str, band: str) -> Path:
+    return Path(dataset_dir) / split / f"{patch_id}_{band}.tif"
 
 
 def load_info(dataset_dir: str | Path) -> DatasetInfo:
@@ -164,12 +179,13 @@ def load_manifest(dataset_dir: str | Path) -> list[PatchRecord]:
 
 @dataclass
 class SplitArrays:
-    """All patches of one split, decoded once: zone codes and scaled SAR."""
+    """All patches of one split, decoded once: zone codes, scaled SAR and extra bands."""
 
     ids: list[str]
     zones: np.ndarray  # (N, H, W) uint8
     images: np.ndarray  # (N, H, W, 1) float32 in [-1, 1]
     pixel_sizes: np.ndarray | None = None  # (N,) metres per pixel, NaN where unknown (None: all unknown)
+    extras: np.ndarray | None = None  # (N, H, W, K) float32 in [-1, 1], dataset.json's band order; None: no bands
 
     def __post_init__(self) -> None:
         if self.pixel_sizes is None:
@@ -196,13 +212,20 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
     zones = np.empty((len(records), size, size), np.uint8)
     images = np.empty((len(records), size, size, 1), np.float32)
     pixel_sizes = np.empty(len(records), np.float64)
+    bands = info.band_names
+    extras = np.empty((len(records), size, size, len(bands)), np.float32) if bands else None
     for i, rec in enumerate(records):
-        for path in (sar_path(dataset_dir, split, rec.id), mask_path(dataset_dir, split, rec.id)):
+        band_paths = [extra_path(dataset_dir, split, rec.id, b) for b in bands]
+        for path in (sar_path(dataset_dir, split, rec.id), mask_path(dataset_dir, split, rec.id), *band_paths):
             if not path.exists():
                 raise InputError(f"{path}: listed in manifest.csv but missing; re-run 'pix2pix-sar prepare'")
-        sar, grid, _ = geo.read_raster(sar_path(dataset_dir, split, rec.id))
-        pixel_sizes[i] = rec.pixel_size_m if math.isfinite(rec.pixel_size_m) else geo.pixel_size_m(grid)
-        mask, _, _ = geo.read_raster(mask_path(dataset_dir, split, rec.id))
+        sar = geo.read_array(sar_path(dataset_dir, split, rec.id))
+        pixel_sizes[i] = (
+            rec.pixel_size_m
+            if math.isfinite(rec.pixel_size_m)
+            else geo.pixel_size_m(geo.raster_info(sar_path(dataset_dir, split, rec.id))[0])
+        )
+        mask = geo.read_array(mask_path(dataset_dir, split, rec.id))
         if sar.shape != (size, size) or mask.shape != (size, size):
             raise InputError(
                 f"{sar_path(dataset_dir, split, rec.id)}: patch is {sar.shape[1]}x{sar.shape[0]}, "
@@ -210,7 +233,20 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
             )
         zones[i] = check_zones(mask, str(mask_path(dataset_dir, split, rec.id)))
         images[i, ..., 0] = sar
-    return SplitArrays([r.id for r in records], zones, images, pixel_sizes)
+        for k, path in enumerate(band_paths):
+            extras[i, ..., k] = read_extra_patch(path, size)
+    return SplitArrays([r.id for r in records], zones, images, pixel_sizes, extras)
+
+
+def read_extra_patch(path: Path, size: int) -> np.ndarray:
+    """One extra band of one patch (model range), checked against the patch size."""
+    values = geo.read_array(path)
+    if values.shape != (size, size):
+        raise InputError(
+            f"{path}: patch is {values.shape[1]}x{values.shape[0]}, dataset.json says {size}; "
+            "re-run 'pix2pix-sar prepare'"
+        )
+    return values
 
 
 class DatasetWriter:
@@ -233,12 +269,22 @@ class DatasetWriter:
     def __exit__(self, *exc) -> None:
         self._dir.__exit__(*exc)
 
-    def add(self, record: PatchRecord, sar_scaled: np.ndarray, zones: np.ndarray, grid: geo.Grid) -> None:
+    def add(
+        self,
+        record: PatchRecord,
+        sar_scaled: np.ndarray,
+        zones: np.ndarray,
+        grid: geo.Grid,
+        extras: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write one patch; `extras` maps band names to their scaled values (model range)."""
         if record.split not in SPLITS:
             raise ValueError(f"split {record.split!r} is not one of {SPLITS}")
         (self.tmp / record.split).mkdir(exist_ok=True)
         geo.write_geotiff(sar_path(self.tmp, record.split, record.id), sar_scaled.astype(np.float32), grid)
         geo.write_geotiff(mask_path(self.tmp, record.split, record.id), zones.astype(np.uint8), grid, nodata=0)
+        for name, values in (extras or {}).items():
+            geo.write_geotiff(extra_path(self.tmp, record.split, record.id, name), values.astype(np.float32), grid)
         if not math.isfinite(record.pixel_size_m):
             record = dataclasses.replace(record, pixel_size_m=geo.pixel_size_m(grid))
         self.records.append(record)

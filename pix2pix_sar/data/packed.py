@@ -3,6 +3,8 @@
     DATASET/packed/pack.json       format, patch size, patches per split, manifest.csv's SHA-256
     DATASET/packed/<split>.zones   uint8 zone codes, one H*W record per patch, in manifest order
     DATASET/packed/<split>.sar     float16 SAR in the model range, one H*W*2-byte record per patch
+    DATASET/packed/<split>.extra   float16 extra bands (dataset.json's order), one H*W*K*2-byte
+                                   record per patch (H, W, K); only where the dataset has K > 0 bands
 
 The GeoTIFF patches stay the dataset of record: ``pix2pix-sar dataset pack DATASET``
 writes this folder from them (patch by patch, so packing needs no more memory for a
@@ -23,6 +25,7 @@ only at the end of the input pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,13 +39,14 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.config import INPUT_MODES
-from pix2pix_sar.data.dataset import load_info, load_manifest, mask_path, sar_path
+from pix2pix_sar.data.dataset import extra_path, load_info, load_manifest, mask_path, read_extra_patch, sar_path
 from pix2pix_sar.data.zones import check_zones
 from pix2pix_sar.errors import InputError, RunStateError
 
 log = logging.getLogger(__name__)
 
-PACK_FORMAT = 1
+#: 2 added <split>.extra; a format-1 pack still serves a dataset without extra bands.
+PACK_FORMAT = 2
 PACK_DIR = "packed"
 SAR_DTYPE = np.float16
 ZONES_DTYPE = np.uint8
@@ -66,6 +70,7 @@ def pack_dataset(
         _pack_meta(dataset_dir)  # raises when out of date
         return dataset_dir / PACK_DIR  # up to date: nothing to do
     size = info.patch_size
+    bands = info.band_names
     splits = sorted({r.split for r in records})
     counts = {}
     with atomic_dir(dataset_dir / PACK_DIR, overwrite=True) as out:
@@ -74,10 +79,12 @@ def pack_dataset(
             with (
                 open(out.path / f"{split}.zones", "wb") as zones_file,
                 open(out.path / f"{split}.sar", "wb") as sar_file,
+                contextlib.ExitStack() as stack,
             ):
+                extra_file = stack.enter_context(open(out.path / f"{split}.extra", "wb")) if bands else None
                 for i, pid in enumerate(ids):
-                    sar, _, _ = geo.read_raster(sar_path(dataset_dir, split, pid))
-                    mask, _, _ = geo.read_raster(mask_path(dataset_dir, split, pid))
+                    sar = geo.read_array(sar_path(dataset_dir, split, pid))
+                    mask = geo.read_array(mask_path(dataset_dir, split, pid))
                     if sar.shape != (size, size) or mask.shape != (size, size):
                         raise InputError(
                             f"{sar_path(dataset_dir, split, pid)}: patch is {sar.shape[1]}x{sar.shape[0]}, "
@@ -85,6 +92,9 @@ def pack_dataset(
                         )
                     zones_file.write(check_zones(mask, str(mask_path(dataset_dir, split, pid))).tobytes())
                     sar_file.write(np.asarray(sar, SAR_DTYPE).tobytes())
+                    if extra_file is not None:
+                        planes = [read_extra_patch(extra_path(dataset_dir, split, pid, b), size) for b in bands]
+                        extra_file.write(np.stack(planes, axis=-1).astype(SAR_DTYPE).tobytes())
                     if progress and ((i + 1) % 256 == 0 or i + 1 == len(ids)):
                         progress(split, i + 1, len(ids))
             counts[split] = len(ids)
@@ -94,6 +104,7 @@ def pack_dataset(
             "counts": counts,
             "manifest_sha256": manifest_digest(dataset_dir),
             "sar_dtype": np.dtype(SAR_DTYPE).name,
+            "extra_bands": bands,
         }
         (out.path / "pack.json").write_text(json.dumps(meta, indent=2) + "\n")
         return out.commit()
@@ -108,7 +119,14 @@ def _pack_meta(dataset_dir: Path) -> dict:
     if not path.exists():
         raise InputError(f"{dataset_dir}: not packed for streaming; run 'pix2pix-sar dataset pack {dataset_dir}'")
     meta = json.loads(path.read_text())
-    if meta.get("format") != PACK_FORMAT or meta.get("manifest_sha256") != manifest_digest(dataset_dir):
+    bands = load_info(dataset_dir).band_names
+    # A format-1 pack (no extra bands) still serves a dataset without extra bands.
+    format_ok = meta.get("format") == PACK_FORMAT or (meta.get("format") == 1 and not bands)
+    if (
+        not format_ok
+        or meta.get("manifest_sha256") != manifest_digest(dataset_dir)
+        or meta.get("extra_bands", []) != bands
+    ):
         raise InputError(
             f"{path}: out of date (manifest.csv changed or an older pack format); "
             f"run 'pix2pix-sar dataset pack {dataset_dir} --overwrite'"
@@ -118,33 +136,42 @@ def _pack_meta(dataset_dir: Path) -> dict:
 
 @dataclass
 class PackedSplit:
-    """One split of a packed dataset, read record by record (any rows, any order)."""
+    """One split of a packed dataset, read record by record (any rows, any order).
+
+    Opened `with_extras`, its reads put the dataset's extra bands (if any) after the SAR
+    as further channels of the float16 array; the segmenter opens it without them."""
 
     dataset_dir: Path
     split: str
     count: int
     size: int
+    extra_count: int = 0  # extra bands that reads return after the SAR channel
 
     @classmethod
-    def open(cls, dataset_dir: str | Path, split: str) -> "PackedSplit":
+    def open(cls, dataset_dir: str | Path, split: str, with_extras: bool = False) -> "PackedSplit":
         dataset_dir = Path(dataset_dir)
         meta = _pack_meta(dataset_dir)
-        return cls(dataset_dir, split, int(meta["counts"].get(split, 0)), int(meta["patch_size"]))
+        extras = len(meta.get("extra_bands", [])) if with_extras else 0
+        return cls(dataset_dir, split, int(meta["counts"].get(split, 0)), int(meta["patch_size"]), extras)
 
     def _path(self, kind: str) -> Path:
         return self.dataset_dir / PACK_DIR / f"{self.split}.{kind}"
 
     def read(self, rows: np.ndarray, flips: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(zones uint8 (B, H, W), sar float16 (B, H, W, 1)) of patches `rows` (manifest order
-        within the split); `flips` (B, 2) flips patch j left-right / up-down. Opened per
-        call, so it is safe from any thread or process."""
+        """(zones uint8 (B, H, W), sar float16 (B, H, W, 1 + extra_count): the SAR, then the
+        extra bands) of patches `rows` (manifest order within the split); `flips` (B, 2)
+        flips patch j left-right / up-down. Opened per call, so it is safe from any thread
+        or process."""
         rows = np.asarray(rows, np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= self.count):
             raise IndexError(f"rows outside 0..{self.count - 1} of {self.dataset_dir} {self.split}")
-        n, pixels = rows.size, self.size * self.size
+        n, k = rows.size, self.extra_count
         zones = np.empty((n, self.size, self.size), ZONES_DTYPE)
         sar = np.empty((n, self.size, self.size, 1), SAR_DTYPE)
-        for kind, out, itemsize in (("zones", zones, 1), ("sar", sar, 2)):
+        extras = np.empty((n, self.size, self.size, k), SAR_DTYPE)
+        kinds = [("zones", zones, 1, 1), ("sar", sar, 2, 1)] + ([("extra", extras, 2, k)] if k else [])
+        for kind, out, itemsize, planes in kinds:
+            pixels = self.size * self.size * planes
             record = pixels * itemsize
             fd = os.open(self._path(kind), os.O_RDONLY)
             try:
@@ -158,6 +185,8 @@ class PackedSplit:
                         )
             finally:
                 os.close(fd)
+        if k:
+            sar = np.concatenate([sar, extras], axis=-1)
         if flips is not None:
             for j, (left_right, up_down) in enumerate(np.asarray(flips, bool).reshape(-1, 2).tolist()):
                 if left_right:
@@ -178,6 +207,9 @@ class PackedUnion:
         if len(sizes) != 1:
             raise InputError(f"packed splits of different patch sizes {sorted(sizes)} cannot be read together")
         self.size = sizes.pop()
+        self.extra_count = 0  # the segmenter reads SAR and zones only
+        if any(p.extra_count for p in self.parts):
+            raise ValueError("PackedUnion reads SAR and zones only; open its parts without extras")
         self.count = sum(p.count for p in self.parts)
         self._starts = np.cumsum([0, *(p.count for p in self.parts)])
 
@@ -193,9 +225,11 @@ class PackedUnion:
         return zones, sar
 
 
-def memory_bytes(patches: int, patch_size: int, channels: int) -> int:
-    """Bytes a split takes in memory: float32 SAR plus one byte per mask channel per pixel."""
-    return patches * patch_size * patch_size * (4 + channels)
+def memory_bytes(patches: int, patch_size: int, channels: int, extra_bands: int = 0) -> int:
+    """Bytes a split takes in memory: float32 SAR plus one byte per mask channel per pixel
+    (with extra bands, four bytes per mask channel and per band: the inputs are float32)."""
+    per_pixel = 4 + (channels if not extra_bands else 4 * (channels + extra_bands))
+    return patches * patch_size * patch_size * per_pixel
 
 
 def choose_input(mode: str, dataset_dirs: list[Path], bytes_in_memory: int) -> str:

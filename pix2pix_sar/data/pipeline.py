@@ -9,6 +9,9 @@ uninterrupted one would. Two feeders with the same `feed` API:
   grow with the dataset. Batches stay compact (uint8 zone codes, float16 SAR)
   until the last map, which encodes them.
 
+Extra conditioning bands (dataset.json's ``extra_bands``) follow the mask channels in
+the generator input that both feeders give: (mask channels + bands, SAR).
+
 Speed: `SplitFeeder` encodes the masks once (a lookup table built from the class
 scheme) and keeps masks and images as tensors; every epoch is then gathered by
 TensorFlow ops alone. The tests compare it against a plain numpy reference
@@ -45,14 +48,18 @@ class SplitFeeder:
     and cast to float32 per batch.
     """
 
-    def __init__(self, split: SplitArrays, encoding: ClassScheme | np.ndarray):
+    def __init__(self, split: SplitArrays, encoding: ClassScheme | np.ndarray, with_extras: bool = True):
         """`encoding`: a class scheme (the generator's input channels) or any (256, C)
-        table of what each zone code becomes (e.g. a segmenter's class index)."""
+        table of what each zone code becomes (e.g. a segmenter's class index). The
+        split's extra bands (if any, and `with_extras`) follow the mask channels (float32)."""
         self.size = split.zones.shape[1]
         self.count = len(split)
         table = encoding_table(encoding) if isinstance(encoding, ClassScheme) else np.asarray(encoding, np.float32)
-        compact = np.array_equal(table.astype(np.int8), table)
+        extras = split.extras if with_extras and split.extras is not None and split.extras.shape[-1] else None
+        compact = np.array_equal(table.astype(np.int8), table) and extras is None
         masks = np.take(table.astype(np.int8) if compact else table, split.zones, axis=0)
+        if extras is not None:
+            masks = np.concatenate([masks, extras.astype(np.float32)], axis=-1)
         self.masks = tf.constant(masks)
         self.images = tf.constant(split.images)
 
@@ -118,7 +125,7 @@ class PackedFeeder:
     """
 
     def __init__(self, packed, encoding: ClassScheme | np.ndarray, parallel: int = 4):
-        self.packed = packed  # data.packed.PackedSplit
+        self.packed = packed  # data.packed.PackedSplit (its reads carry the extra bands after the SAR)
         self.size = packed.size
         self.count = packed.count
         self.parallel = parallel
@@ -126,8 +133,12 @@ class PackedFeeder:
         self.table = tf.constant(table)
 
     def decode(self, zones: tf.Tensor, sar: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """A compact batch (uint8 zone codes, float16 SAR) -> float32 (masks, images)."""
-        return tf.gather(self.table, tf.cast(zones, tf.int32)), tf.cast(sar, tf.float32)
+        """A compact batch (uint8 zone codes, float16 SAR then the extra bands) -> float32
+        (masks followed by the extra bands, images)."""
+        masks, sar = tf.gather(self.table, tf.cast(zones, tf.int32)), tf.cast(sar, tf.float32)
+        if not self.packed.extra_count:
+            return masks, sar
+        return tf.concat([masks, sar[..., 1:]], axis=-1), sar[..., :1]
 
     def feed(
         self,
@@ -140,6 +151,7 @@ class PackedFeeder:
         """Batches of the patches `rows` (in that order, consecutive runs of `batch_size`);
         `flips` (len(rows), 2) flips row j left-right / up-down, as SplitFeeder does."""
         size, packed = self.size, self.packed
+        planes = 1 + packed.extra_count  # SAR, then the extra bands
         rows = np.asarray(rows, np.int64)
         flips = np.zeros((len(rows), 2), bool) if flips is None else np.asarray(flips, bool)
         # One numpy_function call costs ~0.4 ms whatever it reads, so small batches are read
@@ -157,8 +169,11 @@ class PackedFeeder:
                 stateful=False,
             )
             zones = tf.reshape(zones, tf.concat([shape, [size, size]], 0))
-            sar = tf.reshape(sar, tf.concat([shape, [size, size, 1]], 0))
-            return tf.ensure_shape(zones, [*idx.shape, size, size]), tf.ensure_shape(sar, [*idx.shape, size, size, 1])
+            sar = tf.reshape(sar, tf.concat([shape, [size, size, planes]], 0))
+            return (
+                tf.ensure_shape(zones, [*idx.shape, size, size]),
+                tf.ensure_shape(sar, [*idx.shape, size, size, planes]),
+            )
 
         ds = tf.data.Dataset.from_tensor_slices(
             (rows[:whole].reshape(-1, batch_size), flips[:whole].reshape(-1, batch_size, 2))

@@ -5,11 +5,15 @@ as a zone raster (warped onto each scene's grid with nearest neighbour when the 
 differ) or as vectors (rasterised onto each scene's grid), and optionally an area of
 interest in any CRS.
 
+Extra conditioning bands (``--extra NAME=RASTER``, :mod:`pix2pix_sar.data.extra_bands`)
+are warped onto each scene's grid strip by strip, as the strips are read.
+
 Two passes over each scene, row strip by row strip (memory stays at a few strips
 plus one uint8 label/AOI raster per scene):
 
-1. scan: find the windows inside the AOI whose no-data share is small enough, and
-   sample their dB values for the dataset-wide clip percentiles;
+1. scan: find the windows inside the AOI whose no-data share (SAR, labels and extra
+   bands) is small enough, and sample their dB values (and band values) for the
+   dataset-wide clip percentiles;
 2. write: scale the kept windows to [-1, 1] and write them with DatasetWriter.
 
 Patches go to train or validation by one of :data:`SPLITTERS` (``--split-by``); scenes
@@ -31,6 +35,15 @@ from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.config import check_patch_size
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, PatchRecord, split_ids
+from pix2pix_sar.data.extra_bands import (
+    BandScaling,
+    ExtraBandInput,
+    band_on_grid,
+    band_units,
+    check_unique,
+    choose_resampling,
+    fit_band_scaling,
+)
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling, fit_scaling, to_db
 from pix2pix_sar.data.scenes import (
     AreaOfInterest,
@@ -120,6 +133,7 @@ class _Scene:
     windows: list[tuple[int, int]] = field(default_factory=list)  # kept (col, row)
     patch_id_prefix: str = ""
     source_name: str = ""  # manifest.csv's source: the file name, or its path where names repeat
+    bands: list[tuple[Path, str]] = field(default_factory=list)  # (raster, resampling) per extra band
 
     @property
     def grid(self) -> geo.Grid:
@@ -130,8 +144,8 @@ class _Scene:
         if self.mask_source:
             self.mask_source.close()
 
-    def strips(self, size: int, step: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
-        """(row, sar, zones, aoi) strips of `size` rows over the region's columns."""
+    def strips(self, size: int, step: int) -> Iterator["_Strip"]:
+        """Strips of `size` rows over the region's columns."""
         col0, row0, col1, row1 = self.region
         for row in range(row0, row1 - size + 1, step):
             window = (col0, row, col1 - col0, size)
@@ -141,19 +155,43 @@ class _Scene:
             else:
                 zones = check_codes(self.mask_source.read(window), str(self.input.mask))
             aoi = None if self.aoi is None else self.aoi[row : row + size, col0:col1]
-            yield row, sar, zones, aoi
+            strip_grid = self.grid.window(*window)
+            bands = [band_on_grid(path, strip_grid, resampling, zones) for path, resampling in self.bands]
+            extras = np.stack([v for v, _ in bands], axis=-1) if bands else None
+            extras_missing = np.any([m for _, m in bands], axis=0) if bands else None
+            yield _Strip(row, sar, zones, aoi, extras, extras_missing)
 
-    def invalid(self, sar: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dB values, invalid pixels): no-data in either the scene or the labels."""
+    def invalid(
+        self, sar: np.ndarray, zones: np.ndarray, extras_missing: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(dB values, invalid pixels): no-data in the scene, the labels or an extra band."""
         db = to_db(sar, self.units)
         invalid = ~np.isfinite(db) | (zones == NODATA)
         if self.nodata is not None:
             invalid |= sar == self.nodata
+        if extras_missing is not None:
+            invalid |= extras_missing
         return db, invalid
 
 
+@dataclass
+class _Strip:
+    """`size` rows of a scene's region: SAR, zones, AOI, and the extra bands on its grid."""
+
+    row: int
+    sar: np.ndarray
+    zones: np.ndarray
+    aoi: np.ndarray | None
+    extras: np.ndarray | None  # (size, width, K) in the bands' units; None without extra bands
+    extras_missing: np.ndarray | None  # (size, width): some band has no data (not over the ocean)
+
+
 def _open_scene(
-    scene: SceneInput, labels: VectorLabels | None, aoi: AreaOfInterest | None, options: PrepareOptions
+    scene: SceneInput,
+    labels: VectorLabels | None,
+    aoi: AreaOfInterest | None,
+    options: PrepareOptions,
+    bands: list[ExtraBandInput] = (),
 ) -> tuple[_Scene, float]:
     """Open a scene, resolve units, put labels and AOI on its grid. Returns it and the AOI gap."""
     source = geo.RasterSource(scene.sar)
@@ -168,6 +206,13 @@ def _open_scene(
     opened = _Scene(scene, source, band, units, info.nodata, info.dtype)
     grid = source.grid
     opened.zones_full, opened.mask_source = labels_on_grid(scene, grid, labels)
+    for band_input in bands:
+        raster = band_input.raster_for(scene.sar)
+        band_grid, band_count, _ = geo.raster_info(raster)
+        if band_count != 1:
+            raise InputError(f"band {band_input.name}: {raster} has {band_count} bands; give a one-band raster")
+        _check_band_overlaps(band_input.name, raster, scene.sar, grid)
+        opened.bands.append((raster, choose_resampling(band_grid, grid)))
 
     gap = 0.0
     opened.region = (0, 0, grid.width, grid.height)
@@ -181,6 +226,30 @@ def _open_scene(
             # Tile from the AOI's corner so the most patches fit inside it.
             opened.region = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     return opened, gap
+
+
+def _check_band_overlaps(name: str, raster: Path, scene: Path, grid: geo.Grid, max_side: int = 256) -> None:
+    """A band without any data on the scene is refused (its gaps over the ocean would
+    otherwise pass as sea level): checked on a coarse copy of the scene's grid."""
+    factor = max(1, -(-max(grid.width, grid.height) // max_side))
+    x0, dx, rx, y0, ry, dy = grid.geotransform
+    coarse = geo.Grid(
+        grid.crs_wkt,
+        (x0, dx * factor, rx * factor, y0, ry * factor, dy * factor),
+        -(-grid.width // factor),
+        -(-grid.height // factor),
+    )
+    _, missing = geo.warp_band(raster, coarse, "average")
+    if missing.all():
+        raise InputError(
+            f"band {name}: {raster} has no data on {scene} (band bounds "
+            f"{_fmt(geo.grid_bounds(geo.raster_info(raster)[0]))} vs scene bounds {_fmt(geo.grid_bounds(grid))}); "
+            "check its CRS and extent"
+        )
+
+
+def _fmt(bounds: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in bounds) + ")"
 
 
 # --- Splits ---------------------------------------------------------------------------------
@@ -269,9 +338,13 @@ def prepare_scenes(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     extra: dict | None = None,
+    bands: list[ExtraBandInput] = (),
 ) -> Path:
-    """Patches of every scene inside the AOI, scaled with dataset-wide percentiles, split by `options.split_by`."""
+    """Patches of every scene inside the AOI, scaled with dataset-wide percentiles, split by `options.split_by`.
+
+    `extra` adds facts to dataset.json; `bands` are extra conditioning bands, written per patch."""
     options.check()
+    check_unique([b.name for b in bands])
     if not scenes:
         raise InputError("no scenes given; pass --sar FILE (repeatable) or a folder")
     out = Path(out)
@@ -284,7 +357,7 @@ def prepare_scenes(
         stack.callback(lambda: [s.close() for s in opened])
         gaps = []
         for scene in scenes:
-            s, gap = _open_scene(scene, labels, aoi, options)
+            s, gap = _open_scene(scene, labels, aoi, options, list(bands))
             opened.append(s)
             gaps.append(gap)
         _check_aoi_overlap(opened, gaps, aoi)
@@ -312,11 +385,13 @@ def prepare_scenes(
                 f"no {options.patch_size}x{options.patch_size} patch has at most {options.max_nodata:.0%} no-data"
                 + (f" inside {aoi.source}" if aoi else "")
                 + "; raise --max-nodata, use a smaller --patch-size or check the labels"
+                + (f" and that the extra band(s) {', '.join(b.name for b in bands)} cover the scenes" if bands else "")
             )
         first = opened[0]
         scaling = fit_scaling(
-            np.concatenate([x for x in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
+            np.concatenate([x for x, _ in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
         )
+        band_scalings = _fit_band_scalings(bands, opened, [b for _, b in samples])
         splits = assign_splits(opened, options)
         log.info(
             "kept %d patches (%s); %s range %.2f .. %.2f",
@@ -328,7 +403,7 @@ def prepare_scenes(
         )
         with DatasetWriter(out, overwrite=overwrite) as writer:
             for scene, scene_splits in zip(opened, splits):
-                _write(scene, scene_splits, scaling, options, writer, tick)
+                _write(scene, scene_splits, scaling, band_scalings, options, writer, tick)
             info = DatasetInfo(
                 patch_size=options.patch_size,
                 classes=options.classes,
@@ -336,7 +411,8 @@ def prepare_scenes(
                 seed=options.seed,
                 val_fraction=options.val_fraction,
                 sources=[str(p.resolve()) for s in scenes for p in (s.sar, s.mask) if p is not None]
-                + ([str(labels.path.resolve())] if labels else []),
+                + ([str(labels.path.resolve())] if labels else [])
+                + list(dict.fromkeys(str(raster.resolve()) for s in opened for raster, _ in s.bands)),
                 extra={
                     "stride": options.step,
                     "max_nodata": options.max_nodata,
@@ -346,6 +422,7 @@ def prepare_scenes(
                     **({"label_field": labels.field} if labels else {}),
                     **(extra or {}),
                 },
+                extra_bands=band_scalings,
             )
             return writer.commit(info)
 
@@ -395,18 +472,37 @@ def _window_count(scene: _Scene, options: PrepareOptions) -> int:
     return rows * cols
 
 
-def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarray:
-    """Pass 1: keep windows inside the AOI with few no-data pixels; sample their values."""
+def _fit_band_scalings(
+    bands: list[ExtraBandInput], scenes: list[_Scene], samples: list[np.ndarray]
+) -> tuple[BandScaling, ...]:
+    """Each band's scaling from its values sampled over all kept patches; its units from
+    the first scene's raster, its resampling as used (several: joined by '+')."""
+    scalings = []
+    for k, band in enumerate(bands):
+        values = np.concatenate([s[:, k] for s in samples if s.size])
+        resamplings = sorted({s.bands[k][1] for s in scenes if s.windows})
+        units = band_units(scenes[0].bands[k][0])
+        scalings.append(fit_band_scaling(band.name, units, values, "+".join(resamplings)))
+    return tuple(scalings)
+
+
+def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 1: keep windows inside the AOI with few no-data pixels; sample their values.
+
+    Returns the sampled dB values and the extra bands' values at the same pixels (n, K)."""
     size, step = options.patch_size, options.step
     rng = np.random.default_rng([options.seed, index])
     samples: list[np.ndarray] = []
+    band_samples: list[np.ndarray] = []
     any_valid = False
     col0 = scene.region[0]
+    n_bands = len(scene.bands)
     if _window_count(scene, options) == 0:
         log.info("%s: no %d-pixel window fits (inside the AOI); skipped", scene.input.sar.name, size)
-        return np.empty(0)
-    for row, sar, zones, aoi in scene.strips(size, step):
-        db, invalid = scene.invalid(sar, zones)
+        return np.empty(0), np.empty((0, n_bands))
+    for strip in scene.strips(size, step):
+        row, sar, zones, aoi = strip.row, strip.sar, strip.zones, strip.aoi
+        db, invalid = scene.invalid(sar, zones, strip.extras_missing)
         scene_nodata = ~np.isfinite(db) if scene.nodata is None else (~np.isfinite(db) | (sar == scene.nodata))
         n = 0
         for c in range(0, sar.shape[1] - size + 1, step):
@@ -419,7 +515,10 @@ def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarra
                 continue
             scene.windows.append((col0 + c, row))
             valid = db[:, c : c + size][~bad]
-            samples.append(valid[rng.choice(valid.size, min(_SAMPLES_PER_PATCH, valid.size), replace=False)])
+            picked = rng.choice(valid.size, min(_SAMPLES_PER_PATCH, valid.size), replace=False)
+            samples.append(valid[picked])
+            if strip.extras is not None:
+                band_samples.append(strip.extras[:, c : c + size][~bad][picked])
         tick(scene, "scanning", n)
     if not any_valid:
         nodata = f"value {scene.nodata:g}" if scene.nodata is not None else "NaN or non-positive values"
@@ -428,11 +527,20 @@ def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> np.ndarra
             "check the file, --band and --units"
         )
     log.info("%s: kept %d patches", scene.input.sar.name, len(scene.windows))
-    return np.concatenate(samples) if samples else np.empty(0)
+    return (
+        np.concatenate(samples) if samples else np.empty(0),
+        np.concatenate(band_samples) if band_samples else np.empty((0, n_bands)),
+    )
 
 
 def _write(
-    scene: _Scene, splits: list[str], scaling: SarScaling, options: PrepareOptions, writer: DatasetWriter, tick
+    scene: _Scene,
+    splits: list[str],
+    scaling: SarScaling,
+    band_scalings: tuple[BandScaling, ...],
+    options: PrepareOptions,
+    writer: DatasetWriter,
+    tick,
 ) -> None:
     """Pass 2: read the kept windows strip by strip, scale, write."""
     size = options.patch_size
@@ -441,14 +549,21 @@ def _write(
         by_row.setdefault(row, []).append((col, split))
     col0 = scene.region[0]
     per_strip = (scene.region[2] - col0 - size) // options.step + 1
-    for row, sar, zones, _ in scene.strips(size, options.step):
+    for strip in scene.strips(size, options.step):
+        row, sar, zones = strip.row, strip.sar, strip.zones
         for col, split in by_row.get(row, []):
             c = col - col0
             values, patch_zones = sar[:, c : c + size], zones[:, c : c + size]
-            _, invalid = scene.invalid(values, patch_zones)
+            missing = None if strip.extras_missing is None else strip.extras_missing[:, c : c + size]
+            _, invalid = scene.invalid(values, patch_zones, missing)
             scaled = scaling.to_model(values)
             scaled[invalid] = -1.0
             patch_zones = np.where(invalid, NODATA, patch_zones).astype(np.uint8)
+            # No-data pixels of a band hold -1, as the SAR's do (their zone is no data).
+            extras = {
+                band.name: np.where(invalid, np.float32(-1.0), band.to_model(strip.extras[:, c : c + size, k]))
+                for k, band in enumerate(band_scalings)
+            }
             record = PatchRecord(
                 f"{scene.patch_id_prefix}_r{row:05d}_c{col:05d}",
                 split,
@@ -459,5 +574,5 @@ def _write(
                 size,
                 math.nan if scene.input.pixel_size_m is None else scene.input.pixel_size_m,
             )
-            writer.add(record, scaled, patch_zones, scene.grid.window(col, row, size, size))
+            writer.add(record, scaled, patch_zones, scene.grid.window(col, row, size, size), extras)
         tick(scene, "writing", per_strip)

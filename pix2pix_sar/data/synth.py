@@ -13,6 +13,13 @@ The scene is a glacier tongue in a fjord between rock walls, opening to the sea:
 * a no-data swath edge in one corner (value 0, zone 0).
 
 Zones follow CaFFe: 0 no data, 64 rock, 127 glacier, 254 ocean.
+
+The scene's elevation (:attr:`SynthScene.heights`, written as dem.tif) is the terrain
+behind the rock brightness: on rock its column gradient, the slope toward the sensor,
+is what brightens or shadows it (idealised: brightness follows the DEM by
+construction); the glacier surface falls steadily from its source to the calving
+front; the ocean has no data, as in REMA or ArcticDEM. It comes from values the scene
+already draws, so scene.tif stays the same for a seed.
 """
 
 from __future__ import annotations
@@ -28,6 +35,18 @@ from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
 #: Antarctic Polar Stereographic; the default origin lies on the Antarctic Peninsula.
 DEFAULT_CRS = "EPSG:3031"
 DEFAULT_ORIGIN = (-2_430_000.0, 1_320_000.0)
+
+#: Terrain slope (rise over run) per unit of the rock brightness's `slope` term: the
+#: clip at 2.5 is then a 32-degree slope, radar shadow (below -2) back slopes over 27 degrees.
+SLOPE_PER_UNIT = 0.25
+#: Glacier surface: height at the calving front (m) and its fall toward it (rise over run).
+FRONT_HEIGHT_M = 40.0
+GLACIER_SURFACE_SLOPE = 0.02
+#: Rock: the lowest rock summit stands this high (m) above the glacier's trend.
+ROCK_BASE_M = 100.0
+#: dem.tif: its pixels are this many scene pixels wide (coarser, so `prepare` has to warp it).
+DEM_PIXEL_FACTOR = 3
+DEM_NODATA = -9999.0
 
 
 def power_noise(shape: tuple[int, ...], beta: float, rng: np.random.Generator) -> np.ndarray:
@@ -45,6 +64,7 @@ class SynthScene:
     intensity: np.ndarray  # float32 linear intensity, 0 = no data
     zones: np.ndarray  # uint8 zone codes
     looks: float
+    heights: np.ndarray | None = None  # float32 elevation in metres, NaN over the ocean (no data, like REMA)
 
 
 def synth_scene(
@@ -55,8 +75,10 @@ def synth_scene(
     looks: float = 4.0,
     front_position: float = 0.5,
     front_roughness: float = 1.0,
+    pixel_size: float = 40.0,
 ) -> SynthScene:
-    """Draw a scene; `front_position` is the calving front's row as a fraction of height."""
+    """Draw a scene; `front_position` is the calving front's row as a fraction of height;
+    `pixel_size` (metres) only scales the heights."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
     v = rows / height  # 0 at the glacier source (top), 1 at the sea (bottom)
@@ -125,7 +147,48 @@ def synth_scene(
     swath_edge = cols + 0.35 * rows > 1.12 * width  # lower-right corner outside the swath
     zones[swath_edge] = NODATA
     intensity[swath_edge] = 0.0
-    return SynthScene(intensity, zones, looks)
+    heights = _heights(terrain, rows, front, rock, glacier, width, pixel_size)
+    return SynthScene(intensity, zones, looks, heights)
+
+
+def _heights(
+    terrain: np.ndarray,
+    rows: np.ndarray,
+    front: np.ndarray,
+    rock: np.ndarray,
+    glacier: np.ndarray,
+    width: int,
+    pixel_size: float,
+) -> np.ndarray:
+    """Elevation (m) behind the scene, from what it drew (no random draws of its own).
+
+    Glacier: a surface that rises steadily upstream of its calving front (the trend).
+    Rock: ``metres_per_unit * terrain`` on top of the trend, ``metres_per_unit`` chosen
+    so that the column gradient (rise over run, the sensor looking from the left) is
+    ``SLOPE_PER_UNIT * slope``, `slope` being the term that brightens the rock; the
+    trend follows the front line, which is nearly flat across columns, so it barely
+    changes that gradient. Ocean: NaN (no data)."""
+    # slope = d(terrain)/d(col) * width / 20, and a column is `pixel_size` metres.
+    metres_per_unit = SLOPE_PER_UNIT * width / 20.0 * pixel_size
+    trend = FRONT_HEIGHT_M + GLACIER_SURFACE_SLOPE * pixel_size * np.clip(front - rows, 0.0, None)
+    heights = np.full(terrain.shape, np.nan)
+    heights[glacier] = trend[glacier]
+    heights[rock] = (ROCK_BASE_M + trend + metres_per_unit * (terrain - terrain.min()))[rock]
+    return heights.astype(np.float32)
+
+
+def coarsen_heights(heights: np.ndarray, factor: int) -> np.ndarray:
+    """Block means of `factor` x `factor` pixels over the valid (non-NaN) ones; NaN where
+    a block has none. Edge blocks of a size that `factor` does not divide are partial."""
+    h, w = heights.shape
+    padded = np.full((-(-h // factor) * factor, -(-w // factor) * factor), np.nan, np.float64)
+    padded[:h, :w] = heights
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    valid = np.isfinite(blocks)
+    counts = valid.sum(axis=(1, 3))
+    sums = np.where(valid, blocks, 0.0).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -136,11 +199,18 @@ class SynthFiles:
     zones: Path  # uint8 zone raster on the scene grid
     zones_vector: Path  # the same zones as polygons (GeoPackage, fields zone and class)
     aoi: Path  # an area of interest inside the swath, EPSG:4326 (GeoJSON)
+    dem: Path  # elevation (m) at DEM_PIXEL_FACTOR x the pixel size, no data over the ocean (Float32)
 
     @classmethod
     def in_folder(cls, out_dir: str | Path) -> "SynthFiles":
         out_dir = Path(out_dir)
-        return cls(out_dir / "scene.tif", out_dir / "zones.tif", out_dir / "zones.gpkg", out_dir / "aoi.geojson")
+        return cls(
+            out_dir / "scene.tif",
+            out_dir / "zones.tif",
+            out_dir / "zones.gpkg",
+            out_dir / "aoi.geojson",
+            out_dir / "dem.tif",
+        )
 
 
 #: Class names written beside the codes in zones.gpkg.
@@ -161,13 +231,20 @@ def write_synth_scene(
     """Write the files of :class:`SynthFiles`; returns (scene, zones).
 
     The AOI is a rectangle of the scene's CRS inside the swath (clear of the no-data
-    corner), written in EPSG:4326 so that `prepare --aoi` has to reproject it.
+    corner), written in EPSG:4326 so that `prepare --aoi` has to reproject it. The DEM
+    lies in the scene's CRS on pixels DEM_PIXEL_FACTOR times as large (block means), so
+    `prepare --extra dem=...` has to resample it.
     """
-    scene = synth_scene(width, height, seed=seed, looks=looks)
+    scene = synth_scene(width, height, seed=seed, looks=looks, pixel_size=pixel_size)
     grid = geo.Grid.north_up(geo.crs_from_user(crs), origin, pixel_size, width, height)
     files = SynthFiles.in_folder(out_dir)
     geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0)
     geo.write_geotiff(files.zones, scene.zones, grid, nodata=NODATA)
+    dem = coarsen_heights(scene.heights, DEM_PIXEL_FACTOR)
+    dem_grid = geo.Grid.north_up(grid.crs_wkt, origin, pixel_size * DEM_PIXEL_FACTOR, dem.shape[1], dem.shape[0])
+    geo.write_geotiff(
+        files.dem, np.where(np.isfinite(dem), dem, DEM_NODATA).astype(np.float32), dem_grid, nodata=DEM_NODATA, unit="m"
+    )
     polygons, codes = geo.polygonize(scene.zones, grid)
     geo.write_vector(
         files.zones_vector,

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar import geo
-from pix2pix_sar.data.dataset import load_split
+from pix2pix_sar.data.dataset import load_info, load_split
+from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.evaluation.figures import plot_image_grid
@@ -46,7 +47,8 @@ def write_preview(
         split = load_split(data_dir, "train")
     pick = pick_patches(len(split), count, seed)
     scheme = class_scheme(info.classes, str(run.dataset_json))
-    masks = scheme.encode(split.zones[pick])
+    extras = select_bands(split.extras, load_info(data_dir).band_names, info.band_names, str(data_dir))
+    masks = encode_inputs(scheme, split.zones[pick], None if extras is None else extras[pick])
     outputs = generate_images(generator, masks, patch_keys(seed, pick), cfg=run.load_config().model)
     columns = [("target", split.images[pick]), (f"generated (epoch {epoch})", outputs)]
     panel = _whole_scene(run, epoch, seed, *scene) if scene is not None else None

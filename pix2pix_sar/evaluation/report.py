@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import load_split
+from pix2pix_sar.data.dataset import load_info, load_split
+from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import InputError, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
@@ -179,6 +180,7 @@ def _example_grid(
     split = load_split(data_dir, split_name)
     if len(split) == 0:
         raise InputError(f"{data_dir}: has no {split_title(split_name)} patches for Fig. 4")
+    data_bands = load_info(data_dir).band_names
     pick = pick_patches(len(split), count, seed)
     columns = [("target", split.images[pick])]
     # Each run's generator gets its own compiled function, traced once; TensorFlow's
@@ -189,7 +191,9 @@ def _example_grid(
     try:
         for run in runs:
             info = run.run.dataset_info()
-            masks = class_scheme(info.classes, str(run.run.dataset_json)).encode(split.zones[pick])
+            extras = select_bands(split.extras, data_bands, info.band_names, str(data_dir))
+            scheme = class_scheme(info.classes, str(run.run.dataset_json))
+            masks = encode_inputs(scheme, split.zones[pick], None if extras is None else extras[pick])
             generator = load_generator(run.run.find_snapshot(epoch)[1])
             keys = patch_keys(seed, pick)
             columns.append((run.label, generate_images(generator, masks, keys, cfg=run.run.load_config().model)))

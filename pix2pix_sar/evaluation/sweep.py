@@ -48,7 +48,8 @@ import numpy as np
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import SPLITS, load_manifest, load_split
+from pix2pix_sar.data.dataset import SPLITS, load_info, load_manifest, load_split
+from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves
@@ -268,7 +269,8 @@ def evaluate_run(
         )
         raise InputError(f"{data_dir}: has no {split_name} patches; {hint}")
     scheme = class_scheme(info.classes, str(run.dataset_json))
-    masks = scheme.encode(split.zones)
+    extras = select_bands(split.extras, load_info(data_dir).band_names, info.band_names, str(data_dir))
+    masks = encode_inputs(scheme, split.zones, extras)
 
     valid = (split.zones != NODATA)[..., None].astype(np.float32)
     keys = patch_keys(seed, np.arange(len(split)))

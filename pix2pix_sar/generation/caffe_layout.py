@@ -117,6 +117,11 @@ def generate_caffe_set(
     day = (date or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     names = caffe_names(masks, grids, day)
     gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
+    if gen.bands:
+        raise InputError(
+            f"{gen.path} takes extra bands ({', '.join(b.name for b in gen.bands)}), which CaFFe's layout has "
+            "no place for; use --layout ours (a patch dataset with the bands) or --out"
+        )
     is_test = split_ids(len(masks), test_fraction, settings.seed)
     rows = []
     with atomic_dir(out, overwrite, "--as-dataset") as folder:

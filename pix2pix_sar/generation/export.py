@@ -169,6 +169,10 @@ def model_facts(
             "encoding": encoding,
             "zone_codes": "0 no data, 64 rock, 127 glacier, 254 ocean and ice melange (CaFFe)",
             "dtype": "float32",
+            # Further input channels after the mask's, in this order: each band's values in
+            # its units, clipped to [low, high] and mapped to [-1, 1].
+            "extra_bands": [b.to_dict() for b in info.extra_bands],
+            "total_channels": scheme.channels + len(info.extra_bands),
         },
         "output": {
             "channels": model.out_channels,
@@ -309,7 +313,12 @@ def _limits(cfg: Config, info: DatasetInfo) -> list[str]:
         + "); other sensors, resolutions, incidence angles or seasons are outside what it has seen.",
         "Images are plausible texture for a zone mask, not a physical SAR simulation: no geometry, "
         "no calibrated backscatter, values only within the training clip range.",
-        f"Input is the {info.classes} class scheme; masks must be encoded exactly as 'input.encoding' says.",
+        f"Input is the {info.classes} class scheme; masks must be encoded exactly as 'input.encoding' says"
+        + (
+            f", followed by the extra bands {', '.join(info.band_names)} scaled as 'input.extra_bands' says."
+            if info.extra_bands
+            else "."
+        ),
         "Where the mask has no data (0) the output is meaningless and must be masked out.",
     ]
     if not cfg.model.whole_scene:
@@ -347,7 +356,8 @@ def model_card(facts: dict[str, Any]) -> str:
         "```python",
         "import numpy as np, tensorflow as tf",
         "model = tf.saved_model.load('MODEL/saved_model')   # pix2pix-sar is not needed",
-        f"masks = np.zeros((1, {facts['patch_size']}, {facts['patch_size']}, {facts['input']['channels']}), "
+        f"masks = np.zeros((1, {facts['patch_size']}, {facts['patch_size']}, "
+        f"{facts['input'].get('total_channels', facts['input']['channels'])}), "
         "np.float32)  # encoded, see Input",
         "images = model.generate(tf.constant(masks), tf.constant(0), tf.constant([[0, 0]], tf.int32))['images']",
         "```",
@@ -369,6 +379,22 @@ def model_card(facts: dict[str, Any]) -> str:
         "|---|---|",
         *(f"| {code} | {values} |" for code, values in facts["input"]["encoding"].items()),
         "",
+        *(
+            [
+                "Then the extra bands, one channel each, in this order (values in their units, clipped to "
+                "[low, high] and mapped linearly to [-1, 1]):",
+                "",
+                "| band | units | low | high |",
+                "|---|---|---|---|",
+                *(
+                    f"| {b['name']} | {b['units'] or '-'} | {b['low']:.6g} | {b['high']:.6g} |"
+                    for b in facts["input"]["extra_bands"]
+                ),
+                "",
+            ]
+            if facts["input"].get("extra_bands")
+            else []
+        ),
         "## Output and physical units",
         "",
         f"One float32 channel in model units [-1, 1]. To the training data's units: {facts['output']['to_physical']}. "

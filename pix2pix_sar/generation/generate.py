@@ -13,6 +13,13 @@ tiles is exact. Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier,
 254 ocean), or with ``mask_values="binary"`` 0 = ocean and 1 or 255 = land.
 Outputs keep the mask's CRS and geotransform, carry no-data exactly where the mask
 has no data, and hold values in the units of the run's training data.
+
+A run trained with extra conditioning bands (``prepare --extra``) needs the same bands
+for every mask (``bands``: name -> raster, or a folder of rasters paired by mask name):
+each is warped onto the mask's grid row band by row band as ``prepare`` warps it onto a
+scene, scaled by the run's recorded scaling and appended after the mask channels in
+the run's order. Missing, unknown or not-covering bands are refused before anything
+is written.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
+from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
 from pix2pix_sar.devices import resolve_xla
@@ -112,6 +120,30 @@ class RunGenerator:
     @property
     def scaling(self) -> SarScaling:
         return self.info.scaling
+
+    @property
+    def bands(self) -> tuple[BandScaling, ...]:
+        """The extra bands the generator takes after the mask channels, in order."""
+        return self.info.extra_bands
+
+    def band_rasters(self, given: list[ExtraBandInput], mask: Path) -> list["_BandSource"]:
+        """The rasters of the run's bands for `mask`, in the run's order; refuses an
+        unknown or a missing band with a message naming it."""
+        check_unique([b.name for b in given])
+        known = {b.name: b for b in self.bands}
+        for band in given:
+            if band.name not in known:
+                trained = ", ".join(known) or "no extra bands"
+                raise InputError(f"band {band.name}: unknown to {self.path}, which takes {trained}")
+        by_name = {b.name: b for b in given}
+        sources = []
+        for scaling in self.bands:
+            if scaling.name not in by_name:
+                raise InputError(
+                    f"band {scaling.name}: missing; {self.path} was trained with it, give --extra {scaling.name}=RASTER"
+                )
+            sources.append(_BandSource(scaling, by_name[scaling.name].raster_for(mask)))
+        return sources
 
     def generate_batch(self, tiles: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Images of encoded `tiles` whose top-left pixels in the scene are `origins`
@@ -203,19 +235,65 @@ def check_mask(path: Path, mask_values: str = "zones") -> geo.Grid:
     return grid
 
 
-class _ZoneRows:
-    """Reads (and checks) row bands of a mask once: encoded for the generator, and
-    kept until the output rows they cover are finished, which take their no-data
-    from the same read (every tiling reads a band that covers the rows it finishes)."""
+@dataclass(frozen=True)
+class _BandSource:
+    """One extra band for one mask: its run scaling and its raster."""
 
-    def __init__(self, path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str):
+    scaling: BandScaling
+    raster: Path
+
+    def on_grid(self, grid: geo.Grid, zones: np.ndarray, mask: Path) -> np.ndarray:
+        """The band scaled to the model range on `grid` (-1 where the zone is no data, as
+        in a prepared patch); a band without data where the mask has data is refused."""
+        resampling = choose_resampling(geo.raster_info(self.raster)[0], grid)
+        values, missing = band_on_grid(self.raster, grid, resampling, zones)
+        gaps = missing & (zones != NODATA)
+        if gaps.any():
+            raise InputError(
+                f"band {self.scaling.name}: {self.raster} does not cover {mask} ({int(gaps.sum())} pixels without "
+                "data outside the ocean); give a raster that covers the whole mask"
+            )
+        return np.where(zones == NODATA, np.float32(-1.0), self.scaling.to_model(values))
+
+
+def check_band_coverage(mask: Path, grid: geo.Grid, bands: list[_BandSource], mask_values: str = "zones") -> None:
+    """Every band has data wherever the mask has data (but the ocean), read in row blocks."""
+    for row in range(0, grid.height, _CHECK_ROWS):
+        n_rows = min(_CHECK_ROWS, grid.height - row)
+        zones = read_zones(mask, (0, row, grid.width, n_rows), mask_values)
+        for band in bands:
+            band.on_grid(grid.window(0, row, grid.width, n_rows), zones, mask)
+
+
+def encode_with_bands(
+    scheme: ClassScheme, zones: np.ndarray, grid: geo.Grid, bands: list[_BandSource], mask: Path
+) -> np.ndarray:
+    """The generator input of `zones` on `grid`: mask channels, then the bands in order."""
+    encoded = scheme.encode(zones)
+    if not bands:
+        return encoded
+    planes = [band.on_grid(grid, zones, mask)[..., None] for band in bands]
+    return np.concatenate([encoded, *planes], axis=-1)
+
+
+class _ZoneRows:
+    """Reads (and checks) row bands of a mask once: encoded for the generator (with its
+    extra bands warped onto the same rows), and kept until the output rows they cover
+    are finished, which take their no-data from the same read (every tiling reads a
+    band that covers the rows it finishes)."""
+
+    def __init__(
+        self, path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str, bands: list[_BandSource] = ()
+    ):
         self.path, self.grid, self.scheme, self.mask_values = path, grid, scheme, mask_values
+        self.extra_bands = list(bands)
         self._bands: list[tuple[int, np.ndarray]] = []  # (first row, zones)
 
     def encoded(self, row_off: int, n_rows: int) -> np.ndarray:
         zones = read_zones(self.path, (0, row_off, self.grid.width, n_rows), self.mask_values)
         self._bands.append((row_off, zones))
-        return self.scheme.encode(zones)
+        window = self.grid.window(0, row_off, self.grid.width, n_rows)
+        return encode_with_bands(self.scheme, zones, window, self.extra_bands, self.path)
 
     def zones(self, row_off: int, n_rows: int) -> np.ndarray:
         first, band = next((f, b) for f, b in self._bands if f <= row_off and row_off + n_rows <= f + len(b))
@@ -298,15 +376,16 @@ def generate_file(
     units: str | None = None,
     progress: Progress | None = None,
     mask_values: str = "zones",
+    bands: list[_BandSource] = (),
 ) -> Path:
     """Generate one mask into `out` (streamed; written atomically; the mask's values
-    are checked as they are read)."""
+    are checked as they are read); `bands` are the run's extra bands for this mask."""
     grid = geo.raster_info(mask)[0]
     plan = gen.plan(grid.width, grid.height, settings)
     encoding = output_encoding(gen.scaling, units, geo.OUTPUT_DRIVERS[out.suffix.lower()])
     on_tile = (lambda done, total: progress(mask.name, done, total)) if progress else None
     with geo.RasterRowWriter(out, grid, encoding.dtype, nodata=encoding.nodata) as writer:
-        rows = _ZoneRows(mask, grid, gen.scheme, mask_values)
+        rows = _ZoneRows(mask, grid, gen.scheme, mask_values, bands)
         for row_off, block in plan.generate(rows.encoded, gen.generate_batch, settings.batch_size, on_tile):
             zones = rows.zones(row_off, block.shape[0])
             values = encoding.convert(block)
@@ -325,8 +404,11 @@ def generate_files(
     overwrite: bool = False,
     progress: Progress | None = None,
     mask_values: str = "zones",
+    bands: list[ExtraBandInput] = (),
 ) -> list[Path]:
-    """One image per mask: INPUT a file -> `out` a file; INPUT a folder -> `out` a folder."""
+    """One image per mask: INPUT a file -> `out` a file; INPUT a folder -> `out` a folder.
+
+    `bands`: the run's extra bands (a raster each, or a folder paired by mask name)."""
     input_path, out = Path(input_path), Path(out)
     masks = find_masks(input_path)
     targets = _output_paths(masks, input_path, out)
@@ -336,17 +418,34 @@ def generate_files(
             check_mask(mask, mask_values)  # every mask is checked before the first is written
     gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
     output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
+    # Every mask's bands are found and checked before the first image is written.
+    sources = [gen.band_rasters(list(bands), mask) for mask in masks]
+    for mask, mask_bands in zip(masks, sources):
+        if mask_bands:
+            check_band_coverage(mask, check_mask(mask, mask_values), mask_bands, mask_values)
     written = []
-    for mask, target in zip(masks, targets):
-        written.append(generate_file(gen, mask, target, settings, units, progress, mask_values))
+    for mask, target, mask_bands in zip(masks, targets, sources):
+        written.append(generate_file(gen, mask, target, settings, units, progress, mask_values, mask_bands))
         log.info("generated %s -> %s", mask, target)
     return written
 
 
-def generate_image(gen: RunGenerator, zones: np.ndarray, settings: TileSettings) -> np.ndarray:
-    """The generated image (model range, float32) of an in-memory zone mask."""
+def generate_image(
+    gen: RunGenerator, zones: np.ndarray, settings: TileSettings, extras: np.ndarray | None = None
+) -> np.ndarray:
+    """The generated image (model range, float32) of an in-memory zone mask; `extras`
+    (H, W, K): the run's extra bands in the model range, in the run's order."""
     plan = gen.plan(zones.shape[1], zones.shape[0], settings)
+    given = 0 if extras is None else extras.shape[-1]
+    if given != len(gen.bands):
+        wanted = ", ".join(b.name for b in gen.bands) or "none"
+        raise InputError(
+            f"{gen.path} takes the extra bands ({wanted}) after the mask, {given} given; "
+            "generate with --extra NAME=RASTER per band"
+        )
     encoded = gen.scheme.encode(zones)
+    if given:
+        encoded = np.concatenate([encoded, np.asarray(extras, np.float32)], axis=-1)
     image = np.empty(zones.shape, np.float32)
     for row_off, block in plan.generate(lambda r, n: encoded[r : r + n], gen.generate_batch, settings.batch_size):
         image[row_off : row_off + block.shape[0]] = block
@@ -364,8 +463,10 @@ def generate_dataset(
     overwrite: bool = False,
     progress: Progress | None = None,
     mask_values: str = "zones",
+    bands: list[ExtraBandInput] = (),
 ) -> Path:
-    """Masks and their generated images as a patch dataset that `fit` reads unchanged.
+    """Masks and their generated images as a patch dataset that `fit` reads unchanged
+    (with the run's extra bands, from `bands`, beside each patch).
 
     Each mask is generated whole (tiled and blended) and cut into non-overlapping
     patches of the run's patch size; patches with any no-data are skipped; the split
@@ -379,6 +480,7 @@ def generate_dataset(
     _check_writable([dataset_out / "dataset.json"], True)
     gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
     size = gen.patch_size
+    sources = [gen.band_rasters(list(bands), mask) for mask in masks]
 
     windows: list[tuple[int, int, int]] = []  # (mask index, col, row) of kept patches
     grids, all_zones = [], []  # zone codes are uint8: every mask is read once and kept
@@ -387,6 +489,8 @@ def generate_dataset(
         grids.append(grid)
         zones = read_zones(mask, None, mask_values)
         all_zones.append(zones)
+        if sources[i]:
+            check_band_coverage(mask, grid, sources[i], mask_values)
         windows += [
             (i, c, r)
             for c, r in iter_windows(grid.width, grid.height, size, size)
@@ -399,7 +503,8 @@ def generate_dataset(
     with DatasetWriter(dataset_out, overwrite=overwrite, option="--as-dataset") as writer:
         for i, mask in enumerate(masks):
             zones = all_zones[i]
-            image = generate_image(gen, zones, settings)
+            extras = np.stack([b.on_grid(grids[i], zones, mask) for b in sources[i]], axis=-1) if sources[i] else None
+            image = generate_image(gen, zones, settings, extras)
             stem = mask.stem if len(stems) == len(masks) else mask.name.replace(".", "_")
             for (j, col, row), val in zip(windows, is_val):
                 if j != i:
@@ -408,7 +513,10 @@ def generate_dataset(
                     f"{stem}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size
                 )
                 window = (slice(row, row + size), slice(col, col + size))
-                writer.add(record, image[window], zones[window], grids[i].window(col, row, size, size))
+                patch_bands = (
+                    {b.name: extras[window][..., k] for k, b in enumerate(gen.bands)} if extras is not None else None
+                )
+                writer.add(record, image[window], zones[window], grids[i].window(col, row, size, size), patch_bands)
             if progress:
                 progress(mask.name, i + 1, len(masks))
         info = DatasetInfo(
@@ -420,5 +528,6 @@ def generate_dataset(
             sources=[str(m.resolve()) for m in masks],
             synthetic=True,
             extra={"generated_by": {"run": str(gen.path.resolve()), "epoch": gen.epoch}},
+            extra_bands=gen.bands,
         )
         return writer.commit(info)

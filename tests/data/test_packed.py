@@ -54,6 +54,45 @@ def test_streamed_batches_equal_the_in_memory_reference(
             np.testing.assert_array_equal(gi, wi)
 
 
+@pytest.fixture(scope="module")
+def packed_dem_dataset(dem_dataset, tmp_path_factory):
+    data = shutil.copytree(dem_dataset, tmp_path_factory.mktemp("packed_dem") / "dataset")
+    result = CliRunner().invoke(cli, ["dataset", "pack", str(data)])
+    assert result.exit_code == 0, result.output
+    return data
+
+
+@pytest.mark.parametrize("batch_size,read_records", [(3, 64), (1, 4)])
+def test_both_feeders_put_the_extra_bands_after_the_mask(packed_dem_dataset, batch_size, read_records, monkeypatch):
+    """Streamed, in memory and the numpy reference give the same batches with an extra band
+    (SAR and band rounded to float16, as the pack keeps them); the segmenter's reads stay SAR only."""
+    from pix2pix_sar.data import pipeline
+    from pix2pix_sar.data.packed import PackedSplit
+    from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
+    from tests.helpers import reference_batches
+
+    monkeypatch.setattr(pipeline, "READ_RECORDS", read_records)
+    split = load_split(packed_dem_dataset, "train")
+    split.images = split.images.astype(np.float16).astype(np.float32)
+    split.extras = split.extras.astype(np.float16).astype(np.float32)
+    scheme = class_scheme("zones", "test")
+    streamed = PackedFeeder(PackedSplit.open(packed_dem_dataset, "train", with_extras=True), scheme)
+    in_memory = SplitFeeder(split, scheme)
+    rows = replica_schedule(len(split), 7, 1, 0, 1, batch_size).reshape(-1)[: len(split) - 1]
+    flips = flip_schedule(len(split), 7, 1)[rows]
+    got = list(streamed.feed(rows, batch_size, flips).as_numpy_iterator())
+    memory = list(in_memory.feed(rows, batch_size, flips).as_numpy_iterator())
+    want = list(reference_batches(split, scheme, rows, batch_size, flips))
+    assert len(got) == len(memory) == len(want)
+    for (gm, gi), (mm, mi), (wm, wi) in zip(got, memory, want):
+        assert gm.shape[-1] == scheme.channels + 1 and gm.dtype == np.float32
+        for a, b in ((gm, wm), (gi, wi), (mm, wm), (mi, wi)):
+            np.testing.assert_array_equal(a, b)
+    assert np.abs(want[0][0][..., -1]).max() > 0  # the band is there, not zeros
+    _, sar = PackedSplit.open(packed_dem_dataset, "val").read(np.arange(2))
+    assert sar.shape[-1] == 1
+
+
 def test_float16_keeps_the_model_range_to_half_a_thousandth(packed_dataset):
     from pix2pix_sar.data.packed import PackedSplit
 
