@@ -512,7 +512,10 @@ def write_vector(
     """Write polygons (WKB) with string/integer attributes, atomically (GPKG or GeoJSON)."""
 
     def build(ds):
-        layer = ds.CreateLayer(layer_name, _srs(crs_wkt) if crs_wkt else None, ogr.wkbUnknown)
+        # No R-tree spatial index: these files are small, and TensorFlow's own SQLite
+        # (without the rtree module) can stand in for the system's when it is loaded first.
+        options = ["SPATIAL_INDEX=NO"] if driver == "GPKG" else []
+        layer = ds.CreateLayer(layer_name, _srs(crs_wkt) if crs_wkt else None, ogr.wkbUnknown, options=options)
         for name, column in fields.items():
             kind = ogr.OFTInteger if all(isinstance(v, (int, np.integer)) for v in column) else ogr.OFTString
             layer.CreateField(ogr.FieldDefn(name, kind))

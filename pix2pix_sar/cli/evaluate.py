@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, quiet_tensorflow, seed_opt, user_errors
+from pix2pix_sar.cli.options import cli_state, input_opt, quiet_tensorflow, seed_opt, user_errors
 
 
 class ProgbarEvalReporter:
@@ -58,9 +58,10 @@ class ProgbarEvalReporter:
     help="Patches to evaluate on: validation, or the test split a CaFFe dataset keeps. RUN/eval holds one split.",
 )
 @seed_opt
+@input_opt
 @click.pass_context
 @user_errors
-def command(ctx, run, data, batch_size, segmenter, split, seed):
+def command(ctx, run, data, batch_size, segmenter, split, seed, input_mode):
     """Evaluate every generator snapshot of RUN on all validation patches (or --split test).
 
     Writes RUN/eval/per_image.csv, per_epoch.csv (means, std, SAR statistics) and
@@ -71,6 +72,11 @@ def command(ctx, run, data, batch_size, segmenter, split, seed):
     With --segmenter, per_epoch.csv gains seg_miou and seg_mde_m (the segmenter on
     each snapshot's images against their masks) and seg_real_miou / seg_real_mde_m
     (the same segmenter on the real images: the ceiling), for every snapshot.
+
+    A packed dataset ('pix2pix-sar dataset pack') can be streamed batch by batch
+    (--input streamed; auto streams above the fit threshold): memory then does not
+    grow with the split, and targets are the pack's float16 values. RUN/eval keeps
+    one input; a switch is refused.
     """
     quiet_tensorflow()
     from pix2pix_sar.evaluation.sweep import evaluate_run
@@ -84,6 +90,7 @@ def command(ctx, run, data, batch_size, segmenter, split, seed):
         reporter=ProgbarEvalReporter(quiet),
         segmenter=segmenter,
         split=split,
+        input_mode=input_mode,
     )
     if result.evaluated or result.seg_scored:
         done = f"evaluated epoch(s) {', '.join(map(str, result.evaluated)) or 'none new'}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import click
 
+from pix2pix_sar.config import INPUT_MODES
 from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted
 
 log = logging.getLogger("pix2pix_sar")
@@ -29,6 +30,14 @@ def cli_state(ctx: click.Context) -> CliState:
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+input_opt = click.option(
+    "--input",
+    "input_mode",
+    type=click.Choice(INPUT_MODES),
+    default="auto",
+    show_default=True,
+    help="Hold the patches in memory, or stream them from 'dataset pack' (auto: by size).",
+)
 patch_size_opt = click.option(
     "--patch-size", type=int, default=256, show_default=True, help="Patch width and height in pixels."
 )

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, quiet_tensorflow, user_errors
+from pix2pix_sar.cli.options import cli_state, input_opt, quiet_tensorflow, user_errors
 
 
 class SegProgbar:
@@ -60,14 +60,7 @@ def command():
     type=click.FloatRange(0, 1),
     help="Share of synthetic patches in every batch (rounded to whole patches; default: all patches pooled).",
 )
-@click.option(
-    "--input",
-    "input_mode",
-    type=click.Choice(["auto", "memory", "streamed"]),
-    default="auto",
-    show_default=True,
-    help="Hold the patches in memory, or stream them from 'dataset pack' (auto: by size).",
-)
+@input_opt
 @click.pass_context
 @user_errors
 def fit_command(

@@ -211,7 +211,6 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
     size = info.patch_size
     zones = np.empty((len(records), size, size), np.uint8)
     images = np.empty((len(records), size, size, 1), np.float32)
-    pixel_sizes = np.empty(len(records), np.float64)
     bands = info.band_names
     extras = np.empty((len(records), size, size, len(bands)), np.float32) if bands else None
     for i, rec in enumerate(records):
@@ -220,11 +219,6 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
             if not path.exists():
                 raise InputError(f"{path}: listed in manifest.csv but missing; re-run 'pix2pix-sar prepare'")
         sar = geo.read_array(sar_path(dataset_dir, split, rec.id))
-        pixel_sizes[i] = (
-            rec.pixel_size_m
-            if math.isfinite(rec.pixel_size_m)
-            else geo.pixel_size_m(geo.raster_info(sar_path(dataset_dir, split, rec.id))[0])
-        )
         mask = geo.read_array(mask_path(dataset_dir, split, rec.id))
         if sar.shape != (size, size) or mask.shape != (size, size):
             raise InputError(
@@ -235,7 +229,21 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
         images[i, ..., 0] = sar
         for k, path in enumerate(band_paths):
             extras[i, ..., k] = read_extra_patch(path, size)
-    return SplitArrays([r.id for r in records], zones, images, pixel_sizes, extras)
+    return SplitArrays([r.id for r in records], zones, images, pixel_sizes_of(dataset_dir, split, records), extras)
+
+
+def pixel_sizes_of(dataset_dir: Path, split: str, records: Sequence[PatchRecord]) -> np.ndarray:
+    """Metres per pixel of each patch: manifest.csv's, or (datasets before format 2) from
+    the patch's own grid."""
+    return np.array(
+        [
+            r.pixel_size_m
+            if math.isfinite(r.pixel_size_m)
+            else geo.pixel_size_m(geo.raster_info(sar_path(dataset_dir, split, r.id))[0])
+            for r in records
+        ],
+        np.float64,
+    )
 
 
 def read_extra_patch(path: Path, size: int) -> np.ndarray:

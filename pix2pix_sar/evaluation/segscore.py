@@ -42,21 +42,46 @@ def segmentation_scores(
 ) -> dict[str, float]:
     """Per-class IoU, mIoU and (zones) the front MDE of predicted class indices
     (N, H, W) against true zone codes (N, H, W); no-data pixels never count."""
-    labels, valid = scheme.labels(zones)
-    iou = iou_per_class(confusion_matrix(predicted, labels, valid, len(scheme.class_names)))
-    scores: dict[str, float] = {"miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")}
-    scores.update({f"iou_{name}": float(v) for name, v in zip(scheme.class_names, iou, strict=True)})
-    if has_fronts(scheme):
-        zone_of_class = np.array([codes[0] for codes in scheme.class_codes], np.uint8)
-        pred_zones = np.where(valid, zone_of_class[predicted], NODATA)
-        fronts = mean_distance_error(list(pred_zones), list(zones), pixel_sizes)
-        scores.update(
-            mde_m=fronts.mde_m,
-            mde_images=fronts.images_with_both,
-            front_only_predicted=fronts.only_predicted,
-            front_only_true=fronts.only_true,
-        )
-    return scores
+    scores = SegmentationScores(scheme)
+    scores.add(predicted, zones, pixel_sizes)
+    return scores.result()
+
+
+class SegmentationScores:
+    """:func:`segmentation_scores` of a set given batch by batch (memory does not grow
+    with the set): the confusion matrix and the front distances' sum are added up."""
+
+    def __init__(self, scheme: ClassScheme):
+        self.scheme = scheme
+        self.confusion = np.zeros((len(scheme.class_names),) * 2, np.int64)
+        self.distance_sum, self.distances, self.both, self.only_predicted, self.only_true = 0.0, 0, 0, 0, 0
+
+    def add(self, predicted: np.ndarray, zones: np.ndarray, pixel_sizes: np.ndarray) -> None:
+        labels, valid = self.scheme.labels(zones)
+        self.confusion += confusion_matrix(predicted, labels, valid, len(self.scheme.class_names))
+        if has_fronts(self.scheme):
+            zone_of_class = np.array([codes[0] for codes in self.scheme.class_codes], np.uint8)
+            pred_zones = np.where(valid, zone_of_class[predicted], NODATA)
+            fronts = mean_distance_error(list(pred_zones), list(zones), pixel_sizes)
+            if fronts.distances:
+                self.distance_sum += fronts.mde_m * fronts.distances
+            self.distances += fronts.distances
+            self.both += fronts.images_with_both
+            self.only_predicted += fronts.only_predicted
+            self.only_true += fronts.only_true
+
+    def result(self) -> dict[str, float]:
+        iou = iou_per_class(self.confusion)
+        scores: dict[str, float] = {"miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")}
+        scores.update({f"iou_{name}": float(v) for name, v in zip(self.scheme.class_names, iou, strict=True)})
+        if has_fronts(self.scheme):
+            scores.update(
+                mde_m=self.distance_sum / self.distances if self.distances else float("nan"),
+                mde_images=self.both,
+                front_only_predicted=self.only_predicted,
+                front_only_true=self.only_true,
+            )
+        return scores
 
 
 @dataclass

@@ -48,14 +48,15 @@ import numpy as np
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import SPLITS, load_info, load_manifest, load_split
+from pix2pix_sar.data.dataset import SPLITS, load_info, load_manifest, load_split, pixel_sizes_of
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
+from pix2pix_sar.data.packed import PackedSplit, choose_input, memory_bytes
 from pix2pix_sar.data.zones import NODATA, class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
-from pix2pix_sar.evaluation.segscore import Segmenter
+from pix2pix_sar.evaluation.segscore import SegmentationScores, Segmenter
 from pix2pix_sar.noise import KEY_SIZE, patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
@@ -223,7 +224,14 @@ def _check_eval_record(record: dict, run: RunFolder) -> None:
             f"or delete {run.eval_dir} to score every snapshot with {record['segmenter']['path']}"
         )
     old.setdefault("split", "val")  # evaluated before the split was recorded: always validation
-    for key, hint in (("dataset", "--data"), ("split", "--split"), ("patch_ids", "--data"), ("seed", "--seed")):
+    old.setdefault("input", "memory")  # evaluated before streaming existed
+    for key, hint in (
+        ("dataset", "--data"),
+        ("split", "--split"),
+        ("patch_ids", "--data"),
+        ("seed", "--seed"),
+        ("input", "--input"),
+    ):
         if old.get(key) != record[key]:
             shown = old.get(key) if key != "patch_ids" else f"{len(old.get(key) or [])} patches"
             raise RunStateError(
@@ -240,10 +248,12 @@ def evaluate_run(
     reporter: EvalReporter | None = None,
     segmenter: str | Path | None = None,
     split: str = "val",
+    input_mode: str = "auto",
 ) -> EvaluateResult:
     """Evaluate the snapshots of `run_dir` not yet in RUN/eval on the patches of `split`, and
     add the segmentation score where `segmenter` (or the one eval.json records) is given; see
-    the module docstring."""
+    the module docstring. `input_mode` (data.input's choices) reads the patches into
+    memory or streams them from the pack batch by batch, as `fit` does."""
     import tensorflow as tf
 
     from pix2pix_sar.models.snapshots import load_generator
@@ -260,7 +270,7 @@ def evaluate_run(
     if split not in SPLITS:
         raise InvalidValue("split", f"split {split!r}: choose one of {', '.join(SPLITS)}")
     split_name = split
-    split = load_split(data_dir, split_name)
+    split = EvalPatches.open(Path(data_dir), split_name, info, input_mode)
     if len(split) == 0:
         hint = (
             "prepare it with a validation fraction > 0"
@@ -269,10 +279,6 @@ def evaluate_run(
         )
         raise InputError(f"{data_dir}: has no {split_name} patches; {hint}")
     scheme = class_scheme(info.classes, str(run.dataset_json))
-    extras = select_bands(split.extras, load_info(data_dir).band_names, info.band_names, str(data_dir))
-    masks = encode_inputs(scheme, split.zones, extras)
-
-    valid = (split.zones != NODATA)[..., None].astype(np.float32)
     keys = patch_keys(seed, np.arange(len(split)))
 
     record = {
@@ -280,6 +286,7 @@ def evaluate_run(
         "split": split_name,
         "patch_ids": split.ids,
         "seed": seed,
+        "input": split.input_mode,
         "metric_version": METRIC_VERSION,
         "version": __version__,
     }
@@ -303,7 +310,10 @@ def evaluate_run(
             tmp.write_text(json.dumps(record, indent=2) + "\n")
     ceiling = {}
     if seg is not None and work:
-        real = seg.score(split.images, split.zones, split.pixel_sizes)
+        real = SegmentationScores(seg.scheme)
+        for start, (zones, targets, _) in split.batches(batch_size):
+            real.add(seg.predict(targets), zones, split.pixel_sizes[start : start + len(zones)])
+        real = real.result()
         ceiling = {"seg_real_miou": real["miou"], "seg_real_mde_m": real.get("mde_m", math.nan)}
 
     seeded: SnapshotGenerator | None = None
@@ -318,21 +328,21 @@ def evaluate_run(
         reporter.epoch_started(epoch, len(split))
         stats = SarStatistics(info.scaling)
         metrics = {m: [] for m in IMAGE_METRICS}
-        generated = []
+        scores = SegmentationScores(seg.scheme) if seg is not None else None
         t0 = time.perf_counter()
-        for start in range(0, len(split), batch_size):
-            stop = min(start + batch_size, len(split))
+        for start, (zones, targets, extras) in split.batches(batch_size):
+            stop = start + len(zones)
             images, *values = evaluate(
-                tf.constant(masks[start:stop], tf.float32),
+                tf.constant(encode_inputs(scheme, zones, extras), tf.float32),
                 tf.constant(keys[start:stop], tf.int32),
-                tf.constant(split.images[start:stop], tf.float32),
-                tf.constant(valid[start:stop], tf.float32),
+                tf.constant(targets, tf.float32),
+                tf.constant((zones != NODATA)[..., None], tf.float32),
             )
             for name, value in zip(IMAGE_METRICS, values):
                 metrics[name].append(value.numpy())
-            stats.add(split.zones[start:stop], split.images[start:stop], images.numpy())
-            if seg is not None:
-                generated.append(images.numpy())
+            stats.add(zones, targets, images.numpy())
+            if scores is not None:
+                scores.add(seg.predict(images.numpy()), zones, split.pixel_sizes[start:stop])
             reporter.batch_finished(stop)
         if epoch in todo:
             metrics = {m: np.concatenate(v).astype(np.float64) for m, v in metrics.items()}
@@ -346,8 +356,8 @@ def evaluate_run(
             row.update(stats.summary())
         else:  # evaluated before: only the segmentation score is new
             row = next(r for r in per_epoch if r["epoch"] == epoch)
-        if seg is not None:
-            scores = seg.score(np.concatenate(generated), split.zones, split.pixel_sizes)
+        if scores is not None:
+            scores = scores.result()
             row.update(seg_miou=scores["miou"], seg_mde_m=scores.get("mde_m", math.nan), **ceiling)
         seconds += time.perf_counter() - t0
         images_done += len(split)
@@ -365,6 +375,60 @@ def evaluate_run(
         )
     seg_scored = [e for e in work if seg is not None]
     return EvaluateResult(run, todo, skipped, seg_scored, images_done / seconds if seconds else math.nan)
+
+
+@dataclass
+class EvalPatches:
+    """The patches `evaluate` scores, read batch by batch in manifest order: decoded
+    into memory once (exact GeoTIFF values), or streamed from the pack (SAR rounded
+    to float16, as streamed training reads it; memory does not grow with the split)."""
+
+    ids: list[str]
+    pixel_sizes: np.ndarray
+    input_mode: str  # "memory" or "streamed"
+    _read: object  # (start, stop) -> (zones, targets, extras or None)
+
+    @classmethod
+    def open(cls, data_dir: Path, split: str, run_info, input_mode: str) -> "EvalPatches":
+        """`run_info`: the run's DatasetInfo (the bands it takes, in its order)."""
+        data_info = load_info(data_dir)
+        records = [r for r in load_manifest(data_dir) if r.split == split]
+        mode = choose_input(
+            input_mode,
+            [data_dir],
+            memory_bytes(len(records), data_info.patch_size, 1, len(data_info.band_names)),
+        )
+        if mode == "memory":
+            arrays = load_split(data_dir, split)
+            extras = select_bands(arrays.extras, data_info.band_names, run_info.band_names, str(data_dir))
+
+            def read(start, stop):
+                return (
+                    arrays.zones[start:stop],
+                    arrays.images[start:stop],
+                    None if extras is None else extras[start:stop],
+                )
+
+            return cls(arrays.ids, arrays.pixel_sizes, mode, read)
+        packed = PackedSplit.open(data_dir, split, with_extras=True)
+        # Refuse a dataset without the run's bands now, before anything is written.
+        select_bands(np.zeros(len(data_info.band_names)), data_info.band_names, run_info.band_names, str(data_dir))
+
+        def read(start, stop):
+            zones, planes = packed.read(np.arange(start, stop))
+            planes = planes.astype(np.float32)
+            extras = select_bands(planes[..., 1:], data_info.band_names, run_info.band_names, str(data_dir))
+            return zones, planes[..., :1], extras
+
+        return cls([r.id for r in records], pixel_sizes_of(data_dir, split, records), mode, read)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batches(self, batch_size: int):
+        """(first index, (zones, targets, extras or None)) per batch, in order."""
+        for start in range(0, len(self), batch_size):
+            yield start, self._read(start, min(start + batch_size, len(self)))
 
 
 def _load_segmenter(run: RunFolder, segmenter: str | Path | None):

@@ -160,3 +160,32 @@ def test_fit_streams_resumes_exactly_and_refuses_a_switch(packed_dataset, tiny_c
     fit(tiny_config("orig", *streamed, epochs=2), packed_dataset, tmp_path / "resumed")
     for a, b in zip(weights(tmp_path / "straight"), weights(tmp_path / "resumed")):
         np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_streams_from_the_pack_with_the_in_memory_scores(packed_dataset, tiny_config, tmp_path):
+    """Streamed evaluate (batch by batch from the pack, segmenter scores added up batch
+    by batch) gives the in-memory numbers to float16 rounding; RUN/eval keeps its input."""
+    import csv
+    import json
+
+    from pix2pix_sar.errors import RunStateError
+    from pix2pix_sar.evaluation.sweep import evaluate_run
+    from pix2pix_sar.training.loop import fit
+
+    fit(tiny_config("orig", epochs=1), packed_dataset, tmp_path / "memory")
+    shutil.copytree(tmp_path / "memory", tmp_path / "streamed")
+    seg = tmp_path / "seg"
+    args = ["-q", "seg", "fit", "--data", str(packed_dataset), "--out", str(seg), "--steps", "2"]
+    result = CliRunner().invoke(cli, [*args, "--base-filters", "4", "--depth", "2", "--batch-size", "8"])
+    assert result.exit_code == 0, result.output
+    rows = {}
+    for mode in ("memory", "streamed"):
+        evaluate_run(tmp_path / mode, batch_size=3, segmenter=seg, input_mode=mode)  # 3: a partial last batch
+        assert json.loads((tmp_path / mode / "eval" / "eval.json").read_text())["input"] == mode
+        with (tmp_path / mode / "eval" / "per_epoch.csv").open() as fh:
+            (rows[mode],) = list(csv.DictReader(fh))
+    for key in ("dice_mean", "ssim_mean", "mae_mean", "seg_miou", "seg_real_miou"):
+        assert float(rows["streamed"][key]) == pytest.approx(float(rows["memory"][key]), abs=2e-3), key
+    assert rows["streamed"]["images"] == rows["memory"]["images"]
+    with pytest.raises(RunStateError, match="another input .*--input"):
+        evaluate_run(tmp_path / "streamed", input_mode="memory")

@@ -78,3 +78,25 @@ def test_a_segmenter_trained_on_the_validation_area_is_warned_about(fresh_runs, 
     with caplog.at_level(logging.WARNING, logger="pix2pix_sar"):
         evaluate_run(fresh_runs["orig"], segmenter=seg)
     assert any("overlap the val patches" in r.getMessage() for r in caplog.records)
+
+
+def test_scores_added_batch_by_batch_equal_the_whole_set():
+    from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, class_scheme
+    from pix2pix_sar.evaluation.segscore import SegmentationScores, segmentation_scores
+
+    rng = np.random.default_rng(3)
+    zones = np.full((6, 32, 32), OCEAN, np.uint8)
+    zones[:, :, :12], zones[:, :16, 12:] = ROCK, GLACIER
+    zones[:, :2] = NODATA
+    predicted = rng.integers(0, 3, size=zones.shape)
+    predicted[:3] = class_scheme("zones", "t").labels(zones[:3])[0].clip(0)  # some exact, with fronts
+    sizes = np.linspace(20.0, 60.0, 6)
+    scheme = class_scheme("zones", "t")
+    whole = segmentation_scores(predicted, zones, scheme, sizes)
+    parts = SegmentationScores(scheme)
+    for start in (0, 4):
+        parts.add(predicted[start : start + 4], zones[start : start + 4], sizes[start : start + 4])
+    got = parts.result()
+    assert got.keys() == whole.keys() and whole["mde_images"] > 0
+    for key, value in whole.items():
+        assert got[key] == pytest.approx(value, rel=1e-12), key

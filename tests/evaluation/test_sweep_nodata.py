@@ -77,7 +77,14 @@ def test_per_epoch_rows_keep_counts_as_int_and_nan_as_nan(tmp_path):
 
 
 def record():
-    return {"dataset": "/data", "split": "val", "patch_ids": ["a", "b"], "seed": 0, "metric_version": METRIC_VERSION}
+    return {
+        "dataset": "/data",
+        "split": "val",
+        "patch_ids": ["a", "b"],
+        "seed": 0,
+        "input": "memory",
+        "metric_version": METRIC_VERSION,
+    }
 
 
 @pytest.mark.parametrize("old_version", [None, 1])
