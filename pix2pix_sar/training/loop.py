@@ -387,12 +387,9 @@ class _Loop:
         self.position, self.saver, self.outputs, self.reporter = position, saver, outputs, reporter
         self.timing = timing
         self.batches = None  # the input iterator of all epochs left
-        self.pull_inside = False  # see run()
         self.schedule = SaveSchedule(self.tcfg.state_interval)
 
     def run(self, start_epoch: int, start_step: int, stop: StopSignals) -> None:
-        import tensorflow as tf
-
         from pix2pix_sar.training.inputs import distributed_epoch
 
         tcfg, data = self.tcfg, self.cfg.data
@@ -403,14 +400,6 @@ class _Loop:
                 skip=start_step, epochs=tcfg.epochs - start_epoch, compact=True,
             )
         )  # fmt: skip
-        # One replica takes its batch inside the step (saves ~2 ms a step here). With
-        # several, a batch taken inside reached the replicas otherwise than one handed
-        # over from Python (the mirrored run no longer equalled its two-halves
-        # reference), so they keep the hand-over; so does any iterator that is not
-        # TensorFlow's (a Python generator cannot be read inside the step).
-        self.pull_inside = self.strategy.num_replicas_in_sync == 1 and isinstance(
-            batches, tf.distribute.DistributedIterator
-        )
         self.timing.mark("input")
         for epoch in range(start_epoch, tcfg.epochs):
             first = start_step if epoch == start_epoch else 0
@@ -433,14 +422,9 @@ class _Loop:
         self.reporter.epoch_started(epoch + 1, tcfg.epochs, self.steps)
         for step in range(first, self.steps):
             t0 = time.perf_counter()
-            if self.pull_inside:
-                parts, waited = self.train_step.next_from(batches, epoch, step)
-                waited = float(waited)  # in the step, for its batch
-            else:
-                mask, target = next(batches)
-                waited = time.perf_counter() - t0
-                parts = self.train_step(mask, target, epoch, step)
-            losses = {k: float(v) for k, v in parts.items()}
+            mask, target = next(batches)
+            waited = time.perf_counter() - t0
+            losses = {k: float(v) for k, v in self.train_step(mask, target, epoch, step).items()}
             t2 = time.perf_counter()
             if not self.timing.first_step:
                 self.timing.first_step = t2 - t0

@@ -16,12 +16,10 @@ no-data value (-1) there in generated images too.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from pix2pix_sar.config import LossConfig
@@ -88,52 +86,6 @@ def replica_keys(seed: int, epoch, step, per_replica_batch) -> tf.Tensor:
     return training_keys(seed, epoch, step, first + tf.range(per_replica_batch, dtype=tf.int32))
 
 
-def _clock() -> tf.Tensor:
-    """The host's clock, read in the graph (tf.timestamp is refused under op determinism)."""
-    return tf.numpy_function(lambda: np.float64(time.perf_counter()), [], tf.float64, stateful=True)
-
-
-class TrainStep:
-    """A compiled distributed step, called two ways:
-
-    * ``step(mask, target, epoch, step) -> {gen_total, gen_gan, gen_l1, disc}``: the pure
-      step on per-replica values from the strategy's distributed dataset;
-    * ``step.next_from(iterator, epoch, step) -> (losses, input_seconds)``: the same step
-      on the next batch of a distributed iterator, taken inside the compiled function
-      (as Keras' ``fit`` does), which saves the Python round trip of every batch (about
-      2 ms a step on the 2-core CPU). `input_seconds` is how long the function waited
-      for that batch, timed in the graph.
-
-    `epoch` and `step` (0-based) key the noise. The step holds no state of its own: all
-    it changes lives in `nets` (and so in the checkpoint).
-    """
-
-    def __init__(self, strategy, replica_step):
-        self.strategy, self._replica_step = strategy, replica_step
-        self._pure = tf.function(self._distributed, reduce_retracing=True)
-        self._pulling = tf.function(self._pull_and_step, reduce_retracing=True)
-
-    def _distributed(self, mask, target, epoch, step):
-        per_replica = self.strategy.run(self._replica_step, args=(mask, target, epoch, step))
-        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
-
-    def _pull_and_step(self, iterator, epoch, step):
-        began = _clock()
-        with tf.control_dependencies([began]):
-            mask, target = next(iterator)
-        local = [t for v in (mask, target) for t in self.strategy.experimental_local_results(v)]
-        with tf.control_dependencies(local):
-            waited = _clock() - began
-        return self._distributed(mask, target, epoch, step), waited
-
-    def __call__(self, mask, target, epoch, step) -> dict[str, tf.Tensor]:
-        # Tensors, not Python ints: a tf.function traces anew for every Python value.
-        return self._pure(mask, target, tf.constant(epoch, tf.int32), tf.constant(step, tf.int32))
-
-    def next_from(self, iterator, epoch: int, step: int) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-        return self._pulling(iterator, tf.constant(epoch, tf.int32), tf.constant(step, tf.int32))
-
-
 def make_train_step(
     strategy: tf.distribute.Strategy,
     nets: Pix2Pix,
@@ -142,10 +94,14 @@ def make_train_step(
     seed: int = 0,
     jit_compile: bool = False,
     decode: Callable | None = None,
-) -> TrainStep:
-    """The distributed step of `nets` under `strategy` (see :class:`TrainStep`); `decode`
-    turns compact batches (zone codes, float16 SAR) into float32 inputs on the device,
-    first thing."""
+) -> Callable[..., dict[str, tf.Tensor]]:
+    """A compiled distributed step ``(mask, target, epoch, step) -> {gen_total, gen_gan, gen_l1, disc}``.
+
+    `mask` and `target` are per-replica values from `strategy`'s distributed dataset;
+    `epoch` and `step` (0-based) key the noise. The step holds no state of its own:
+    all it changes lives in `nets` (and so in the checkpoint). `decode` turns compact
+    batches (zone codes, float16 SAR) into float32 inputs on the device, first thing.
+    """
     compute_gradients = make_gradient_fn(nets, loss_cfg, global_batch_size, jit_compile)
 
     def replica_step(mask, target, epoch, step):
@@ -157,4 +113,13 @@ def make_train_step(
         nets.discriminator_optimizer.apply_gradients(zip(disc_grads, nets.discriminator.trainable_variables))
         return losses
 
-    return TrainStep(strategy, replica_step)
+    @tf.function(reduce_retracing=True)
+    def distributed_step(mask, target, epoch, step):
+        per_replica = strategy.run(replica_step, args=(mask, target, epoch, step))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+    def train_step(mask, target, epoch, step):
+        # Tensors, not Python ints: a tf.function traces anew for every Python value.
+        return distributed_step(mask, target, tf.constant(epoch, tf.int32), tf.constant(step, tf.int32))
+
+    return train_step
