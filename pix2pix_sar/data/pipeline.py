@@ -30,6 +30,18 @@ from pix2pix_sar.data.zones import ZONE_CODES, ClassScheme
 READ_RECORDS = 64
 
 
+def _without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """`ds` with tf.data's autotuning off (AUTOTUNE parallelism is then the CPU count).
+
+    Its model thread sleeps ever longer between rounds and is only stopped when it
+    wakes: deleting the iterator at the end of a 90 s `orig` run waited 28-93 s for it
+    here (TF 2.21). These pipelines are a gather or one read per batch; nothing is
+    left to tune."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def encoding_table(scheme: ClassScheme) -> np.ndarray:
     """(256, channels) float32: row z is the scheme's encoding of zone code z (others 0)."""
     codes = np.array(ZONE_CODES, np.uint8)
@@ -109,7 +121,7 @@ class SplitFeeder:
         else:  # whole batches at once: one gather per batch
             ds = tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
             ds = ds.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.prefetch(prefetch) if prefetch else ds
+        return _without_autotune(ds.prefetch(prefetch) if prefetch else ds)
 
 
 class PackedFeeder:
@@ -185,4 +197,4 @@ class PackedFeeder:
             )
         if not compact:
             ds = ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.prefetch(prefetch) if prefetch else ds
+        return _without_autotune(ds.prefetch(prefetch) if prefetch else ds)

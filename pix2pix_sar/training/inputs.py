@@ -116,8 +116,12 @@ def distributed_epoch(
     compact: bool = False,
 ):
     """`epochs` epochs from `epoch` on as a distributed dataset of per-replica (mask, image)
-    batches, without the first `skip` steps; `compact` batches are decoded in the step
-    (``shard.feeder.decode``)."""
+    batches (with one replica, the plain dataset), without the first `skip` steps;
+    `compact` batches are decoded in the step (``shard.feeder.decode``)."""
+    if strategy.num_replicas_in_sync == 1:
+        # One replica takes the plain dataset: the distributed wrapper's iterator took
+        # 23-25 s to delete at the end of an `orig` run on this CPU (TF 2.21; 1 ms plain).
+        return worker_dataset(shard, global_batch, seed, epoch, flip, prefetch, skip, epochs, compact)
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         per_worker = shard.num_replicas // ctx.num_input_pipelines
@@ -126,9 +130,9 @@ def distributed_epoch(
         per_replica = ctx.get_per_replica_batch_size(global_batch)
         return worker_dataset(shard, per_replica, seed, epoch, flip, prefetch, skip, epochs, compact)
 
-    # Batches stay on the host until the step: they are compact (a few MB even at batch
-    # 64), and the per-device prefetch (a MultiDeviceIterator) took 3 to 33 s to delete
-    # at the end of a mirrored run on this CPU (6 ms without it).
+    # Batches stay on the host until the step: they are compact (a few MB even at
+    # batch 64), and with the per-device prefetch a mirrored run's iterator took 3-33 s
+    # to delete on this CPU (TF 2.21; 6 ms without it).
     return strategy.distribute_datasets_from_function(
         dataset_fn, tf.distribute.InputOptions(experimental_fetch_to_device=False)
     )
