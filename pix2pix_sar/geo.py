@@ -313,9 +313,15 @@ def warp_to_grid(path: str | Path, grid: Grid, nodata: float = 0) -> np.ndarray:
     src = _open(path)
     if src.RasterCount != 1:
         raise InputError(f"{path}: has {src.RasterCount} bands; a mask must have one band")
+    return _warp(path, src, grid, "near", nodata, "mask")
+
+
+def _warp(path, src: gdal.Dataset, grid: Grid, resampling: str, nodata: float, what: str, **options) -> np.ndarray:
+    """Band 1 of the open raster `src` (read from `path`) warped onto `grid` in memory;
+    pixels it does not cover get `nodata`."""
     if bool(src.GetProjection()) != bool(grid.crs_wkt):
         raise InputError(
-            f"{path}: one of the mask and the scene has no CRS, so they cannot be aligned; give both a CRS"
+            f"{path}: one of the {what} and the scene has no CRS, so they cannot be aligned; give both a CRS"
         )
     try:
         out = gdal.Warp(
@@ -326,9 +332,10 @@ def warp_to_grid(path: str | Path, grid: Grid, nodata: float = 0) -> np.ndarray:
             width=grid.width,
             height=grid.height,
             dstSRS=grid.crs_wkt or None,
-            resampleAlg="near",
+            resampleAlg=resampling,
             dstNodata=nodata,
             multithread=False,
+            **options,
         )
         return out.GetRasterBand(1).ReadAsArray()
     except RuntimeError as exc:
@@ -356,28 +363,9 @@ def warp_band(path: str | Path, grid: Grid, resampling: str) -> tuple[np.ndarray
     """
     if resampling not in CONTINUOUS_RESAMPLINGS:
         raise ValueError(f"resampling {resampling!r} is not one of {CONTINUOUS_RESAMPLINGS}")
-    src = _open(path)
-    if bool(src.GetProjection()) != bool(grid.crs_wkt):
-        raise InputError(
-            f"{path}: one of the band and the scene has no CRS, so they cannot be aligned; give both a CRS"
-        )
-    try:
-        out = gdal.Warp(
-            "",
-            src,
-            format="MEM",
-            outputBounds=grid_bounds(grid),
-            width=grid.width,
-            height=grid.height,
-            dstSRS=grid.crs_wkt or None,
-            resampleAlg=resampling,
-            outputType=gdal.GDT_Float32,
-            dstNodata=float("nan"),  # NaN: never a real value, unlike 0 or -9999
-            multithread=False,
-        )
-        values = out.GetRasterBand(1).ReadAsArray().astype(np.float32, copy=False)
-    except RuntimeError as exc:
-        raise InputError(f"{path}: could not be warped onto the scene grid ({exc}); check its CRS") from None
+    # NaN marks what is missing: never a real value, unlike 0 or -9999.
+    values = _warp(path, _open(path), grid, resampling, float("nan"), "band", outputType=gdal.GDT_Float32)
+    values = values.astype(np.float32, copy=False)
     missing = ~np.isfinite(values)
     values[missing] = 0.0
     return values, missing
