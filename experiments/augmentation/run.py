@@ -34,12 +34,13 @@ import json
 import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,6 @@ SMOKE = Setup(
 
 #: Segmenter training conditions: name -> synthetic share (None: no synthetic data; 1.0: synthetic only).
 CONDITIONS = {"real": None, "real+syn 0.25": 0.25, "real+syn 0.5": 0.5, "synthetic": 1.0}
-
-
-def pix2pix_sar(*args) -> None:
-    """Run one pix2pix-sar command in this process; exit like the CLI on a user error."""
-    import click
-
-    from pix2pix_sar.cli.main import cli
-
-    args = [str(a) for a in args]
-    print("$ pix2pix-sar " + " ".join(args), flush=True)
-    try:
-        cli.main(args=args, prog_name="pix2pix-sar", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
 
 
 def default_data(out: Path, setup: Setup) -> Path:

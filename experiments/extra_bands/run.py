@@ -39,12 +39,13 @@ import json
 import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
 
 
 @dataclass(frozen=True)
@@ -91,21 +92,6 @@ SMOKE = Setup(
 CONDITIONS = {"no elevation": False, "with elevation": True}
 #: per_epoch.csv columns reported (evaluate --segmenter).
 METRICS = ("w1_db_rock", "spectral_distance_db", "seg_miou", "seg_mde_m", "seg_real_miou", "seg_real_mde_m")
-
-
-def pix2pix_sar(*args) -> None:
-    """Run one pix2pix-sar command in this process; exit like the CLI on a user error."""
-    import click
-
-    from pix2pix_sar.cli.main import cli
-
-    args = [str(a) for a in args]
-    print("$ pix2pix-sar " + " ".join(args), flush=True)
-    try:
-        cli.main(args=args, prog_name="pix2pix-sar", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
 
 
 def make_data(out: Path, setup: Setup) -> tuple[Path, Path]:

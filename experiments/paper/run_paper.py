@@ -18,8 +18,9 @@ epochs with 8 base filters; it checks the flow, not the paper's numbers.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = ("orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50")
@@ -27,20 +28,6 @@ VARIANTS = ("orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50")
 PAPER_EPOCH = 210
 SMOKE_VARIANTS = ("orig", "gen5")
 SMOKE_FIT = ("--epochs", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8")
-
-
-def pix2pix_sar(*args: str) -> None:
-    """Run one pix2pix-sar command in this process; exit like the CLI on a user error."""
-    import click
-
-    from pix2pix_sar.cli.main import cli
-
-    print("$ pix2pix-sar " + " ".join(args), flush=True)
-    try:
-        cli.main(args=list(args), prog_name="pix2pix-sar", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -62,3 +62,16 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     )
     logging.getLogger("pix2pix_sar").setLevel(level)
     ctx.obj = CliState(verbose=verbose, quiet=quiet)
+
+
+def run_in_process(*args) -> None:
+    """Run one pix2pix-sar command in this process, as typed (experiments chain commands
+    this way so TensorFlow starts once); a user error prints its line and exits like the
+    console command."""
+    args = [str(a) for a in args]
+    print("$ pix2pix-sar " + " ".join(args), flush=True)
+    try:
+        cli.main(args=args, prog_name="pix2pix-sar", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
