@@ -246,7 +246,7 @@ class Variant:
     overrides: Mapping[str, Mapping[str, Any]]
 
 
-#: The five variants of the paper (Sec. III-B), registered in one place.
+#: The five variants of the paper (Sec. III-B) and our whole-scene variant, registered in one place.
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (

@@ -66,8 +66,10 @@ def command(ctx, run, data, batch_size, segmenter, split, seed, input_mode):
 
     Writes RUN/eval/per_image.csv, per_epoch.csv (means, std, SAR statistics) and
     curves.png. Snapshots already evaluated are skipped, so rerun it as training
-    goes on. Generation uses the same rule as preview and generation (per-image
-    BatchNorm, dropout on, seeded by --seed).
+    goes on. Generation uses the same rule as preview and generation: the generator
+    runs as in training (each image's own normalisation statistics where the variant
+    has normalisation, its noise on: keyed dropout, or the scene variant's coordinate noise),
+    seeded by --seed.
 
     With --segmenter, per_epoch.csv gains seg_miou and seg_mde_m (the segmenter on
     each snapshot's images against their masks) and seg_real_miou / seg_real_mde_m

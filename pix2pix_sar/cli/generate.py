@@ -34,8 +34,16 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
     help="With --as-dataset: ours (a patch dataset for 'fit') or caffe (whole images, zones and fronts as "
     "PNGs in the CaFFe benchmark's layout, for CaFFe readers and 'prepare --caffe').",
 )
-@click.option("--tile", type=int, help="Tile size in pixels (default: the run's patch size).")
-@click.option("--overlap", type=int, help="Tile overlap in pixels, blended smoothly (default: a quarter of the tile).")
+@click.option(
+    "--tile",
+    type=int,
+    help="Tile size in pixels (default: the run's patch size; 'scene' runs: the mask plus margins, up to 512).",
+)
+@click.option(
+    "--overlap",
+    type=int,
+    help="Tile overlap in pixels, blended smoothly (default: a quarter of the tile; 'scene' runs crop instead).",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Tiles per generator call.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator's dropout noise.")
 @click.option("--xla/--no-xla", default=None, help="XLA-compile generation (default: on for GPU, off on CPU).")
@@ -92,9 +100,10 @@ def command(
 
     Masks hold CaFFe zone codes (0 no data, 64 rock, 127 glacier, 254 ocean) or,
     with --mask-values binary, 0 = ocean and 1/255 = land; any width and height,
-    GeoTIFF or PNG. Large masks are generated in overlapping,
-    batched tiles blended with a smooth window; GeoTIFF outputs keep the mask's CRS
-    and geotransform, with no-data where the mask has no data.
+    GeoTIFF or PNG. Large masks are generated in overlapping, batched tiles: patch
+    variants blend tiles with a smooth window; 'scene' runs generate each tile with a
+    margin and keep its centre, so tiled output equals whole-mask output. GeoTIFF
+    outputs keep the mask's CRS and geotransform, with no-data where the mask has no data.
     """
     if (out is None) == (dataset_out is None):
         raise click.UsageError("give exactly one of --out and --as-dataset")

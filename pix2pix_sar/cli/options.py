@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import click
 
-from pix2pix_sar.config import INPUT_MODES
+from pix2pix_sar.config import INPUT_MODES, VARIANTS
 from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted
 
 log = logging.getLogger("pix2pix_sar")
@@ -45,7 +45,7 @@ variant_opt = click.option(
     "--variant",
     default="orig",
     show_default=True,
-    help="Named variant: orig, gen5, dis3, l1_1_gan100, l1_50_gan50 (see 'pix2pix-sar variants').",
+    help=f"Named variant: {', '.join(VARIANTS)} (see 'pix2pix-sar variants').",
 )
 config_opt = click.option(
     "--config",

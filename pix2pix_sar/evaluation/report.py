@@ -291,8 +291,9 @@ then each run's generated image.
   to `skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, data_range=1)`; the 5-pixel border is excluded, as there.
 - Generated images follow the project's one generation rule (`pix2pix_sar/models/inference.py`):
-  BatchNorm with each image's own statistics and dropout on, as in pix2pix; dropout is seeded,
-  so rerunning gives the same numbers.
+  the generator runs as in training, as in pix2pix: normalisation (where the variant has any) with
+  each image's own statistics, and its noise on (keyed dropout; `scene`: coordinate noise). The
+  noise is seeded, so rerunning gives the same numbers.
 """
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
