@@ -39,7 +39,7 @@ demo: $(STAMP)
 	$(CLI) fit --data $(DEMO_DIR)/dataset --out $(DEMO_DIR)/run --variant $(DEMO_VARIANT) \
 		--config experiments/demo/config.yaml
 	$(CLI) generate $(DEMO_DIR)/scene/zones.tif --run $(DEMO_DIR)/run --out $(DEMO_DIR)/generated_scene.tif --overwrite
-	$(CLI) masks $(DEMO_DIR)/masks --width 768 --height 512 --icebergs 12 --seed 3 --overwrite
+	$(CLI) masks $(DEMO_DIR)/masks --width 768 --height 512 --seed 3 --overwrite
 	$(CLI) generate $(DEMO_DIR)/masks/mask_0000.tif --run $(DEMO_DIR)/run --out $(DEMO_DIR)/generated_new_glacier.tif \
 		--overwrite
 	$(CLI) preview $(DEMO_DIR)/run --out $(DEMO_DIR)/preview.png --count 4 \

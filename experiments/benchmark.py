@@ -372,7 +372,7 @@ def main() -> None:
             keras.utils.set_random_seed(0)
             with strategy.scope():
                 nets = build_pix2pix(cfg, precision)
-            step = make_train_step(strategy, nets, cfg.loss, batch, jit_compile=xla == "on")
+            step = make_train_step(strategy, nets, cfg.loss, batch, mask_channels=1, jit_compile=xla == "on")
             dist = strategy.experimental_distribute_values_from_function(
                 lambda ctx: tuple(
                     tf.constant(a[ctx.replica_id_in_sync_group :: ctx.num_replicas_in_sync]) for a in (masks, images)

@@ -80,7 +80,7 @@ def timing(args) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="genbench."))
     run = make_run(tmp / "run", [f"model.patch_size={args.tile}"])
     gen = RunGenerator(run, seed=0)
-    zones = draw_mask(MaskShape(args.size, args.size, icebergs=20), seed=0)
+    zones = draw_mask(MaskShape(args.size, args.size), seed=0)
     encoded = gen.scheme.encode(zones)
     settings = TileSettings(args.tile, args.overlap, args.batch_size)
     plan = gen.plan(args.size, args.size, settings)
@@ -140,7 +140,7 @@ def scene(args) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="genscene."))
     run = make_run(tmp / "run", ["model.patch_size=256", "model.base_filters=8"])
     # A scene-sized mask written in row blocks (a drawn 1024 scene repeated).
-    block = draw_mask(MaskShape(1024, 1024, icebergs=10), seed=1)
+    block = draw_mask(MaskShape(1024, 1024), seed=1)
     row = np.tile(block, (1, -(-width // 1024)))[:, :width]
     grid = geo.Grid(geo.crs_from_user("EPSG:3031"), (-2_430_000.0, 40.0, 0.0, 1_320_000.0, 0.0, -40.0), width, height)
     mask = tmp / "scene_mask.tif"

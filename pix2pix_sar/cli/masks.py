@@ -27,7 +27,12 @@ from pix2pix_sar.cli.options import overwrite_opt, user_errors
 @click.option("--fjord-width", type=float, help="Fjord width at mid-length, fraction of the width [drawn: 0.25-0.5].")
 @click.option("--coast", type=float, help="Where the fjord walls end, fraction along the flow [drawn: 0.8-0.95].")
 @click.option(
-    "--icebergs", type=click.IntRange(0), default=0, show_default=True, help="Icebergs in front of the glacier."
+    "--icebergs",
+    type=click.IntRange(0),
+    default=0,
+    deprecated="It has no effect: icebergs are ocean (254) in CaFFe masks, as in synth.",
+    help="Kept for old command lines; masks cannot show icebergs, and the generator puts "
+    "ice into the ocean as it learned from the training scenes.",
 )
 @click.option(
     "--orientation",
@@ -66,10 +71,11 @@ def command(
     advance,
     overwrite,
 ):
-    """Write glacier zone masks into the folder OUT (CaFFe codes: 64 rock, 127 glacier, 254 ocean).
+    """Write glacier zone masks into the folder OUT (CaFFe codes: 64 rock, 127 glacier,
+    254 ocean, including melange and icebergs).
 
     New scenes: fjord walls of rock, a glacier tongue whose calving front lies at
-    --front with --roughness, ocean beyond the coast, optional icebergs. Parameters
+    --front with --roughness, ocean beyond the coast. Parameters
     not given are drawn per mask from the ranges shown. With --from MASK: variants of
     a real mask whose front is advanced or retreated by --advance and roughened by
     --roughness (each variant a different roughness draw).
@@ -99,7 +105,6 @@ def command(
             front_roughness=rough,
             fjord_width=fjord_width,
             coast=coast,
-            icebergs=icebergs,
             orientation=orientation,
         )
     click.echo(f"{len(paths)} mask(s) in {out}")

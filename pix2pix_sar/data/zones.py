@@ -1,7 +1,14 @@
 """Zone masks (CaFFe convention) and how they are fed to the generator.
 
-Zone codes: 0 = no data, 64 = rock, 127 = glacier, 254 = ocean and ice melange.
-The paper's input has two classes: land (rock + glacier) and ocean.
+Zone codes: 0 = no data, 64 = rock, 127 = glacier, 254 = ocean (including ice melange
+and icebergs, as in CaFFe). The paper's input has two classes: land (rock + glacier)
+and ocean.
+
+Which pixels count (in the GAN's losses, metrics, generated outputs and previews) is
+decided here and nowhere else: :func:`valid_zones` on zone codes, :func:`valid_pixels`
+on an encoded generator input (its mask channels only; extra bands never decide it).
+The segmenter's labels come from :meth:`ClassScheme.label_table`, where no data has
+no class (-1): the same rule on zone codes.
 """
 
 from __future__ import annotations
@@ -45,6 +52,33 @@ def front_mask(zones: np.ndarray) -> np.ndarray:
     near_ocean[:, 1:] |= ocean[:, :-1]
     near_ocean[:, :-1] |= ocean[:, 1:]
     return (zones == GLACIER) & near_ocean
+
+
+def valid_zones(zones: np.ndarray) -> np.ndarray:
+    """(...) bool: True where the zone code is not no data (0). The one rule for which
+    pixels count, wherever zone codes are at hand; :func:`valid_pixels` is the same rule
+    for an encoded generator input."""
+    return np.asarray(zones) != NODATA
+
+
+def valid_pixels(inputs, mask_channels: int):
+    """(N, H, W, 1) float32 0/1: 1 where the pixel has data, from a generator input
+    (N, H, W, C) whose first `mask_channels` channels are the class scheme's encoding
+    and whose other channels (extra bands, -1 at no-data pixels) are ignored.
+
+    Every scheme encodes no data as all-zero mask channels and every class with a
+    non-zero one, so this is :func:`valid_zones` of the zones the input was encoded
+    from. A numpy array gives a numpy array; anything else (a TensorFlow tensor, also
+    inside a tf.function) is computed with TensorFlow ops."""
+    if isinstance(mask_channels, bool) or int(mask_channels) != mask_channels or mask_channels < 1:
+        raise ValueError(f"mask_channels must be a positive int (the class scheme's channels), got {mask_channels!r}")
+    mask_channels = int(mask_channels)
+    if isinstance(inputs, np.ndarray):
+        return np.any(inputs[..., :mask_channels] != 0, axis=-1, keepdims=True).astype(np.float32)
+    import tensorflow as tf
+
+    masks = inputs[..., :mask_channels]
+    return tf.cast(tf.reduce_any(tf.not_equal(masks, tf.zeros([], masks.dtype)), axis=-1, keepdims=True), tf.float32)
 
 
 def encode_binary(zones: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ All metrics compare images scaled to [0, 1] (:func:`to_unit` maps the model's
 * MAE: mean absolute difference.
 
 **No-data never counts.** Every metric takes an optional validity mask `valid`
-(nonzero = valid; in evaluation ``zones != 0``), and invalid pixels are ignored,
+(nonzero = valid; in evaluation :func:`pix2pix_sar.data.zones.valid_zones` of the
+zone codes, never the input channels), and invalid pixels are ignored,
 whatever values the images hold there:
 
 * Dice and MAE sum over valid pixels only.

@@ -9,7 +9,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
-from pix2pix_sar.data.zones import NODATA, class_scheme
+from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.evaluation.figures import plot_image_grid
 from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image, read_zones
@@ -50,6 +50,7 @@ def write_preview(
     extras = select_bands(split.extras, load_info(data_dir).band_names, info.band_names, str(data_dir))
     masks = encode_inputs(scheme, split.zones[pick], None if extras is None else extras[pick])
     outputs = generate_images(generator, masks, patch_keys(seed, pick), cfg=run.load_config().model)
+    outputs = np.where(valid_zones(split.zones[pick])[..., None], outputs, -1.0)  # no data as in the target
     columns = [("target", split.images[pick]), (f"generated (epoch {epoch})", outputs)]
     panel = _whole_scene(run, epoch, seed, *scene) if scene is not None else None
     return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick], scene=panel)
@@ -65,7 +66,8 @@ def _whole_scene(run: RunFolder, epoch: int, seed: int, zones_path, sar_path):
             "give the scene's own zones"
         )
     scaling = run.dataset_info().scaling
-    real = np.where(zones == NODATA, -1.0, scaling.to_model(sar))
+    valid = valid_zones(zones)
+    real = np.where(valid, scaling.to_model(sar), -1.0)
     generator = RunGenerator(run.path, epoch, seed)
-    generated = np.where(zones == NODATA, -1.0, generate_image(generator, zones, TileSettings(seed=seed)))
+    generated = np.where(valid, generate_image(generator, zones, TileSettings(seed=seed)), -1.0)
     return zones, real, generated

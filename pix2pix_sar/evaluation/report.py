@@ -17,10 +17,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
-from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
 from pix2pix_sar.evaluation.preview import pick_patches
@@ -196,7 +198,8 @@ def _example_grid(
             masks = encode_inputs(scheme, split.zones[pick], None if extras is None else extras[pick])
             generator = load_generator(run.run.find_snapshot(epoch)[1])
             keys = patch_keys(seed, pick)
-            columns.append((run.label, generate_images(generator, masks, keys, cfg=run.run.load_config().model)))
+            images = generate_images(generator, masks, keys, cfg=run.run.load_config().model)
+            columns.append((run.label, np.where(valid_zones(split.zones[pick])[..., None], images, -1.0)))
     finally:
         tf_log.setLevel(level)
     return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick])

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pix2pix_sar.data.scaling import SarScaling
-from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
+from pix2pix_sar.data.zones import GLACIER, OCEAN, ROCK, valid_zones
 
 #: Zone classes compared separately, by the name used in CSV columns.
 SAR_CLASSES: dict[str, int] = {"ocean": OCEAN, "glacier": GLACIER, "rock": ROCK}
@@ -130,7 +130,7 @@ class SarStatistics:
             if radiometric:
                 self._enl_real[name].append(window_enl(real_lin, zones, code))
                 self._enl_gen[name].append(window_enl(gen_lin, zones, code))
-        whole = ~(zones == NODATA).any(axis=(1, 2))  # patches without any no-data pixel
+        whole = valid_zones(zones).all(axis=(1, 2))  # patches without any no-data pixel
         n = int(whole.sum())
         if n:
             real_spec, gen_spec = radial_power_spectrum(real_db[whole]), radial_power_spectrum(gen_db[whole])

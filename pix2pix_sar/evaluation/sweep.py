@@ -51,7 +51,7 @@ from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import SPLITS, load_info, load_manifest, load_split, pixel_sizes_of
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.packed import PackedSplit, choose_input, memory_bytes
-from pix2pix_sar.data.zones import NODATA, class_scheme
+from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.evaluation.figures import plot_curves
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
@@ -336,7 +336,7 @@ def evaluate_run(
                 tf.constant(encode_inputs(scheme, zones, extras), tf.float32),
                 tf.constant(keys[start:stop], tf.int32),
                 tf.constant(targets, tf.float32),
-                tf.constant((zones != NODATA)[..., None], tf.float32),
+                tf.constant(valid_zones(zones)[..., None], tf.float32),
             )
             for name, value in zip(IMAGE_METRICS, values):
                 metrics[name].append(value.numpy())

@@ -32,7 +32,7 @@ from pix2pix_sar.atomic import already_exists, atomic_dir
 from pix2pix_sar.data.caffe import CAFFE_NAME, FRONT_SUFFIX, ZONES_SUFFIX, caffe_stem
 from pix2pix_sar.data.dataset import split_ids
 from pix2pix_sar.data.scaling import SarScaling
-from pix2pix_sar.data.zones import NODATA, front_mask
+from pix2pix_sar.data.zones import front_mask, valid_zones
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.generation.export import is_export
 from pix2pix_sar.generation.generate import (
@@ -132,7 +132,7 @@ def generate_caffe_set(
             split = "test" if is_test[i] else "train"
             zones = read_zones(mask, None, mask_values)
             image = caffe_dn(generate_image(gen, zones, settings), gen.scaling)
-            image[zones == NODATA] = 0
+            image[~valid_zones(zones)] = 0
             _write_png(folder.path / "sar_images" / split / f"{name}.png", image, grid)
             _write_png(folder.path / "zones" / split / f"{name}{ZONES_SUFFIX}.png", zones, grid)
             front = np.where(front_mask(zones), 255, 0).astype(np.uint8)

@@ -38,7 +38,7 @@ from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
 from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
-from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ClassScheme, check_zones, class_scheme
+from pix2pix_sar.data.zones import GLACIER, OCEAN, ClassScheme, check_zones, class_scheme, valid_zones
 from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 from pix2pix_sar.generation.export import ExportedModel, is_export
@@ -247,13 +247,13 @@ class _BandSource:
         in a prepared patch); a band without data where the mask has data is refused."""
         resampling = choose_resampling(geo.raster_info(self.raster)[0], grid)
         values, missing = band_on_grid(self.raster, grid, resampling, zones)
-        gaps = missing & (zones != NODATA)
+        gaps = missing & valid_zones(zones)
         if gaps.any():
             raise InputError(
                 f"band {self.scaling.name}: {self.raster} does not cover {mask} ({int(gaps.sum())} pixels without "
                 "data outside the ocean); give a raster that covers the whole mask"
             )
-        return np.where(zones == NODATA, np.float32(-1.0), self.scaling.to_model(values))
+        return np.where(valid_zones(zones), self.scaling.to_model(values), np.float32(-1.0))
 
 
 def check_band_coverage(mask: Path, grid: geo.Grid, bands: list[_BandSource], mask_values: str = "zones") -> None:
@@ -389,7 +389,7 @@ def generate_file(
         for row_off, block in plan.generate(rows.encoded, gen.generate_batch, settings.batch_size, on_tile):
             zones = rows.zones(row_off, block.shape[0])
             values = encoding.convert(block)
-            writer.write_rows(row_off, np.where(zones == NODATA, encoding.dtype.type(encoding.nodata), values))
+            writer.write_rows(row_off, np.where(valid_zones(zones), values, encoding.dtype.type(encoding.nodata)))
         return writer.commit()
 
 
@@ -494,7 +494,7 @@ def generate_dataset(
         windows += [
             (i, c, r)
             for c, r in iter_windows(grid.width, grid.height, size, size)
-            if not (zones[r : r + size, c : c + size] == NODATA).any()
+            if valid_zones(zones[r : r + size, c : c + size]).all()
         ]
     if not windows:
         raise InputError(f"{input_path}: no {size}x{size} patch without no-data in the masks; give larger masks")

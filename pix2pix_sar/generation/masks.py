@@ -1,13 +1,14 @@
 """Artificial glacier zone masks, and perturbed real ones (unseen front positions).
 
     draw_mask(MaskShape(...), seed)        a new scene: fjord walls of rock, a glacier
-                                           tongue, its calving front, ocean, icebergs
+                                           tongue, its calving front, ocean
     move_front(zones, advance, roughness)  advance (+) or retreat (-) a real mask's
                                            calving front and roughen it
 
-Zone codes follow CaFFe (0 no data, 64 rock, 127 glacier, 254 ocean). Icebergs are
-small blobs of glacier ice (127) in the ocean in front of the glacier. Everything
-is deterministic by seed.
+Zone codes follow CaFFe (0 no data, 64 rock, 127 glacier, 254 ocean). CaFFe's ocean
+class includes ice melange and icebergs, as `synth`'s does, so a zone mask has no
+icebergs to draw: they are ocean (254), and the generator puts ice into the ocean as
+it learned from the training scenes. Everything is deterministic by seed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ class MaskShape:
     front_roughness  standard deviation of the front line around that position
     fjord_width      fjord width at mid-length (it widens toward the sea)
     coast            where the fjord walls end and open ocean begins (along the flow)
-    icebergs         number of icebergs in the ocean near the front
     orientation      flow direction in the image: down, right, up, left
     """
 
@@ -47,7 +47,6 @@ class MaskShape:
     front_roughness: float = 0.02
     fjord_width: float = 0.35
     coast: float = 0.85
-    icebergs: int = 0
     orientation: str = "down"
 
     def validate(self) -> "MaskShape":
@@ -66,7 +65,6 @@ class MaskShape:
                 f"fjord width {self.fjord_width}: must be between 0 and 1 (fraction of the width)",
             ),
             ("coast", 0.0 < self.coast <= 1.0, f"coast {self.coast}: must be in (0, 1]"),
-            ("icebergs", self.icebergs >= 0, f"icebergs {self.icebergs}: must be >= 0"),
             (
                 "orientation",
                 self.orientation in ORIENTATIONS,
@@ -99,15 +97,8 @@ def draw_mask(shape: MaskShape, seed: int = 0) -> np.ndarray:
 
     front = length * (shape.front_position + shape.front_roughness * power_noise((across,), 1.6, rng))[None, :]
     glacier = ~rock & (rows < front)
+    # Icebergs and melange are ocean (CaFFe): nothing to draw beyond the front.
     zones = np.where(rock, ROCK, np.where(glacier, GLACIER, OCEAN)).astype(np.uint8)
-
-    ocean = zones == OCEAN
-    for _ in range(shape.icebergs):
-        # Calved ice stays near the front: distance along the flow ~ exponential.
-        r0 = np.median(front) + rng.exponential(0.08 * length)
-        c0 = np.median(centre) + rng.normal(0, 0.5 * np.median(half_width))
-        radius = rng.uniform(1.0, max(1.5, 0.012 * across))
-        zones[ocean & ((rows - r0) ** 2 + (cols - c0) ** 2 < radius**2)] = GLACIER
     return np.ascontiguousarray(np.rot90(zones, turns))
 
 
@@ -118,7 +109,6 @@ def random_shape(rng: np.random.Generator, width: int, height: int, **fixed) -> 
         "front_roughness": rng.uniform(0.005, 0.04),
         "fjord_width": rng.uniform(0.25, 0.5),
         "coast": rng.uniform(0.8, 0.95),
-        "icebergs": 0,
         "orientation": "down",
     }
     drawn.update({k: v for k, v in fixed.items() if v is not None})

@@ -48,7 +48,7 @@ from typing import Iterable
 
 import numpy as np
 
-from pix2pix_sar.data.zones import NODATA
+from pix2pix_sar.data.zones import valid_zones
 from pix2pix_sar.generation.tiling import CropPlan, TilePlan
 
 
@@ -112,7 +112,7 @@ def grid_residual(image_db: np.ndarray, zones: np.ndarray, edge: int = 3) -> tup
     zones = np.asarray(zones)
     if image.ndim != 2 or image.shape != zones.shape:
         raise ValueError(f"image {image.shape} and zones {zones.shape} must be the same 2-D shape")
-    valid = (zones != NODATA) & np.isfinite(image)
+    valid = valid_zones(zones) & np.isfinite(image)
     if edge > 0:
         window = 2 * edge + 1  # one class over the whole (2 edge + 1)^2 window: max == min
         highest = ndimage.maximum_filter(zones, window, mode="nearest")

@@ -10,8 +10,9 @@ Batch size and replicas are throughput knobs: every normalisation is per image a
 every example's noise is keyed by (seed, epoch, step, global example index)
 (:func:`~pix2pix_sar.models.layers.training_keys`), so a step at batch N computes
 the mean of N batch-1 gradients, whatever the replica count. No-data pixels (zone 0:
-all mask channels 0) count in no loss, and the discriminator sees the real image's
-no-data value (-1) there in generated images too.
+all of the class scheme's `mask_channels` 0; extra bands after them never count,
+see :func:`~pix2pix_sar.data.zones.valid_pixels`) count in no loss, and the
+discriminator sees the real image's no-data value (-1) there in generated images too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from pix2pix_sar.config import LossConfig
+from pix2pix_sar.data.zones import valid_pixels
 from pix2pix_sar.models.layers import training_keys
 from pix2pix_sar.training.losses import discriminator_loss, generator_losses, hide_nodata
 
@@ -44,18 +46,17 @@ def _scale(optimizer, loss):
     return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
 
-def valid_pixels(mask: tf.Tensor) -> tf.Tensor:
-    """(N, H, W, 1) float32: 1 where the zone is not no-data (every encoding gives
-    no-data all-zero channels and every class a non-zero one)."""
-    return tf.cast(tf.reduce_any(tf.not_equal(mask, 0.0), axis=-1, keepdims=True), tf.float32)
+def make_gradient_fn(
+    nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int, *, mask_channels: int, jit_compile: bool = False
+):
+    """``(mask, target, keys) -> (losses, generator_grads, discriminator_grads)`` for one replica.
 
-
-def make_gradient_fn(nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int, jit_compile: bool = False):
-    """``(mask, target, keys) -> (losses, generator_grads, discriminator_grads)`` for one replica."""
+    `mask_channels`: how many of the input's leading channels are the class scheme's
+    encoding (the dataset's ``scheme.channels``); validity comes from those alone."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def compute_gradients(mask, target, keys):
-        valid = valid_pixels(mask)
+        valid = valid_pixels(mask, mask_channels)
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             fake = nets.generator([mask, keys], training=True)
             judged_fake = hide_nodata(fake, valid)
@@ -91,6 +92,8 @@ def make_train_step(
     nets: Pix2Pix,
     loss_cfg: LossConfig,
     global_batch_size: int,
+    *,
+    mask_channels: int,
     seed: int = 0,
     jit_compile: bool = False,
     decode: Callable | None = None,
@@ -101,8 +104,11 @@ def make_train_step(
     `epoch` and `step` (0-based) key the noise. The step holds no state of its own:
     all it changes lives in `nets` (and so in the checkpoint). `decode` turns compact
     batches (zone codes, float16 SAR) into float32 inputs on the device, first thing.
+    `mask_channels`: the class scheme's channels at the front of `mask` (extra bands follow).
     """
-    compute_gradients = make_gradient_fn(nets, loss_cfg, global_batch_size, jit_compile)
+    compute_gradients = make_gradient_fn(
+        nets, loss_cfg, global_batch_size, mask_channels=mask_channels, jit_compile=jit_compile
+    )
 
     def replica_step(mask, target, epoch, step):
         if decode is not None:

@@ -38,12 +38,30 @@ def test_drawn_front_lies_where_asked_and_roughness_roughens_it(front):
 
 
 def test_masks_are_deterministic_by_seed_and_oriented():
-    shape = MaskShape(96, 64, icebergs=4)
+    shape = MaskShape(96, 64)
     np.testing.assert_array_equal(draw_mask(shape, 1), draw_mask(shape, 1))
     assert (draw_mask(shape, 1) != draw_mask(shape, 2)).any()
     right = draw_mask(MaskShape(96, 64, orientation="right"), 1)
     assert right.shape == (64, 96)
     assert (right[:, 0] != OCEAN).all() and (right[:, -1] == OCEAN).all()  # head on the left, sea on the right
+
+
+def test_icebergs_stay_ocean_as_in_caffe_and_leave_no_glacier_in_the_ocean(tmp_path):
+    from scipy import ndimage
+
+    shape = ["--count", 3, "--width", 160, "--height", 120, "--seed", 5]
+    plain = run_cli("masks", tmp_path / "plain", *shape)
+    bergs = run_cli("masks", tmp_path / "bergs", *shape, "--icebergs", 12)
+    assert plain.exit_code == 0 and bergs.exit_code == 0, bergs.output
+    assert "no effect" in bergs.output  # the deprecation says what the option does now
+    for name in ("mask_0000.tif", "mask_0001.tif", "mask_0002.tif"):
+        zones = geo.read_raster(tmp_path / "bergs" / name)[0]
+        pieces, count = ndimage.label(zones == GLACIER)
+        for k in range(1, count + 1):  # no glacier blob afloat: every piece touches rock or the tongue
+            piece = pieces == k
+            around = ndimage.binary_dilation(piece) & ~piece
+            assert not (zones[around] == OCEAN).all(), f"{name}: glacier piece {k} lies in the ocean"
+        np.testing.assert_array_equal(zones, geo.read_raster(tmp_path / "plain" / name)[0])
 
 
 @pytest.mark.parametrize("advance", [6, -6])
@@ -58,7 +76,7 @@ def test_move_front_shifts_it_by_the_distance(advance):
 
 
 def test_masks_cli_then_generate_as_dataset_then_fit(tiny_run, tmp_path):
-    result = run_cli("masks", tmp_path / "masks", "--count", 2, "--size", 64, "--seed", 7, "--icebergs", 2)
+    result = run_cli("masks", tmp_path / "masks", "--count", 2, "--size", 64, "--seed", 7)
     assert result.exit_code == 0, result.output
     paths = sorted((tmp_path / "masks").iterdir())
     assert [p.name for p in paths] == ["mask_0000.tif", "mask_0001.tif"]

@@ -59,8 +59,8 @@ def test_a_step_at_batch_n_is_the_mean_of_n_batch_one_steps():
     masks = np.sign(rng.standard_normal((4, 32, 32, 1))).astype(np.float32)
     targets = rng.uniform(-1, 1, (4, 32, 32, 1)).astype(np.float32)
     keys = tf.constant(patch_keys(0, np.arange(4)))
-    _, gen_batch, disc_batch = make_gradient_fn(nets, cfg.loss, 4)(masks, targets, keys)
-    single = make_gradient_fn(nets, cfg.loss, 1)
+    _, gen_batch, disc_batch = make_gradient_fn(nets, cfg.loss, 4, mask_channels=1)(masks, targets, keys)
+    single = make_gradient_fn(nets, cfg.loss, 1, mask_channels=1)
     parts = [single(masks[i : i + 1], targets[i : i + 1], keys[i : i + 1]) for i in range(4)]
     for batch_grads, index in ((gen_batch, 1), (disc_batch, 2)):
         for g, *singles in zip(batch_grads, *(p[index] for p in parts), strict=True):
