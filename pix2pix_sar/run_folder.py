@@ -113,23 +113,68 @@ class RunFolder:
                 raise RunStateError(f"{self.run_json}: missing, so the dataset is unknown; pass --data DATASET")
             return Path(json.loads(self.run_json.read_text())["dataset"])
         data_dir = Path(override)
-        run_info, data_info = self.dataset_info(), load_info(data_dir)
-        ours, theirs = run_info.scaling, data_info.scaling
-        if theirs != ours:
+        differences = dataset_differences(self.dataset_info(), load_info(data_dir))
+        if differences:
             raise InputError(
-                f"{data_dir / 'dataset.json'}: SAR scaling {theirs} differs from the run's "
-                f"{ours}; use a dataset prepared like the training one"
-            )
-
-        def bands(info: DatasetInfo) -> str:
-            return ", ".join(f"{b.name} {b.low:g}..{b.high:g}" for b in info.extra_bands) or "none"
-
-        if bands(data_info) != bands(run_info):
-            raise InputError(
-                f"{data_dir / 'dataset.json'}: extra bands ({bands(data_info)}) differ from the run's "
-                f"({bands(run_info)}); use a dataset prepared like the training one"
+                f"{data_dir / 'dataset.json'}: scaled otherwise than the run's dataset ({'; '.join(differences)}; "
+                f"dataset vs run); prepare the scenes with 'pix2pix-sar prepare --scaling-from {self.path}'"
             )
         return data_dir
+
+    def check_resume_data(self, data_dir: str | Path) -> None:
+        """Refuse to continue training on a dataset scaled otherwise than the run's
+        dataset.json (before anything is written): see :func:`check_resume_data`."""
+        check_resume_data(self.path, self.dataset_json, data_dir)
+
+
+def dataset_differences(run_info: DatasetInfo, data_info: DatasetInfo, *, writing: bool = False) -> list[str]:
+    """What in `data_info` (a dataset) differs from `run_info` (a run's dataset.json) in
+    how a model trained on the run reads it: patch size, SAR units and clip range, the extra
+    bands (names, order, ranges). With `writing`, also the type and no-data value images are
+    written back in (a resume rewrites the run's dataset.json, which its snapshots write by).
+    Each as "what <dataset> vs <run>"; empty when they agree.
+
+    Not compared: how the scaling was found (percentiles, sources, seeds, AOI), and the class
+    scheme (masks hold zone codes; the run's scheme encodes them)."""
+    ours, theirs = run_info.scaling, data_info.scaling
+    found = []
+    if data_info.patch_size != run_info.patch_size:
+        found.append(f"patch size {data_info.patch_size} vs {run_info.patch_size}")
+    if theirs.units != ours.units:
+        found.append(f"units {theirs.units} vs {ours.units}")
+    if (theirs.db_min, theirs.db_max) != (ours.db_min, ours.db_max):
+        found.append(f"clip range {theirs.db_min:g}..{theirs.db_max:g} vs {ours.db_min:g}..{ours.db_max:g}")
+    if writing and theirs.dtype != ours.dtype:
+        found.append(f"output type {theirs.dtype} vs {ours.dtype}")
+    if writing and theirs.nodata != ours.nodata:
+        found.append(f"no-data {_value(theirs.nodata)} vs {_value(ours.nodata)}")
+    if data_info.band_names != run_info.band_names:
+        found.append(f"bands {', '.join(data_info.band_names) or 'none'} vs {', '.join(run_info.band_names) or 'none'}")
+    else:
+        for a, b in zip(data_info.extra_bands, run_info.extra_bands):
+            if (a.low, a.high) != (b.low, b.high):
+                found.append(f"band {a.name} range {a.low:g}..{a.high:g} vs {b.low:g}..{b.high:g}")
+    return found
+
+
+def _value(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+def check_resume_data(run_path: Path, dataset_json: Path, data_dir: str | Path) -> None:
+    """A run continues on data scaled like the data it started on: a resume rewrites
+    RUN/dataset.json from the dataset, and the snapshots already saved would then write
+    images in the new units or range. `dataset_json`: the run's (absent: a new run)."""
+    if not dataset_json.exists():
+        return
+    run_info = DatasetInfo.from_dict(json.loads(dataset_json.read_text()), str(dataset_json))
+    differences = dataset_differences(run_info, load_info(data_dir), writing=True)
+    if differences:
+        raise RunStateError(
+            f"{Path(data_dir) / 'dataset.json'}: scaled otherwise than the data {run_path} was trained on "
+            f"({'; '.join(differences)}; dataset vs run), so its snapshots would write images in the new scaling; "
+            f"resume with the data it was trained on, or start a new run with another --out"
+        )
 
 
 def rewind_history(path: Path, last: int) -> None:
@@ -197,6 +242,10 @@ class SegRunFolder:
         if not self.dataset_json.exists():
             raise RunStateError(f"{self.dataset_json}: missing; the segmenter run folder is incomplete")
         return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
+
+    def check_resume_data(self, data_dir: str | Path) -> None:
+        """Refuse to continue on a first dataset scaled otherwise than SEGRUN/dataset.json."""
+        check_resume_data(self.path, self.dataset_json, data_dir)
 
     def fingerprint(self) -> str:
         """SHA-256 of the trained model file: which segmenter, exactly."""

@@ -53,6 +53,25 @@ config_opt = click.option(
     type=click.Path(dir_okay=False),
     help="YAML file of overrides ({section: {key: value}}), applied after the variant.",
 )
+scaling_from_opt = click.option(
+    "--scaling-from",
+    type=click.Path(file_okay=False),
+    metavar="RUN|DATASET",
+    help="Copy the units, clip range, extra-band ranges and class scheme (and the patch size, unless given) "
+    "from a run folder or a dataset folder instead of computing them from these scenes: for held-out "
+    "scenes a trained run is to be evaluated on ('evaluate RUN --data').",
+)
+
+
+def given_here(ctx: click.Context, name: str) -> bool:
+    """Whether the user set parameter `name` on the command line (or through the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source not in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
+
+
 set_opt = click.option(
     "--set",
     "assignments",

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from pix2pix_sar.cli.options import overwrite_opt, patch_size_opt, seed_opt, user_errors
+from pix2pix_sar.cli.options import (
+    given_here,
+    overwrite_opt,
+    patch_size_opt,
+    scaling_from_opt,
+    seed_opt,
+    user_errors,
+)
 
 UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
 
@@ -73,10 +80,13 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     "or a folder where scene NAME.tif pairs with NAME_<band>.tif. Warped onto each scene (average where "
     "finer, bilinear where coarser); no data over the ocean counts as 0.",
 )
+@scaling_from_opt
 @seed_opt
 @overwrite_opt
+@click.pass_context
 @user_errors
 def command(
+    ctx,
     sar,
     mask,
     labels,
@@ -95,6 +105,7 @@ def command(
     classes,
     band,
     extras,
+    scaling_from,
     seed,
     overwrite,
 ):
@@ -105,10 +116,11 @@ def command(
     pix2pix-sar prepare --sar scenes/ --labels zones.gpkg --label-field class --aoi aoi.geojson --out DATASET
     pix2pix-sar prepare --caffe CaFFe/ --out DATASET
     pix2pix-sar prepare --sar S.tif --mask S_zones.tif --extra dem=copdem.tif --out DATASET
+    pix2pix-sar prepare --sar HELD_OUT.tif --mask HELD_OUT_zones.tif --scaling-from RUN --out DATASET
     """
     from pix2pix_sar.data.dataset import load_manifest
     from pix2pix_sar.data.extra_bands import ExtraBandInput
-    from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
+    from pix2pix_sar.data.prepare import PrepareOptions, ScalingSource, prepare_scenes
     from pix2pix_sar.data.scenes import AreaOfInterest, VectorLabels, pair_scenes
 
     if bool(sar) == bool(caffe):
@@ -122,6 +134,10 @@ def command(
     if caffe and extras:
         raise click.UsageError("--extra applies to georeferenced --sar scenes; CaFFe's images have no CRS to warp to")
     bands = [ExtraBandInput.parse(text) for text in extras]
+    source = ScalingSource.load(scaling_from) if scaling_from else None
+    if source is not None:  # what the command line leaves out follows the source
+        patch_size = patch_size if given_here(ctx, "patch_size") else source.info.patch_size
+        classes = classes if given_here(ctx, "classes") else source.info.classes
     given = dict(
         patch_size=patch_size,
         stride=stride,
@@ -140,6 +156,8 @@ def command(
     else:
         options = PrepareOptions(**{k: v for k, v in given.items() if v is not None})
     options.check()  # before the progress bar: a bad combination is reported alone
+    if source is not None:
+        source.check(options, [b.name for b in bands])
     with click.progressbar(length=1, label="preparing", show_pos=True, file=sys.stderr) as bar:
 
         def progress(done: int, total: int, what: str) -> None:
@@ -147,7 +165,9 @@ def command(
             bar.update(done - bar.pos)
 
         if caffe:
-            path = prepare_caffe(caffe, out, options=options, overwrite=overwrite, progress=progress)
+            path = prepare_caffe(
+                caffe, out, options=options, overwrite=overwrite, progress=progress, scaling_from=source
+            )
         else:
             area = None
             if aoi:
@@ -171,6 +191,7 @@ def command(
                 overwrite=overwrite,
                 progress=progress,
                 bands=bands,
+                scaling_from=source,
             )
     records = load_manifest(path)
     counts = {split: sum(r.split == split for r in records) for split in ("train", "val", "test")}

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, prepare_scenes
+from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, ScalingSource, prepare_scenes
 from pix2pix_sar.data.scenes import SceneInput
 from pix2pix_sar.errors import InputError
 
@@ -175,9 +175,11 @@ def prepare_caffe(
     options: PrepareOptions | None = None,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    scaling_from: ScalingSource | None = None,
 ) -> Path:
     """CaFFe (either layout) -> our dataset layout. `options.split_by` "source" keeps CaFFe's
-    splits (the original layout's validation drawn from its training images)."""
+    splits (the original layout's validation drawn from its training images); `scaling_from`
+    copies a run's scaling (e.g. to score it on CaFFe's test split)."""
     folder, layout = caffe_layout(root)
     images = find_caffe_images(folder)
     scenes = [SceneInput(i.sar, i.zones, i.split, i.resolution_m) for i in images]
@@ -187,4 +189,6 @@ def prepare_caffe(
         "glaciers": sorted({i.glacier for i in images}),
     }
     options = options if options is not None else caffe_options()
-    return prepare_scenes(scenes, out, options=options, overwrite=overwrite, progress=progress, extra=extra)
+    return prepare_scenes(
+        scenes, out, options=options, overwrite=overwrite, progress=progress, extra=extra, scaling_from=scaling_from
+    )

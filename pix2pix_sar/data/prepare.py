@@ -23,6 +23,7 @@ the source holds out for testing (CaFFe's test split) go to the test split whate
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.config import check_patch_size
-from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, PatchRecord, split_ids
+from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, PatchRecord, load_info, split_ids
 from pix2pix_sar.data.extra_bands import (
     BandScaling,
     ExtraBandInput,
@@ -111,6 +112,60 @@ class PrepareOptions:
                 f"(or --split-by source with --caffe), a --stride of at least {self.patch_size}, or --val-fraction 0",
             )
         class_scheme(self.classes, "--classes")
+
+
+@dataclass(frozen=True)
+class ScalingSource:
+    """Scaling to copy instead of computing it from the scenes (``prepare --scaling-from``):
+    the dataset.json of a run folder (the data the run was trained on) or of a dataset folder.
+
+    Copied: the SAR units and clip range, the extra bands' ranges (their resampling is what
+    the new scenes need) and the class scheme; the type and no-data value images are written
+    in stay the new scenes' own. Scenes prepared so can be scored by the run (``evaluate --data``)."""
+
+    path: Path
+    kind: str  # "run" or "dataset"
+    info: DatasetInfo
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ScalingSource":
+        path = Path(path)
+        if not (path / "dataset.json").is_file():
+            raise InputError(
+                f"{path}: {'has no dataset.json' if path.is_dir() else 'no such folder'}; give --scaling-from "
+                "a run folder ('pix2pix-sar fit --out') or a dataset folder ('pix2pix-sar prepare --out')"
+            )
+        return cls(path, "dataset" if (path / "manifest.csv").exists() else "run", load_info(path))
+
+    @property
+    def units(self) -> str:
+        return self.info.scaling.units
+
+    def check(self, options: PrepareOptions, band_names: list[str]) -> None:
+        """Refuse options that disagree with the copied scaling (before any scene is read)."""
+        where = self.path / "dataset.json"
+        if options.units not in ("auto", self.units):
+            raise InvalidValue(
+                "units",
+                f"{options.units} disagrees with {where} ({self.units}); "
+                f"drop --units or prepare without --scaling-from",
+            )
+        if options.classes != self.info.classes:
+            raise InvalidValue(
+                "classes",
+                f"{options.classes} disagrees with {where} ({self.info.classes}); "
+                f"drop --classes or prepare without --scaling-from",
+            )
+        if list(band_names) != self.info.band_names:
+            raise InvalidValue(
+                "extras",
+                f"bands {', '.join(band_names) or 'none'} differ from {where}'s "
+                f"({', '.join(self.info.band_names) or 'none'}); give the same --extra bands, in that order",
+            )
+
+    def record(self) -> dict:
+        """dataset.json's ``scaling_from``: where the scaling came from."""
+        return {"path": str(self.path.resolve()), "kind": self.kind}
 
 
 # --- The scene reader ----------------------------------------------------------------------
@@ -339,12 +394,16 @@ def prepare_scenes(
     progress: ProgressFn | None = None,
     extra: dict | None = None,
     bands: list[ExtraBandInput] = (),
+    scaling_from: ScalingSource | None = None,
 ) -> Path:
     """Patches of every scene inside the AOI, scaled with dataset-wide percentiles, split by `options.split_by`.
 
-    `extra` adds facts to dataset.json; `bands` are extra conditioning bands, written per patch."""
+    `extra` adds facts to dataset.json; `bands` are extra conditioning bands, written per patch;
+    `scaling_from` gives the scaling (units, clip range, band ranges, classes) instead of the percentiles."""
     options.check()
     check_unique([b.name for b in bands])
+    if scaling_from is not None:
+        scaling_from.check(options, [b.name for b in bands])
     if not scenes:
         raise InputError("no scenes given; pass --sar FILE (repeatable) or a folder")
     out = Path(out)
@@ -361,6 +420,8 @@ def prepare_scenes(
             opened.append(s)
             gaps.append(gap)
         _check_aoi_overlap(opened, gaps, aoi)
+        if scaling_from is not None:
+            _check_source_units(opened, scaling_from)
         units = {s.units for s in opened}
         if len(units) > 1:
             raise InputError(
@@ -388,10 +449,18 @@ def prepare_scenes(
                 + (f" and that the extra band(s) {', '.join(b.name for b in bands)} cover the scenes" if bands else "")
             )
         first = opened[0]
-        scaling = fit_scaling(
-            np.concatenate([x for x, _ in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
-        )
-        band_scalings = _fit_band_scalings(bands, opened, [b for _, b in samples])
+        if scaling_from is None:
+            scaling = fit_scaling(
+                np.concatenate([x for x, _ in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
+            )
+            band_scalings = _fit_band_scalings(bands, opened, [b for _, b in samples])
+        else:
+            scaling = dataclasses.replace(scaling_from.info.scaling, dtype=first.dtype, nodata=first.nodata)
+            band_scalings = tuple(
+                dataclasses.replace(b, resampling=_resampling_used(opened, k))
+                for k, b in enumerate(scaling_from.info.extra_bands)
+            )
+            log.info("scaling copied from %s", scaling_from.path)
         splits = assign_splits(opened, options)
         log.info(
             "kept %d patches (%s); %s range %.2f .. %.2f",
@@ -420,11 +489,22 @@ def prepare_scenes(
                     "band": opened[0].band,
                     **({"aoi": aoi.source} if aoi else {}),
                     **({"label_field": labels.field} if labels else {}),
+                    **({"scaling_from": scaling_from.record()} if scaling_from else {}),
                     **(extra or {}),
                 },
                 extra_bands=band_scalings,
             )
             return writer.commit(info)
+
+
+def _check_source_units(scenes: list[_Scene], source: ScalingSource) -> None:
+    """Scenes whose units were guessed must be in the units whose scaling is copied."""
+    for s in scenes:
+        if s.units != source.units:
+            raise InputError(
+                f"{s.input.sar}: looks like {s.units}, but {source.path / 'dataset.json'} scales {source.units}; "
+                f"pass --units {source.units} if the scene is in {source.units}, or convert it"
+            )
 
 
 def _check_aoi_overlap(scenes: list[_Scene], gaps: list[float], aoi: AreaOfInterest | None) -> None:
@@ -480,10 +560,14 @@ def _fit_band_scalings(
     scalings = []
     for k, band in enumerate(bands):
         values = np.concatenate([s[:, k] for s in samples if s.size])
-        resamplings = sorted({s.bands[k][1] for s in scenes if s.windows})
         units = band_units(scenes[0].bands[k][0])
-        scalings.append(fit_band_scaling(band.name, units, values, "+".join(resamplings)))
+        scalings.append(fit_band_scaling(band.name, units, values, _resampling_used(scenes, k)))
     return tuple(scalings)
+
+
+def _resampling_used(scenes: list[_Scene], k: int) -> str:
+    """How band `k` was resampled onto the scenes with patches (several: joined by '+')."""
+    return "+".join(sorted({s.bands[k][1] for s in scenes if s.windows}))
 
 
 def _scan(index: int, scene: _Scene, options: PrepareOptions, tick) -> tuple[np.ndarray, np.ndarray]:

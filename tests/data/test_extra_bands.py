@@ -174,5 +174,5 @@ def test_a_band_that_misses_the_scene_is_named_and_evaluation_data_must_have_the
     info = json.loads((plain / "dataset.json").read_text())
     (plain / "dataset.json").write_text(json.dumps({**info, "extra_bands": []}))
     assert RunFolder(run).dataset_dir(dem_dataset) == dem_dataset
-    with pytest.raises(InputError, match="extra bands \\(none\\) differ from the run's \\(dem 0\\.\\."):
+    with pytest.raises(InputError, match="scaled otherwise than the run's dataset \\(bands none vs dem;"):
         RunFolder(run).dataset_dir(plain)

@@ -180,3 +180,65 @@ def test_evaluate_on_the_test_split_and_splits_are_never_mixed(fresh_runs, tiny_
     assert "another split (val)" in run_cli("evaluate", other, "--data", data, "--split", "test").output
     result = run_cli("report", run, other, "--out", tmp_path / "report")
     assert result.exit_code == 1 and "evaluated on different splits (orig: test, l1_50_gan50: val)" in result.output
+
+
+@pytest.fixture(scope="module")
+def scene_b(tmp_path_factory):
+    """Another synthetic scene (other seed, so another clip range) than the runs trained on."""
+    from pix2pix_sar.data.synth import write_synth_scene
+
+    return write_synth_scene(tmp_path_factory.mktemp("scene_b"), 128, 128, seed=5)
+
+
+def test_a_scene_prepared_with_scaling_from_the_run_is_evaluated(fresh_runs, scene_b, tmp_path):
+    run = fresh_runs["orig"]
+    sar, zones = scene_b
+    own = tmp_path / "own"
+    result = run_cli("prepare", "--sar", sar, "--mask", zones, "--out", own, "--patch-size", 32, "--val-fraction", 0.5)
+    assert result.exit_code == 0, result.output
+    result = run_cli("evaluate", run, "--data", own)  # its own clip range: refused, as before
+    assert result.exit_code == 1 and "clip range" in result.output and f"--scaling-from {run}" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    data = tmp_path / "b"
+    result = run_cli(
+        "prepare", "--sar", sar, "--mask", zones, "--out", data, "--scaling-from", run, "--val-fraction", 0.5
+    )
+    assert result.exit_code == 0, result.output
+    assert "patches of 32x32" in result.output  # the patch size follows the run
+    info, trained = (json.loads(p.read_text()) for p in (data / "dataset.json", RunFolder(run).dataset_json))
+    assert info["scaling"] == trained["scaling"] != json.loads((own / "dataset.json").read_text())["scaling"]
+    assert info["scaling_from"] == {"path": str(run.resolve()), "kind": "run"}
+    assert info["classes"] == trained["classes"]
+    result = run_cli("-q", "evaluate", run, "--data", data)
+    assert result.exit_code == 0, result.output
+    rows_ = read_per_epoch(RunFolder(run).eval_per_epoch_csv)
+    assert [r["epoch"] for r in rows_] == [1, 2]
+    assert all(0 <= r["dice_mean"] <= 1 and -1 <= r["ssim_mean"] <= 1 for r in rows_)
+    assert json.loads(RunFolder(run).eval_json.read_text())["dataset"] == str(data.resolve())
+    # A dataset can be the source too: the same scaling again.
+    again = tmp_path / "again"
+    assert run_cli("prepare", "--sar", sar, "--mask", zones, "--out", again, "--scaling-from", data).exit_code == 0
+    info = json.loads((again / "dataset.json").read_text())
+    assert info["scaling"] == trained["scaling"] and info["scaling_from"]["kind"] == "dataset"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--units", "db"], "db disagrees with"),
+        (["--classes", "zones"], "zones disagrees with"),
+        (["--extra", "dem={dem}"], "bands dem differ from"),
+        (["--scaling-from", "{tmp}/nope"], "no such folder"),
+    ],
+)
+def test_scaling_from_disagreements_are_one_line_and_write_nothing(args, message, trained_runs, scene_b, tmp_path):
+    sar, zones = scene_b
+    argv = [a.format(dem=sar.parent / "dem.tif", tmp=tmp_path) for a in args]
+    out = tmp_path / "b"
+    result = run_cli(
+        "prepare", "--sar", sar, "--mask", zones, "--out", out, "--scaling-from", trained_runs["orig"], *argv
+    )
+    assert result.exit_code != 0 and message in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.output
+    assert not out.exists()
