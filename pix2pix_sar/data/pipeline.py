@@ -1,6 +1,6 @@
 """tf.data input, in an order given by data.sharding — a pure function of
-(seed, epoch, replica), so a resumed run sees exactly the batches an
-uninterrupted one would. Two feeders with the same `feed` API:
+(seed, epoch, step), whatever the replica count, so a resumed run sees exactly the
+batches an uninterrupted one would. Two feeders with the same `feed` API:
 
 * `SplitFeeder` (in memory): patches decoded once (GDAL, outside TensorFlow) and
   held as tensors; memory grows with the dataset.
@@ -91,8 +91,8 @@ class SplitFeeder:
         """Batches of the patches `rows` (in that order, consecutive runs of `batch_size`).
 
         `flips` (len(rows), 2) flips row j left-right / up-down. Any schedule that is a
-        pure function of (seed, epoch) — e.g. per-replica shards interleaved step by
-        step — can be fed this way. `compact` leaves the masks in their stored type;
+        pure function of (seed, epoch) — e.g. a worker's slices of each global batch,
+        step by step — can be fed this way. `compact` leaves the masks in their stored type;
         the consumer applies :meth:`decode` (in the train step, on the device).
         """
         masks_all, images_all = self.masks, self.images
@@ -131,7 +131,7 @@ class PackedFeeder:
     Each batch is one `tf.numpy_function` that reads its records with ``os.pread``
     (the GIL is released while reading) and flips them in numpy; `parallel` batches
     are read at once and `prefetch` wait ready. Only the rows of the schedule are
-    read, so a worker reads only its own patches. Batches are compact (uint8 zone
+    read, so a worker reads only its own slices of each batch. Batches are compact (uint8 zone
     codes, float16 SAR) until :meth:`decode`, which the training step applies on the
     device; without ``compact`` the pipeline decodes them itself.
     """

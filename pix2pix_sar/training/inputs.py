@@ -1,6 +1,8 @@
-"""Distributed input: each worker reads only the patch files of its own replicas
-(decoded once, held by a data.pipeline.SplitFeeder) and feeds per-replica batches
-in the order given by data.sharding — a pure function of (seed, epoch, replica)."""
+"""Distributed input: each worker feeds its replicas' slices of every global batch, in
+the order given by data.sharding — a pure function of (seed, epoch, step), the same for
+any replica or worker count. In memory, every worker holds every training patch (decoded
+once, in a data.pipeline.SplitFeeder: its replicas' patches change from step to step);
+streamed, a worker reads only the records of its own slices."""
 
 from __future__ import annotations
 
@@ -13,20 +15,20 @@ import tensorflow as tf
 from pix2pix_sar.data.dataset import load_split, split_size
 from pix2pix_sar.data.packed import PackedSplit
 from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
-from pix2pix_sar.data.sharding import flip_schedule, replica_schedule, shard_indices, steps_per_epoch
+from pix2pix_sar.data.sharding import epoch_schedule, flip_schedule, steps_per_epoch
 from pix2pix_sar.data.zones import ClassScheme
 from pix2pix_sar.errors import InputError
 
 
 @dataclass
 class WorkerShard:
-    """The training patches of this worker's replicas, ready to feed."""
+    """One worker's view of a split: its replicas, and a feeder over every patch."""
 
     total: int  # patches in the whole split
     replicas: range  # global replica ids served by this worker
     num_replicas: int
-    feeder: SplitFeeder | PackedFeeder  # in memory: only this worker's patches; streamed: reads only those
-    row_of: np.ndarray  # global patch index -> row in `feeder` (-1: another worker's)
+    feeder: SplitFeeder | PackedFeeder  # every patch: in memory, or read batch by batch
+    row_of: np.ndarray  # global patch index -> row in `feeder`
 
 
 def load_worker_shard(
@@ -38,45 +40,34 @@ def load_worker_shard(
     worker: int,
     input_mode: str = "memory",
 ) -> WorkerShard:
-    """This worker's patches: decoded into memory, or (`input_mode` "streamed") read
-    from the packed cache batch by batch — the same rows, in the same order."""
+    """The split's patches for this worker: all decoded into memory, or (`input_mode`
+    "streamed") read from the packed cache batch by batch — the same rows, in the same order."""
     total = split_size(dataset_dir, split)
-    if total < num_replicas:
+    if total < 1:
         raise InputError(
-            f"{dataset_dir}: {total} {split} patch(es) cannot feed {num_replicas} replica(s); "
-            f"prepare more patches (smaller --val-fraction or more scenes) or train on fewer devices"
+            f"{dataset_dir}: has no {split} patches; prepare more patches (smaller --val-fraction or more scenes)"
         )
     per_worker = num_replicas // num_workers
     replicas = range(worker * per_worker, (worker + 1) * per_worker)
-    indices = np.sort(np.concatenate([shard_indices(total, r, num_replicas) for r in replicas]))
-    row_of = np.full(total, -1)
     if input_mode == "streamed":
-        row_of[indices] = indices
-        return WorkerShard(
-            total,
-            replicas,
-            num_replicas,
-            PackedFeeder(PackedSplit.open(dataset_dir, split, with_extras=True), scheme),
-            row_of,
-        )
-    row_of[indices] = np.arange(indices.size)
-    feeder = SplitFeeder(load_split(dataset_dir, split, indices.tolist()), scheme)
-    return WorkerShard(total, replicas, num_replicas, feeder, row_of)
+        feeder = PackedFeeder(PackedSplit.open(dataset_dir, split, with_extras=True), scheme)
+    else:
+        feeder = SplitFeeder(load_split(dataset_dir, split), scheme)
+    return WorkerShard(total, replicas, num_replicas, feeder, np.arange(total))
 
 
 def worker_rows(
     shard: WorkerShard, per_replica_batch: int, seed: int, epoch: int, flip: bool, skip: int = 0
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """This worker's feeder rows for `epoch`, step by step and replica by replica
-    within a step (how tf.distribute hands a worker's batches to its replicas),
-    and their flips when `flip`; without the first `skip` steps (a run resumed
-    mid-epoch sees exactly the rest of the epoch an uninterrupted run sees)."""
-    schedules = [
-        replica_schedule(shard.total, seed, epoch, r, shard.num_replicas, per_replica_batch)[skip:]
-        for r in shard.replicas
-    ]
-    patches = np.stack(schedules, axis=1).reshape(-1)  # (steps, replicas, batch) -> flat
-    flips = flip_schedule(shard.total, seed, epoch)[patches] if flip else None
+    """This worker's feeder rows for `epoch`: step by step, its replicas' contiguous
+    slice of each global batch (replica by replica: how tf.distribute hands a worker's
+    batches to its replicas), and their flips when `flip`; without the first `skip`
+    steps (a run resumed mid-epoch sees exactly the rest of the epoch an uninterrupted
+    run sees)."""
+    global_batch = per_replica_batch * shard.num_replicas
+    mine = slice(shard.replicas.start * per_replica_batch, shard.replicas.stop * per_replica_batch)
+    patches = epoch_schedule(shard.total, seed, epoch, global_batch)[skip:, mine].reshape(-1)
+    flips = flip_schedule(shard.total, seed, epoch, global_batch)[skip:, mine].reshape(-1, 2) if flip else None
     return shard.row_of[patches], flips
 
 
@@ -139,4 +130,4 @@ def distributed_epoch(
 
 
 def epoch_steps(shard: WorkerShard, global_batch: int) -> int:
-    return steps_per_epoch(shard.total, shard.num_replicas, global_batch // shard.num_replicas)
+    return steps_per_epoch(shard.total, global_batch)

@@ -1,5 +1,5 @@
 """The tf.data path feeds exactly the batches of the plain reference, in the
-order data.sharding gives (one replica here; several in tests/training)."""
+order data.sharding gives (one replica here; several in tests/data/test_sharding.py and tests/training)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pix2pix_sar.data.dataset import SplitArrays
-from pix2pix_sar.data.sharding import flip_schedule, replica_schedule, steps_per_epoch
+from pix2pix_sar.data.sharding import epoch_schedule, flip_schedule, steps_per_epoch
 from pix2pix_sar.data.zones import ZONE_CODES, class_scheme
 
 
@@ -26,24 +26,13 @@ def test_feeder_equals_reference_batches(classes, batch_size, flip):
     scheme = class_scheme(classes, "test")
     feeder = SplitFeeder(split, scheme)
     for epoch in (0, 5):
-        rows = replica_schedule(n, 3, epoch, 0, 1, batch_size).reshape(-1)
-        flips = flip_schedule(n, 3, epoch)[rows] if flip else None
+        rows = epoch_schedule(n, 3, epoch, batch_size).reshape(-1)
+        flips = flip_schedule(n, 3, epoch, batch_size).reshape(-1, 2) if flip else None
         got = list(feeder.feed(rows, batch_size, flips).as_numpy_iterator())
         want = list(reference_batches(split, scheme, rows, batch_size, flips))
-        assert len(got) == len(want) == steps_per_epoch(n, 1, batch_size)
+        assert len(got) == len(want) == steps_per_epoch(n, batch_size)
         for (gm, gi), (wm, wi) in zip(got, want):
             assert gm.shape == wm.shape == (batch_size, 16, 16, scheme.channels) and gm.dtype == np.float32
             np.testing.assert_array_equal(gm, wm)
             np.testing.assert_array_equal(gi, wi)
-    assert sorted(set(replica_schedule(n, 3, 0, 0, 1, batch_size).reshape(-1))) == list(range(n))  # every patch
-
-
-def test_replica_shards_are_disjoint_and_cover_the_split():
-    from pix2pix_sar.data.sharding import shard_indices
-
-    n, replicas = 23, 3
-    shards = [set(replica_schedule(n, 0, 2, r, replicas, 2).reshape(-1)) for r in range(replicas)]
-    assert all(shards[r] == set(shard_indices(n, r, replicas)) for r in range(replicas))
-    assert set().union(*shards) == set(range(n))
-    assert [replica_schedule(n, 0, 2, r, replicas, 2).shape for r in range(replicas)] == [(4, 2)] * 3
-    assert not np.array_equal(replica_schedule(n, 0, 1, 0, replicas, 2), replica_schedule(n, 0, 2, 0, replicas, 2))
+    assert sorted(set(epoch_schedule(n, 3, 0, batch_size).reshape(-1))) == list(range(n))  # every patch

@@ -57,3 +57,30 @@ def test_fit_refuses_to_continue_a_legacy_run_and_says_why(legacy_run, tiny_data
     cfg = resolve_config("orig", assignments=["model.base_filters=8", "training.epochs=2"])
     with pytest.raises(RunStateError, match="trained by pix2pix-sar < 0.2.*choose a new --out"):
         fit(cfg, tiny_dataset, legacy_run.path)
+
+
+def test_a_format_2_run_is_not_continued_but_still_generates(tiny_dataset, tmp_path):
+    """Format 2 shuffled per replica; format 3 cuts one data order for any replica count."""
+    from pix2pix_sar import RUN_FORMAT
+    from pix2pix_sar.errors import RunStateError
+    from pix2pix_sar.generation.generate import RunGenerator
+    from pix2pix_sar.training.loop import build_pix2pix, fit
+
+    assert RUN_FORMAT > 2
+    cfg = resolve_config("orig", assignments=["model.patch_size=32", "model.base_filters=8", "training.epochs=1"])
+    run = RunFolder(tmp_path / "run")
+    run.snapshot_dir.mkdir(parents=True)
+    run.state_dir.mkdir()
+    run.config_path.write_text(cfg.to_yaml())
+    run.dataset_json.write_text((tiny_dataset / "dataset.json").read_text())
+    run.run_json.write_text(json.dumps({"dataset": str(tiny_dataset), "version": "0.2.0", "format": 2}))
+    build_pix2pix(cfg, "float32").generator.save(run.snapshot_path(1))
+    before = {p: p.stat().st_mtime_ns for p in run.path.rglob("*")}
+
+    more = resolve_config("orig", assignments=["model.base_filters=8", "training.epochs=2"])
+    with pytest.raises(RunStateError, match=r"run format 2, whose data order depended on the replica count.*new --out"):
+        fit(more, tiny_dataset, run.path)
+    assert {p: p.stat().st_mtime_ns for p in run.path.rglob("*")} == before  # nothing rewritten
+    masks = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 1)).astype(np.float32)
+    images = RunGenerator(run.path, seed=0).generate_batch(masks, np.zeros((2, 2), np.int64))
+    assert images.shape == (2, 32, 32, 1) and np.all(np.isfinite(images))

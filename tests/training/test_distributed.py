@@ -49,6 +49,8 @@ def _fit(data, out, strategy, epochs, env_extra=None, wait=True):
 def _generator_weights(run_dir, epoch):
     import keras
 
+    import pix2pix_sar.models.layers  # noqa: F401  (registers the custom layers the snapshot names)
+
     model = keras.models.load_model(RunFolder(run_dir).snapshot_path(epoch), compile=False)
     return [v.numpy() for v in model.trainable_variables]
 
@@ -78,7 +80,7 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
     assert cfg.training.strategy == "mirrored" and cfg.training.batch_size == 2 and cfg.model.dropout == 0.5
     keras.utils.set_random_seed(cfg.training.seed)
     nets = build_pix2pix(cfg, "float32")
-    gradients = make_gradient_fn(nets, cfg.loss, global_batch_size=2)
+    gradients = make_gradient_fn(nets, cfg.loss, global_batch_size=2, mask_channels=1)
     shard = load_worker_shard(tiny_dataset, "train", CLASS_SCHEMES["binary"], num_replicas=2, num_workers=1, worker=0)
     batches = list(worker_dataset(shard, 1, cfg.training.seed, 0).as_numpy_iterator())  # replica 0, 1, 0, 1, ...
     sums, steps = dict.fromkeys(LOSS_NAMES, 0.0), len(batches) // 2
@@ -102,6 +104,29 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
     (row,) = _history(mirrored_run)
     for k in LOSS_NAMES:
         assert row[k] == pytest.approx(sums[k] / steps, rel=1e-4)
+
+
+def test_mirrored_equals_one_device_at_the_same_global_batch(mirrored_run, tiny_dataset, tmp_path):
+    """The data order is the same for 1 and 2 replicas (each replica takes its slice of
+    the same global batch, the short last one included), so a whole epoch of steps with
+    dropout on ends with the same weights and losses."""
+    import dataclasses
+
+    from pix2pix_sar.data.dataset import split_size
+    from pix2pix_sar.training.loop import fit
+
+    mirrored_cfg = RunFolder(mirrored_run).load_config()
+    assert split_size(tiny_dataset, "train") % 2 == 1  # the last batch wraps
+    cfg = dataclasses.replace(mirrored_cfg, training=dataclasses.replace(mirrored_cfg.training, strategy="one-device"))
+    fit(cfg, tiny_dataset, tmp_path / "one")
+    one = _generator_weights(tmp_path / "one", 1)
+    mirrored = _generator_weights(mirrored_run, 1)
+    assert len(one) == len(mirrored)
+    for a, b in zip(one, mirrored):
+        np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
+    (row,), (mirrored_row,) = _history(tmp_path / "one"), _history(mirrored_run)
+    for k in ("gen_total", "gen_gan", "gen_l1", "disc"):
+        assert row[k] == pytest.approx(mirrored_row[k], rel=1e-4)
 
 
 def _free_ports(n):
@@ -152,3 +177,54 @@ def test_multi_worker_on_localhost_matches_mirrored_and_resumes(mirrored_run, ti
         and state.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 0
     )
     assert [p.name for p in run.state_dir.iterdir() if p.is_dir()] == []  # only the chief writes state
+
+
+def _start_workers(data, out, epochs, env_of_worker=None):
+    """Two `fit --strategy multi-worker` processes on free localhost ports (not waited for)."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    return [
+        _fit(
+            data,
+            out,
+            "multi-worker",
+            epochs,
+            {
+                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+                **(env_of_worker or {}).get(i, {}),
+            },
+            wait=False,
+        )
+        for i in range(2)
+    ]
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_worker_stops_both_after_the_same_agreed_step_and_the_rerun_resumes(
+    mirrored_run, tiny_dataset, tmp_path
+):
+    import tensorflow as tf
+
+    from pix2pix_sar.training.preemption import AGREE_EVERY, SIGNAL_AT_STEP_ENV
+
+    out, run = tmp_path / "run", RunFolder(tmp_path / "run")
+    # Worker 1 (not the chief) gets SIGTERM after step 3; the workers agree on stopping every AGREE_EVERY steps.
+    workers = _start_workers(tiny_dataset, out, 1, {1: {SIGNAL_AT_STEP_ENV: "3"}})
+    errors = [proc.communicate(timeout=300)[1] for proc in workers]
+    assert [proc.returncode for proc in workers] == [143, 143], errors
+    for err in errors:
+        assert f"SIGTERM: stopped after epoch 1, step {AGREE_EVERY} of " in err and "to resume, rerun:" in err, err
+        assert "Traceback" not in err
+    state = tf.train.load_checkpoint(str(run.state_dir))  # written once, by the chief
+    assert state.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 0
+    assert state.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == AGREE_EVERY
+    assert list(run.snapshots()) == []
+
+    # Both rerun: they continue from step AGREE_EVERY and end as the uninterrupted run does.
+    workers = _start_workers(tiny_dataset, out, 1)
+    errors = [proc.communicate(timeout=300)[1] for proc in workers]
+    assert [proc.returncode for proc in workers] == [0, 0], errors
+    assert list(run.snapshots()) == [1] and [int(r["epoch"]) for r in _history(out)] == [1]
+    state = tf.train.load_checkpoint(str(run.state_dir))
+    assert state.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 1
+    for a, b in zip(_generator_weights(out, 1), _generator_weights(mirrored_run, 1)):
+        np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
