@@ -63,3 +63,12 @@ def mark_synthetic(dataset: str | Path, out: str | Path) -> Path:
     info = json.loads((out / "dataset.json").read_text())
     (out / "dataset.json").write_text(json.dumps({**info, "synthetic": True}))
     return out
+
+
+def count_state_saves(monkeypatch) -> list[int]:
+    """The state numbers handed to every StateSaver from now on (fit and seg fit)."""
+    from pix2pix_sar.training.state_saver import StateSaver
+
+    numbers, save = [], StateSaver.save
+    monkeypatch.setattr(StateSaver, "save", lambda self, number: numbers.append(number) or save(self, number))
+    return numbers

@@ -60,11 +60,31 @@ def command():
     type=click.FloatRange(0, 1),
     help="Share of synthetic patches in every batch (rounded to whole patches; default: all patches pooled).",
 )
+@click.option(
+    "--state-every",
+    metavar="EPOCHS|DURATION",
+    default="10m",
+    show_default=True,
+    help="State saves (resume points): a number of epochs, or wall time such as 90s, 10m, 1h (checked after "
+    "every step and at every epoch end, as fit's). Always at the end and on SIGTERM/SIGINT.",
+)
 @input_opt
 @click.pass_context
 @user_errors
 def fit_command(
-    ctx, data, out, steps, epochs, batch_size, seed, learning_rate, base_filters, depth, synthetic_share, input_mode
+    ctx,
+    data,
+    out,
+    steps,
+    epochs,
+    batch_size,
+    seed,
+    learning_rate,
+    base_filters,
+    depth,
+    synthetic_share,
+    state_every,
+    input_mode,
 ):
     """Train the segmenter on the train splits of the --data sets into OUT; rerun the same command to resume.
 
@@ -86,6 +106,7 @@ def fit_command(
         seed=seed,
         synthetic_share=synthetic_share,
         input=input_mode,
+        state_every=int(state_every) if state_every.strip().isdigit() else state_every,
     )
     result = seg_fit(cfg, data, out, SegProgbar(cli_state(ctx).quiet))
     if result.start_step == result.end_step:

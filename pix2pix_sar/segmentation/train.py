@@ -9,13 +9,15 @@ each kind when 0 < share < 1 — and the rest real. One epoch is one pass over t
 real patches (or over the pool, without a share).
 
 The batch order is a pure function of (seed, step): each pool is read as an endless
-stream of permutations keyed by (seed, pool, pass), so a run killed at any point
-resumes from its last state and replays exactly what was lost. The state is written
-in the background (:mod:`pix2pix_sar.training.state_saver`) at the end of every epoch
-and at the end; SIGTERM or SIGINT stops after the step in progress, saves the state of
-that step and exits 143/130 (:mod:`pix2pix_sar.training.preemption`), as ``fit`` does.
-Patches go through the same tf.data feeders as ``fit`` (:mod:`pix2pix_sar.data.pipeline`,
-in memory or streamed from the pack), as class indices (-1 = no data, ignored by the loss).
+stream of permutations keyed by (seed, pool, pass), so a run killed at any point resumes
+from its last state and replays exactly what was lost. The state is written in the
+background (:mod:`pix2pix_sar.training.state_saver`) every ``state_every`` (a number of
+epochs, or a duration checked after every step and at every epoch end: the
+`SaveSchedule` rule ``fit`` follows) and at the end; SIGTERM or SIGINT stops after the
+step in progress, saves the state of that step and exits 143/130
+(:mod:`pix2pix_sar.training.preemption`), as ``fit`` does. Patches go through the same
+tf.data feeders as ``fit`` (:mod:`pix2pix_sar.data.pipeline`, in memory or streamed from
+the pack), as class indices (-1 = no data, ignored by the loss).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import yaml
 
 from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
+from pix2pix_sar.config import Interval, parse_interval
 from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split, split_size
 from pix2pix_sar.data.packed import PackedSplit, PackedUnion, check_same_input, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
@@ -47,7 +50,7 @@ from pix2pix_sar.training.preemption import StopSignals
 log = logging.getLogger(__name__)
 
 #: Fields that may change when a run is continued (how long to train).
-RESUMABLE_FIELDS = ("steps", "epochs", "input")
+RESUMABLE_FIELDS = ("steps", "epochs", "input", "state_every")
 HISTORY_FIELDS = ("step", "epoch", "loss", "seconds")
 
 
@@ -62,6 +65,7 @@ class SegConfig:
     seed: int = 0
     synthetic_share: float | None = None  # synthetic patches per batch / batch size; None: pool all
     input: str = "auto"  # memory | streamed (from the packed cache) | auto (by size); see data.packed
+    state_every: int | str = "10m"  # state saves (resume points): epochs (1) or wall time (90s, 10m, 1h), as fit's
 
     def validate(self) -> "SegConfig":
         if (self.steps is None) == (self.epochs is None):
@@ -72,12 +76,20 @@ class SegConfig:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        try:
+            parse_interval(self.state_every, "state_every")
+        except ConfigError as exc:
+            raise InvalidValue("state_every", str(exc)) from None
         if self.synthetic_share is not None:
             if not 0 <= self.synthetic_share <= 1:
                 raise InvalidValue("synthetic_share", f"{self.synthetic_share}: must be between 0 and 1")
             if 0 < self.synthetic_share < 1 and self.batch_size < 2:
                 raise InvalidValue("synthetic_share", "a share between 0 and 1 needs --batch-size 2 or more")
         return self
+
+    @property
+    def state_interval(self) -> Interval:
+        return parse_interval(self.state_every, "state_every")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -287,7 +299,7 @@ def seg_fit(
     import keras
     import tensorflow as tf
 
-    from pix2pix_sar.training.state_saver import BackgroundWriter, StateSaver, restore_state
+    from pix2pix_sar.training.state_saver import BackgroundWriter, SaveSchedule, StateSaver, restore_state
 
     cfg = cfg.validate()
     reporter = reporter or SilentSegReporter()
@@ -301,6 +313,7 @@ def seg_fit(
     datasets = [{"path": str(d.resolve()), "synthetic": i.synthetic} for d, i in zip(data_dirs, infos)]
     check_depth(infos[0].patch_size, cfg.depth)
     _check_resume(folder, cfg, datasets)
+    folder.check_resume_data(data_dirs[0])  # same path, but re-prepared with another scaling?
     training, info = load_training_set(data_dirs, infos, cfg), infos[0]
     check_same_input(folder.run_json, training.input, "--input ")
     scheme = class_scheme(info.classes, str(data_dirs[0] / "dataset.json"))
@@ -336,10 +349,12 @@ def seg_fit(
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    # The state is written in the background (as fit's): at every epoch end, at the end,
-    # and when SIGTERM/SIGINT stops the run after the step in progress.
+    # The state is written in the background (as fit's): when `schedule` says so (after a
+    # step or at an epoch end), at the end, and when SIGTERM/SIGINT stops the run after
+    # the step in progress.
     background = BackgroundWriter()
     saver = StateSaver(objects, folder.state_dir, 2, background)
+    schedule = SaveSchedule(cfg.state_interval)
     writer = tf.summary.create_file_writer(str(folder.log_dir))
     reporter.started(start, total)
     step, since, loss_sum, t0 = start, start, 0.0, time.perf_counter()
@@ -366,12 +381,18 @@ def seg_fit(
                         saver.save(step)
                         background.wait()
                         raise stop.interrupted(f"stopped after step {step}; the state is in {folder.state_dir}")
+                    if step < epoch_end and schedule.due_after_step():
+                        saver.save(step)
+                        schedule.saved()
                 seconds = time.perf_counter() - t0
                 _append_history(folder.history_csv, step, step / steps_per_epoch, loss_sum / (step - since), seconds)
                 writer.flush()
-                saver.save(step)
+                stopping = stop.should_stop(step) and step < total
+                if schedule.due_after_epoch(step // steps_per_epoch, final=step >= total) or stopping:
+                    saver.save(step)
+                    schedule.saved()
                 since, loss_sum, t0 = step, 0.0, time.perf_counter()
-                if stop.should_stop(step) and step < total:
+                if stopping:
                     background.wait()
                     raise stop.interrupted(f"stopped after step {step}; the state is in {folder.state_dir}")
     finally:

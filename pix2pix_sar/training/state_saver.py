@@ -8,11 +8,13 @@ Shared by ``fit`` and ``seg fit``. The API::
     restored = restore_state(objects, state_dir)         # newest readable state, or None for a fresh run
     schedule = SaveSchedule(cfg.training.state_interval)  # every N epochs or every N seconds
     try:
-        for ...:
-            train_step(...)                                  # between steps:
-            if schedule.due_after_step():
-                seconds = saver.save(number)                 # returns at once; the write goes on behind
-        saver.save(number)                                   # always at the end
+        for epoch ...:
+            for step ...:
+                train_step(...)                              # between steps:
+                if not last_step_of_epoch and schedule.due_after_step():
+                    saver.save(number); schedule.saved()     # returns at once; the write goes on behind
+            if schedule.due_after_epoch(epoch + 1, final=last_epoch):   # always at the end
+                saver.save(number); schedule.saved()
     finally:
         writer.close()                                       # waits for the writes in flight
 
@@ -93,18 +95,34 @@ class BackgroundWriter:
 
 
 class SaveSchedule:
-    """When the next state is due: every `interval.epochs` epochs, or once
-    `interval.seconds` have passed since the last save (checked after each step)."""
+    """When the next state is due: the one rule of ``fit`` and ``seg fit``.
+
+    * A duration (`interval.seconds`): due once that long has passed since the last save
+      (or since the schedule was made), asked after every step *and* at every epoch end,
+      so a run of one step per epoch saves as often as one of many.
+    * A number of epochs (`interval.epochs`): due at the ends of the epochs whose count is
+      a multiple of it, never within an epoch.
+    * The final state (`final`, at the end of the run) is always due.
+
+    The caller asks `due_after_step` between two steps of an epoch, `due_after_epoch` at
+    an epoch's end, and calls `saved` after each save. `clock` is injectable for tests."""
 
     def __init__(self, interval: Interval, clock: Callable[[], float] = time.monotonic):
         self.interval = interval
         self._clock = clock
         self._last = clock()
 
-    def due_after_step(self) -> bool:
+    def _time_is_up(self) -> bool:
         return self.interval.seconds is not None and self._clock() - self._last >= self.interval.seconds
 
-    def due_after_epoch(self, done: int) -> bool:
+    def due_after_step(self) -> bool:
+        """Within an epoch: only a duration can be due."""
+        return self._time_is_up()
+
+    def due_after_epoch(self, done: int, final: bool = False) -> bool:
+        """At the end of epoch number `done` (1-based: epochs done so far)."""
+        if final or self._time_is_up():
+            return True
         return self.interval.epochs is not None and done % self.interval.epochs == 0
 
     def saved(self) -> None:

@@ -95,6 +95,8 @@ def test_seg_fit_bad_input_is_one_error_line(tmp_path):
     assert "Traceback" not in result.output
     both = seg_fit(tmp_path / "missing", tmp_path / "seg", "--steps", "2", "--epochs", "1")
     assert both.exit_code == 2 and "exactly one of --steps and --epochs" in both.output
+    bad = seg_fit(tmp_path / "missing", tmp_path / "seg", "--steps", "2", "--state-every", "10x")
+    assert bad.exit_code == 2 and "Invalid value for '--state-every'" in bad.output, bad.output
 
 
 def test_seg_evaluate_prints_iou_as_json_and_writes_it(tiny_dataset, tmp_path):
@@ -133,3 +135,14 @@ def test_seg_fit_stops_on_sigterm_mid_epoch_and_resumes_bit_identically(tiny_dat
     assert resumed.exit_code == 0 and "trained steps 3-6" in resumed.output, resumed.output
     for a, b in zip(model_weights(straight / "segmenter.keras"), model_weights(stopped / "segmenter.keras")):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("every", "saved"), [("0.001s", [1, 2, 3]), ("1h", [3]), ("2", [2, 3])])
+def test_seg_fit_follows_state_every_with_one_step_per_epoch(tiny_dataset, tmp_path, monkeypatch, every, saved):
+    from tests.helpers import count_state_saves
+
+    numbers = count_state_saves(monkeypatch)
+    # A batch larger than the ~57 train patches: one step per epoch.
+    result = seg_fit(tiny_dataset, tmp_path / "seg", "--batch-size", "64", "--epochs", "3", "--state-every", every)
+    assert result.exit_code == 0, result.output
+    assert numbers == saved

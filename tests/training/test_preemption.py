@@ -69,20 +69,45 @@ def test_state_every_refuses_what_is_neither(value):
         resolve_config("orig", assignments=[f"training.state_every={value}"])
 
 
-def test_time_schedule_is_due_after_the_interval_and_resets_on_save():
+def test_time_schedule_is_due_after_the_interval_at_steps_and_epoch_ends_and_resets_on_save():
     from pix2pix_sar.training.state_saver import SaveSchedule
 
     now = [0.0]
     schedule = SaveSchedule(Interval(seconds=60.0), clock=lambda: now[0])
     now[0] = 59.0
-    assert not schedule.due_after_step()
+    assert not schedule.due_after_step() and not schedule.due_after_epoch(1)
+    assert schedule.due_after_epoch(1, final=True)  # the last state is always written
     now[0] = 60.0
-    assert schedule.due_after_step() and not schedule.due_after_epoch(1)
+    assert schedule.due_after_step() and schedule.due_after_epoch(1)  # an epoch end counts too
     schedule.saved()
-    assert not schedule.due_after_step()
-    epochs = SaveSchedule(Interval(epochs=2))
+    assert not schedule.due_after_step() and not schedule.due_after_epoch(2)
+    now[0] = 125.0  # one step per epoch: only epoch ends are asked
+    assert schedule.due_after_epoch(3)
+    epochs = SaveSchedule(Interval(epochs=2), clock=lambda: now[0])
+    now[0] = 1e9
     assert [epochs.due_after_epoch(e) for e in (1, 2, 3, 4)] == [False, True, False, True]
-    assert not epochs.due_after_step()
+    assert not epochs.due_after_step() and epochs.due_after_epoch(3, final=True)
+
+
+def test_fit_saves_by_time_at_epoch_ends_with_one_step_per_epoch(tiny_dataset, tmp_path, monkeypatch):
+    """A duration shorter than an epoch: a state at every epoch end (before, only the last).
+    The other cases of the rule are in the schedule's test above."""
+    from pix2pix_sar.data.dataset import split_size
+    from pix2pix_sar.training.loop import fit
+    from pix2pix_sar.training.state_saver import recorded_states
+    from tests.helpers import count_state_saves
+
+    numbers = count_state_saves(monkeypatch)
+    batch = split_size(tiny_dataset, "train")  # the whole split: one step per epoch
+    cfg = resolve_config(
+        "orig",
+        assignments=["model.base_filters=8", "training.epochs=3", f"training.batch_size={batch}",
+                     "training.state_every=0.001s", "training.keep_states=5"],
+    )  # fmt: skip
+    result = fit(cfg, tiny_dataset, tmp_path / "run")
+    assert numbers == [1, 2, 3] and result.timing.state_saves == 3
+    on_disk = recorded_states(RunFolder(tmp_path / "run").state_dir)
+    assert sorted(int(p.rsplit("-", 1)[1]) for p in on_disk) == [1, 2, 3]
 
 
 def test_skipping_steps_gives_the_rest_of_the_epoch(tiny_dataset):
