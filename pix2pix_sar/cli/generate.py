@@ -111,6 +111,8 @@ def command(
         raise click.UsageError("--layout applies to --as-dataset")
     if layout == "caffe" and extras:
         raise click.UsageError("--extra applies to --out and to --as-dataset with --layout ours")
+    if dataset_out is not None and units is not None:
+        raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
     quiet_tensorflow()
     from pix2pix_sar.data.extra_bands import ExtraBandInput
     from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
@@ -133,8 +135,6 @@ def command(
         click.echo(f"  {name}: mask {done}/{total}", err=True)
 
     if dataset_out is not None:
-        if units is not None:
-            raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
         if layout == "caffe":
             from pix2pix_sar.generation.caffe_layout import generate_caffe_set
 

@@ -167,15 +167,30 @@ def sar_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def examples_dataset(runs: list[EvaluatedRun], data_dir: str | Path | None) -> Path:
+    """The dataset Fig. 4 shows: `data_dir` (--data) or else the training data of the first
+    run whose extra bands include every band of the runs (a run without a band leaves it out,
+    so runs with and without a DEM compare on the DEM run's data). Checked against that run."""
+    bands = {run.label: run.run.dataset_info().band_names for run in runs}
+    needed = set().union(*bands.values())
+    reference = next((run for run in runs if needed <= set(bands[run.label])), None)
+    if reference is None:
+        raise InputError(
+            "Fig. 4 needs one dataset with every run's extra bands, and no run was trained with them all ("
+            + "; ".join(f"{label}: {', '.join(names) or 'none'}" for label, names in bands.items())
+            + "); report these runs separately"
+        )
+    return reference.run.dataset_dir(data_dir)
+
+
 def _example_grid(
-    runs: list[EvaluatedRun], epoch: int, out: Path, data_dir, count: int, seed: int, split_name: str = "val"
+    runs: list[EvaluatedRun], epoch: int, out: Path, data_dir: Path, count: int, seed: int, split_name: str = "val"
 ) -> Path:
-    """Fig. 4: `count` patches of the evaluated split chosen by `seed`; mask, target, each run at `epoch`."""
+    """Fig. 4: `count` patches of the evaluated split chosen by `seed`; mask, target, each run at `epoch`.
+    `data_dir`: from :func:`examples_dataset`."""
     from pix2pix_sar.models.inference import generate_images
     from pix2pix_sar.models.snapshots import load_generator
 
-    first = runs[0].run
-    data_dir = first.dataset_dir(data_dir)
     datasets = {str(r.run.dataset_dir()) for r in runs if r.run.run_json.exists()}
     if len(datasets) > 1:
         log.warning("the runs were trained on different datasets; Fig. 4 shows patches of %s", data_dir)
@@ -221,6 +236,7 @@ def write_report(
     split = evaluated_split(runs[0].run)
     word = split_title(split)
     epoch = common_epoch(runs, epoch)
+    examples = examples_dataset(runs, data_dir)  # before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -239,12 +255,14 @@ def write_report(
     table_md = table_markdown(rows, epoch)
     with atomic_path(out / "table1.md") as tmp:
         tmp.write_text(f"Table I — {word} means ± std at epoch {epoch}\n\n{table_md}")
-    fig4 = _example_grid(runs, epoch, out / "fig4_examples.png", data_dir, count, seed, split)
+    fig4 = _example_grid(runs, epoch, out / "fig4_examples.png", examples, count, seed, split)
 
     best = max(rows, key=lambda r: (r["ssim_mean"], r["dice_mean"]))
+    bands = {r.label: r.run.dataset_info().band_names for r in runs}
     runs_md = "\n".join(
         f"- **{r.label}**: `{r.run.path}` — {len(r.per_epoch)} evaluated snapshot(s), "
         f"epochs {r.per_epoch[0]['epoch']}–{r.per_epoch[-1]['epoch']}, {r.per_epoch[-1]['images']} {word} patches"
+        + (f", extra bands: {', '.join(bands[r.label]) or 'none'}" if any(bands.values()) else "")
         for r in runs
     )
     text = f"""# pix2pix-sar evaluation report
@@ -284,8 +302,8 @@ from (mIoU, calving-front MDE in metres); in brackets the same segmenter on the 
 
 ![Fig. 4](fig4_examples.png)
 
-{count} {word} patches chosen with seed {seed}: mask (zones: rock, glacier, ocean), target,
-then each run's generated image.
+{count} {word} patches of `{examples}` chosen with seed {seed}: mask (zones: rock, glacier,
+ocean), target, then each run's generated image.
 
 ## How the numbers are made
 

@@ -128,3 +128,103 @@ def test_generate_refuses_an_unknown_or_not_covering_band(dem_run, extra, messag
     assert message.format(root=dem_run) in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert not out.exists() and not list(dem_run.glob(".refused*"))
+
+
+def test_export_of_a_run_with_a_band_lists_it_and_generates_the_runs_pixels(dem_run):
+    model, dem, zones = dem_run / "model", dem_run / "scene/dem.tif", dem_run / "scene/zones.tif"
+    result = run_cli("-q", "export", dem_run / "run", "--out", model)
+    assert result.exit_code == 0, result.output
+    facts = json.loads((model / "export.json").read_text())
+    [band] = facts["input"]["extra_bands"]
+    ranges = json.loads((dem_run / "ds/dataset.json").read_text())["extra_bands"][0]
+    assert (
+        band["name"] == "dem"
+        and band["units"] == "m"
+        and (band["low"], band["high"]) == (ranges["low"], ranges["high"])
+    )
+    assert facts["input"]["total_channels"] == 2 and facts["config"]["model"]["in_channels"] == 2
+    card = (model / "model_card.md").read_text()
+    assert "| band | units | low | high |" in card and f"| dem | m | {band['low']:.6g} | {band['high']:.6g} |" in card
+    assert "followed by the extra bands dem" in card
+
+    images = []
+    for source in (model, dem_run / "run"):
+        out = dem_run / f"export_{source.name}.tif"
+        result = run_cli(
+            "-q", "generate", zones, "--run", source, "--extra", f"dem={dem}", "--out", out, "--units", "model"
+        )
+        assert result.exit_code == 0, result.output
+        images.append(geo.read_raster(out)[0])
+    assert images[0].shape == (160, 160) and np.isfinite(images[0]).any()
+    np.testing.assert_allclose(images[0], images[1], atol=1e-5)
+    # The model needs the band as the run does.
+    result = CliRunner().invoke(cli, ["generate", str(zones), "--run", str(model), "--out", str(dem_run / "no.tif")])
+    assert result.exit_code == 1 and "band dem: missing" in result.output, result.output
+    assert not (dem_run / "no.tif").exists()
+
+
+@pytest.fixture(scope="module")
+def plain_run(dem_run):
+    """The same scene prepared and trained as `dem_run`, without the DEM."""
+    scene = dem_run / "scene"
+    result = run_cli(
+        "prepare",
+        "--sar",
+        scene / "scene.tif",
+        "--mask",
+        scene / "zones.tif",
+        "--out",
+        dem_run / "ds_plain",
+        "--patch-size",
+        32,
+    )
+    assert result.exit_code == 0, result.output
+    result = run_cli(
+        "-q",
+        "fit",
+        "--data",
+        dem_run / "ds_plain",
+        "--out",
+        dem_run / "run_plain",
+        "--epochs",
+        1,
+        "--batch-size",
+        4,
+        *TINY_FIT,
+    )
+    assert result.exit_code == 0, result.output
+    return dem_run / "run_plain"
+
+
+def test_report_compares_a_run_with_a_dem_and_one_without(dem_run, plain_run, tmp_path):
+    for run in (plain_run, dem_run / "run"):
+        assert run_cli("-q", "evaluate", run).exit_code == 0
+    # The run without the band first: Fig. 4 still shows the DEM run's data, which both can read.
+    out = tmp_path / "report"
+    result = run_cli("report", plain_run, dem_run / "run", "--out", out, "--count", 2)
+    assert result.exit_code == 0, result.output
+    table = (out / "table1.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in table[1:]] == ["orig (run_plain)", "orig (run)"]
+    md = (out / "report.md").read_text()
+    assert "**orig (run_plain)**" in md and "extra bands: none" in md and "extra bands: dem" in md
+    assert f"patches of `{dem_run / 'ds'}`" in md and (out / "fig4_examples.png").stat().st_size > 0
+
+    # A Fig. 4 dataset without the band is refused in one line, before anything is written.
+    refused = tmp_path / "refused"
+    result = run_cli("report", plain_run, dem_run / "run", "--out", refused, "--data", dem_run / "ds_plain")
+    assert result.exit_code == 1 and "bands none vs dem" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not refused.exists()
+
+
+def test_report_refuses_runs_whose_bands_no_dataset_holds():
+    from types import SimpleNamespace
+
+    from pix2pix_sar.errors import InputError
+    from pix2pix_sar.evaluation.report import EvaluatedRun, examples_dataset
+
+    def run(label, bands):
+        info = SimpleNamespace(band_names=bands)
+        return EvaluatedRun(SimpleNamespace(dataset_info=lambda: info), label, "orig", [])
+
+    with pytest.raises(InputError, match=r"no run was trained with them all \(a: dem; b: slope; c: none\)"):
+        examples_dataset([run("a", ["dem"]), run("b", ["slope"]), run("c", [])], None)
