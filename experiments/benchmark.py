@@ -7,8 +7,13 @@ For every batch size and (precision, XLA) pair it reports training images/s afte
 generation tiles/s (the project's inference rule, batched), the input pipeline's
 pairs/s and peak memory (host RSS; GPU peak when a GPU is used). With --baseline it
 also times a plain TF-tutorial-style loop (two tapes, two discriminator calls,
-Keras BCE, float32, no XLA) on the same data in the same process, and prints the
-ratio. Data are random tensors of the right shapes: speed does not depend on content.
+Keras BCE, float32, no XLA) on the same data in the same process. With --repeats N
+(and --baseline) the two are timed alternately, N blocks of --steps each, and an
+``interleaved`` line gives both medians and their ratio: on a busy machine compare only
+those. Data are random tensors of the right shapes: speed does not depend on content.
+
+    python experiments/benchmark.py --batch-sizes 1 --configs float32:off,mixed_bfloat16:off \
+        --baseline --repeats 5 --steps 5 --no-generation --no-pipeline
 
 End to end (process start to exit), on a prepared dataset:
 
@@ -60,7 +65,7 @@ def _time(fn, steps: int, warmup: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / max(steps, 1)
 
 
 def tutorial_step_fn(cfg, batch):
@@ -308,6 +313,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also time the tutorial-style loop")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="with --baseline: time ours and the tutorial alternately, REPEATS blocks of --steps each "
+        "per configuration, and report medians and the ratio (compare only such medians on a busy machine)",
+    )
     parser.add_argument("--no-generation", action="store_true")
     parser.add_argument("--no-pipeline", action="store_true")
     parser.add_argument("--set", action="append", default=[], help="extra config overrides")
@@ -378,7 +390,44 @@ def main() -> None:
                     tf.constant(a[ctx.replica_id_in_sync_group :: ctx.num_replicas_in_sync]) for a in (masks, images)
                 )
             )
-            seconds = _time(lambda step=step, dist=dist: float(step(*dist, 0, 0)["gen_total"]), args.steps, args.warmup)
+            ours = lambda step=step, dist=dist: float(step(*dist, 0, 0)["gen_total"])  # noqa: E731
+            if args.baseline and args.repeats > 1:
+                # Interleaved: the tutorial's loop is built beside ours and both are timed in
+                # alternation, --repeats blocks of --steps each, so load from other processes
+                # hits both alike; medians and the median of the per-repeat ratios are reported.
+                keras.utils.set_random_seed(0)
+                baseline = tutorial_step_fn(cfg, (tf.constant(masks), tf.constant(images)))
+                _time(baseline, 0, args.warmup)
+                _time(ours, 0, args.warmup)
+                runs = {"ours": [], "tutorial": []}
+                for _ in range(args.repeats):
+                    runs["ours"].append(_time(ours, args.steps, 0))
+                    runs["tutorial"].append(_time(baseline, args.steps, 0))
+                seconds = statistics.median(runs["ours"])
+                ratios = [t / o for o, t in zip(runs["ours"], runs["tutorial"])]
+                print(
+                    json.dumps(
+                        {
+                            "what": "interleaved",
+                            **base,
+                            "batch": batch,
+                            "precision": precision,
+                            "xla": xla,
+                            "repeats": args.repeats,
+                            "steps_per_repeat": args.steps,
+                            "ours_step_ms": [round(1000 * s, 1) for s in runs["ours"]],
+                            "tutorial_step_ms": [round(1000 * s, 1) for s in runs["tutorial"]],
+                            "ours_median_ms": round(1000 * seconds, 1),
+                            "tutorial_median_ms": round(1000 * statistics.median(runs["tutorial"]), 1),
+                            "tutorial_over_ours": round(statistics.median(runs["tutorial"]) / seconds, 3),
+                            "median_paired_ratio": round(statistics.median(ratios), 3),
+                        }
+                    ),
+                    flush=True,
+                )
+                del baseline
+            else:
+                seconds = _time(ours, args.steps, args.warmup)
             row = {
                 "what": "train",
                 "impl": "pix2pix-sar",
@@ -397,7 +446,7 @@ def main() -> None:
             print(json.dumps({**row, **_peak_memory()}), flush=True)
             del nets, step
             keras.backend.clear_session()
-        if args.baseline:
+        if args.baseline and args.repeats <= 1:
             keras.utils.set_random_seed(0)
             baseline = tutorial_step_fn(cfg, (tf.constant(masks), tf.constant(images)))
             seconds = _time(baseline, args.steps, args.warmup)

@@ -191,7 +191,7 @@ class TrainingConfig:
     seed: int = 0
     deterministic: bool = True  # deterministic TF ops, so a resumed run equals an uninterrupted one
     strategy: str = "auto"  # tf.distribute strategy; batch_size is the global batch
-    precision: str = "auto"  # auto: mixed_bfloat16 on GPUs, float32 on CPUs (measured)
+    precision: str = "auto"  # auto: devices.resolve_precision (GPU, CPU bfloat16 flags, model size)
     xla: str = "auto"  # auto: on for GPUs, off on CPUs (measured)
 
     def validate(self) -> None:

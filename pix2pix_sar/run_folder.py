@@ -99,6 +99,23 @@ class RunFolder:
             raise RunStateError(f"{self.dataset_json}: missing; the run folder is incomplete")
         return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
 
+    def recorded_precision(self) -> str | None:
+        """The compute precision the run trained in (run.json); for runs made before
+        it was recorded, config.yaml's, and for ``auto`` there the old rule's (float32
+        on CPUs, mixed_bfloat16 on GPUs); None without either file."""
+        if self.run_json.exists():
+            recorded = json.loads(self.run_json.read_text()).get("precision")
+            if recorded:
+                return recorded
+        if self.config_path.exists():
+            named = self.load_config().training.precision
+            if named != "auto":
+                return named
+            from pix2pix_sar.devices import has_gpu
+
+            return "mixed_bfloat16" if has_gpu() else "float32"
+        return None
+
     def run_format(self) -> int:
         """The run's training semantics (pix2pix_sar.RUN_FORMAT when it was made; 1 before it was recorded)."""
         if not self.run_json.exists():

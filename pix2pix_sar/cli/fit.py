@@ -67,7 +67,8 @@ class ProgbarReporter:
 @click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
-    help="Compute precision (training.precision; default auto: mixed_bfloat16 on GPU, float32 on CPU).",
+    help="Compute precision (training.precision; default auto: mixed_bfloat16 on GPU and on CPUs with native "
+    "bfloat16 for patch size x base filters >= 8192, else float32; a resumed run keeps its own).",
 )
 @click.option("--xla/--no-xla", default=None, help="XLA-compile the train step (training.xla; default: on for GPU).")
 @config_opt
@@ -100,7 +101,6 @@ def command(
     """
     quiet_tensorflow()
     from pix2pix_sar.config import resolve_config
-    from pix2pix_sar.training.loop import fit
 
     flags = {
         "training.epochs": epochs,
@@ -113,7 +113,9 @@ def command(
         "training.xla": None if xla is None else ("on" if xla else "off"),
     }
     extra = [f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = resolve_config(variant, config_file, [*assignments, *extra])
+    cfg = resolve_config(variant, config_file, [*assignments, *extra])  # a bad config fails before TensorFlow loads
+    from pix2pix_sar.training.loop import fit
+
     quiet = cli_state(ctx).quiet
     result = fit(cfg, data, out, ProgbarReporter(quiet))
     if result.start_epoch == result.end_epoch:

@@ -6,10 +6,11 @@ Nothing but the train step runs on the critical path that can run beside it: one
 ``checkpoint_every`` epochs and at the last one, with the image strip), another the full
 training state (both models, both optimizers, the position: epoch and step within it,
 and the epoch's partial sums) from copies taken between two steps
-(`training/state_saver.py`). The state is saved every ``training.state_every`` (epochs or
-wall time), at the end, and when SIGTERM/SIGINT stops the run after the step in progress
-(`training/preemption.py`). The data order is a function of seed, epoch and replica, and
-a resumed epoch skips the steps already done, so a run that is stopped or killed resumes
+(`training/state_saver.py`). The state is saved every ``training.state_every`` (epochs
+or wall time, by `SaveSchedule`, the rule `seg fit` shares), at the end, and when
+SIGTERM/SIGINT stops the run after the step in progress (`training/preemption.py`). The
+data order is a function of seed, epoch and step (not of the replica count), and a
+resumed epoch skips the steps already done, so a run that is stopped or killed resumes
 from its last state and replays exactly what was lost. In multi-worker runs only the
 chief writes files.
 
@@ -39,7 +40,7 @@ from pix2pix_sar.config import Config, diff_configs
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, load_split, split_size
 from pix2pix_sar.data.extra_bands import encode_inputs
 from pix2pix_sar.data.packed import check_same_input, choose_input, memory_bytes
-from pix2pix_sar.data.zones import class_scheme
+from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.devices import resolve_precision, resolve_xla
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingDivergedError
 from pix2pix_sar.noise import patch_keys
@@ -108,17 +109,27 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetIn
     return dataclasses.replace(cfg, model=model).validate(), info
 
 
+#: Why a run of an older format cannot be continued exactly (``run.json``'s "format").
+_OLDER_FORMATS = {
+    1: "was trained by pix2pix-sar < 0.2, whose steps normalised over the batch and drew dropout from a stateful RNG",
+    2: "has run format 2, whose data order depended on the replica count (now one order for any replica count)",
+}
+
+
 def _check_resume(run: RunFolder, cfg: Config) -> None:
     """Refuse to continue a run with settings that would change what it is."""
     if run.exists():
-        if run.run_format() < RUN_FORMAT and run.state_dir.exists():
+        old = run.run_format()
+        if old < RUN_FORMAT and run.state_dir.exists():
+            why = _OLDER_FORMATS.get(old, f"has run format {old} (this version trains format {RUN_FORMAT})")
             raise RunStateError(
-                f"{run.path} was trained by pix2pix-sar < 0.2, whose steps normalised over the batch and drew "
-                f"dropout from a stateful RNG; its snapshots still work with generate, evaluate and preview, "
+                f"{run.path} {why}; its snapshots still work with generate, evaluate and preview, "
                 f"but training cannot continue it exactly: choose a new --out"
             )
         saved = run.load_config()
-        changes = [c for c in diff_configs(saved, cfg) if c.split(":")[0] not in RESUMABLE_CHANGES]
+        # training.precision: _resume_precision compares what it resolves to.
+        resumable = (*RESUMABLE_CHANGES, "training.precision")
+        changes = [c for c in diff_configs(saved, cfg) if c.split(":")[0] not in resumable]
         if changes:
             raise RunStateError(
                 f"{run.path} was trained with other settings ({'; '.join(changes)}); "
@@ -128,7 +139,23 @@ def _check_resume(run: RunFolder, cfg: Config) -> None:
         raise RunStateError(f"{run.path}: exists and is not a run folder; choose a new or empty --out")
 
 
-def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path, input_mode: str) -> None:
+def _resume_precision(run: RunFolder, requested: str, model) -> str:
+    """The compute precision: `requested` resolved (``auto`` by the device and the
+    model size, :func:`~pix2pix_sar.devices.resolve_precision`), except that a resumed
+    run keeps the one it recorded: ``auto`` resolves to it, another explicit value is
+    refused (the weights' rounding would change mid-run, silently)."""
+    recorded = run.recorded_precision() if run.exists() else None
+    if recorded is None:
+        return resolve_precision(requested, model.patch_size, model.base_filters)
+    if requested not in ("auto", recorded):
+        raise RunStateError(
+            f"{run.path} was trained in {recorded} (run.json); continuing in {requested} would change its "
+            f"arithmetic mid-run: rerun with --precision {recorded} (or auto) to resume, or choose a new --out"
+        )
+    return recorded
+
+
+def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path, input_mode: str, precision: str) -> None:
     run.path.mkdir(parents=True, exist_ok=True)
     with atomic_path(run.config_path) as tmp:
         tmp.write_text(cfg.to_yaml())
@@ -137,7 +164,13 @@ def _write_run_files(run: RunFolder, cfg: Config, data_dir: Path, input_mode: st
     with atomic_path(run.run_json) as tmp:
         tmp.write_text(
             json.dumps(
-                {"dataset": str(data_dir.resolve()), "input": input_mode, "version": __version__, "format": RUN_FORMAT},
+                {
+                    "dataset": str(data_dir.resolve()),
+                    "input": input_mode,
+                    "precision": precision,
+                    "version": __version__,
+                    "format": RUN_FORMAT,
+                },
                 indent=2,
             )
             + "\n"
@@ -247,6 +280,7 @@ def build_pix2pix(cfg: Config, precision: str):
     import keras
 
     from pix2pix_sar.models import build_discriminator, build_generator
+    from pix2pix_sar.training.adam import FusedAdam
     from pix2pix_sar.training.step import Pix2Pix
 
     with _dtype_policy(precision):
@@ -255,7 +289,7 @@ def build_pix2pix(cfg: Config, precision: str):
     opt = cfg.optimizer
     optimizers = []
     for model in (generator, discriminator):
-        optimizer = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+        optimizer = FusedAdam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
         if precision == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         # Keras 3 optimizers create their slots lazily; build them so restore has targets.
@@ -294,7 +328,8 @@ def fit(
     replicas, workers = strategy.num_replicas_in_sync, num_workers(strategy)
     if tcfg.batch_size % replicas:
         raise ConfigError(f"training.batch_size {tcfg.batch_size} must be a multiple of the {replicas} replicas")
-    precision, xla = resolve_precision(tcfg.precision), resolve_xla(tcfg.xla)
+    precision = _resume_precision(run, tcfg.precision, cfg.model)
+    xla = resolve_xla(tcfg.xla)
     log.info(
         "strategy %s: %d replica(s) on %d worker(s), %s, XLA %s",
         type(strategy).__name__,
@@ -304,6 +339,7 @@ def fit(
         "on" if xla else "off",
     )
     _check_resume(run, cfg)
+    run.check_resume_data(data_dir)  # a resume rewrites RUN/dataset.json: same scaling only
     scheme = class_scheme(info.classes, str(data_dir))
     patches = split_size(data_dir, "train")
     input_mode = choose_input(
@@ -312,7 +348,7 @@ def fit(
     check_same_input(run.run_json, input_mode, "--set data.input=")
     shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy), input_mode)
     if chief:
-        _write_run_files(run, cfg, data_dir, input_mode)
+        _write_run_files(run, cfg, data_dir, input_mode, precision)
     timing.mark("patches")
 
     keras.utils.set_random_seed(tcfg.seed)  # the weight initialisers (the noise is keyed, not seeded)
@@ -342,8 +378,17 @@ def fit(
     if start_epoch >= tcfg.epochs:
         log.info("%s is already trained to epoch %d (asked: %d)", run.path, start_epoch, tcfg.epochs)
         return FitResult(run, start_epoch, start_epoch, cfg, timing.finish())
+    # The input is the scheme's mask channels, then the dataset's extra bands (model.in_channels
+    # counts both); only the mask channels say where there is data.
     train_step = make_train_step(
-        strategy, nets, cfg.loss, tcfg.batch_size, seed=tcfg.seed, jit_compile=xla, decode=shard.feeder.decode
+        strategy,
+        nets,
+        cfg.loss,
+        tcfg.batch_size,
+        mask_channels=scheme.channels,
+        seed=tcfg.seed,
+        jit_compile=xla,
+        decode=shard.feeder.decode,
     )
     steps = epoch_steps(shard, tcfg.batch_size)
     # Two writer threads: the state's writes never wait behind a snapshot's, and the last two overlap.
@@ -458,7 +503,7 @@ class _Loop:
         never exists without its row; a row without its state is rewound on resume)."""
         tcfg, times = self.tcfg, account.times
         means = {k: v / self.steps for k, v in account.losses.items()}
-        state_due = self.schedule.due_after_epoch(done) or done == tcfg.epochs
+        state_due = self.schedule.due_after_epoch(done, final=done == tcfg.epochs)  # also when time is up
         if self.outputs is not None:
             t0 = time.perf_counter()
             self.outputs.scalars(done, means)
@@ -559,6 +604,7 @@ class _Preview:
         name = "val" if split_size(data_dir, "val") else "train"
         split = load_split(data_dir, name, list(range(min(PREVIEW_COUNT, split_size(data_dir, name)))))
         self.masks = encode_inputs(scheme, split.zones, split.extras)
+        self.valid = valid_zones(split.zones)[..., None]
         self.targets = split.images
         self.keys = patch_keys(seed, np.arange(len(self.masks)))
         self._generate = None
@@ -573,6 +619,7 @@ class _Preview:
         if self._generate is None:
             self._generate = make_generate_fn(generator)
         outputs = self._generate(tf.constant(self.masks, tf.float32), tf.constant(self.keys)).numpy()
+        outputs = np.where(self.valid, outputs, -1.0)  # no data as in the target
         panels = [self.masks[..., :1], self.targets, outputs]
         return np.clip((np.concatenate(panels, axis=2) + 1.0) / 2.0, 0.0, 1.0)
 

@@ -198,6 +198,17 @@ def _start_workers(data, out, epochs, env_of_worker=None):
     ]
 
 
+def _wait_all(workers, timeout=300):
+    """Each worker's stderr once all have ended; a worker left hanging (the other gone) is killed."""
+    try:
+        return [proc.communicate(timeout=timeout)[1] for proc in workers]
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.mark.slow
 def test_sigterm_to_one_worker_stops_both_after_the_same_agreed_step_and_the_rerun_resumes(
     mirrored_run, tiny_dataset, tmp_path
@@ -208,8 +219,9 @@ def test_sigterm_to_one_worker_stops_both_after_the_same_agreed_step_and_the_rer
 
     out, run = tmp_path / "run", RunFolder(tmp_path / "run")
     # Worker 1 (not the chief) gets SIGTERM after step 3; the workers agree on stopping every AGREE_EVERY steps.
-    workers = _start_workers(tiny_dataset, out, 1, {1: {SIGNAL_AT_STEP_ENV: "3"}})
-    errors = [proc.communicate(timeout=300)[1] for proc in workers]
+    signal_worker_1 = {1: {SIGNAL_AT_STEP_ENV: "3"}}
+    workers = _start_workers(tiny_dataset, out, 1, signal_worker_1)
+    errors = _wait_all(workers)
     assert [proc.returncode for proc in workers] == [143, 143], errors
     for err in errors:
         assert f"SIGTERM: stopped after epoch 1, step {AGREE_EVERY} of " in err and "to resume, rerun:" in err, err
@@ -219,9 +231,10 @@ def test_sigterm_to_one_worker_stops_both_after_the_same_agreed_step_and_the_rer
     assert state.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == AGREE_EVERY
     assert list(run.snapshots()) == []
 
-    # Both rerun: they continue from step AGREE_EVERY and end as the uninterrupted run does.
-    workers = _start_workers(tiny_dataset, out, 1)
-    errors = [proc.communicate(timeout=300)[1] for proc in workers]
+    # Both rerun as before: they continue after step AGREE_EVERY (so step 3, worker 1's signal, never
+    # comes again) and end as the uninterrupted run does.
+    workers = _start_workers(tiny_dataset, out, 1, signal_worker_1)
+    errors = _wait_all(workers)
     assert [proc.returncode for proc in workers] == [0, 0], errors
     assert list(run.snapshots()) == [1] and [int(r["epoch"]) for r in _history(out)] == [1]
     state = tf.train.load_checkpoint(str(run.state_dir))

@@ -28,7 +28,7 @@ def test_one_train_step_changes_both_networks_and_returns_loss_parts(tiny_datase
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     with strategy.scope():
         nets = build_pix2pix(cfg, "float32")
-    step = make_train_step(strategy, nets, cfg.loss, global_batch_size=2)
+    step = make_train_step(strategy, nets, cfg.loss, global_batch_size=2, mask_channels=1)
     split = load_split(tiny_dataset, "train")
     before_g = [w.copy() for w in nets.generator.get_weights()]
     before_d = [w.copy() for w in nets.discriminator.get_weights()]
@@ -112,13 +112,19 @@ def test_mixed_precision_trains_and_resumes(precision, tiny_dataset, tiny_config
     assert any(item.compute_dtype != "float32" for item in generator.layers)
 
 
-def test_too_few_patches_for_the_replicas_is_an_input_error(tiny_dataset):
+def test_an_empty_split_is_an_input_error_and_few_patches_feed_many_replicas(tiny_dataset):
+    from pix2pix_sar.data.dataset import split_size
     from pix2pix_sar.data.zones import CLASS_SCHEMES
     from pix2pix_sar.errors import InputError
-    from pix2pix_sar.training.inputs import load_worker_shard
+    from pix2pix_sar.training.inputs import epoch_steps, load_worker_shard, worker_rows
 
-    with pytest.raises(InputError, match=r"cannot feed 100 replica\(s\); prepare more patches"):
-        load_worker_shard(tiny_dataset, "val", CLASS_SCHEMES["binary"], num_replicas=100, num_workers=1, worker=0)
+    with pytest.raises(InputError, match=r"has no test patches; prepare more patches"):
+        load_worker_shard(tiny_dataset, "test", CLASS_SCHEMES["binary"], num_replicas=1, num_workers=1, worker=0)
+    # Fewer patches than replicas: the epoch's permutation repeats to fill the global batch.
+    n = split_size(tiny_dataset, "val")
+    shard = load_worker_shard(tiny_dataset, "val", CLASS_SCHEMES["binary"], num_replicas=4 * n, num_workers=1, worker=0)
+    rows, _ = worker_rows(shard, 1, 0, 0, flip=False)
+    assert epoch_steps(shard, 4 * n) == 1 and sorted(rows) == sorted(list(range(n)) * 4)
 
 
 def test_a_generator_trained_at_batch_4_generates_each_mask_as_alone(tiny_dataset, tiny_config, tmp_path):
