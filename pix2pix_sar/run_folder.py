@@ -23,6 +23,7 @@ import yaml
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, config_from_dict
 from pix2pix_sar.data.dataset import DatasetInfo, load_info
+from pix2pix_sar.devices import has_gpu
 from pix2pix_sar.errors import InputError, RunStateError
 
 _SNAPSHOT = re.compile(r"^generator_epoch_(\d+)\.keras$")
@@ -111,8 +112,6 @@ class RunFolder:
             named = self.load_config().training.precision
             if named != "auto":
                 return named
-            from pix2pix_sar.devices import has_gpu
-
             return "mixed_bfloat16" if has_gpu() else "float32"
         return None
 
