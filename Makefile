@@ -29,7 +29,7 @@ test-fast: lint
 
 # The main job on the embedded default: a synthetic scene -> zones patches (rock,
 # glacier, ocean) -> a short CPU training of the variant that measured best on whole
-# scenes (README "orig vs scene") -> the whole scene and a new artificial glacier
+# scenes (docs/scene.md "orig vs scene") -> the whole scene and a new artificial glacier
 # generated -> a PNG of patches and of the whole scene.
 DEMO_VARIANT ?= scene
 demo: $(STAMP)

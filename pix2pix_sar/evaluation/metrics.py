@@ -1,7 +1,7 @@
 """Image-agreement metrics of the paper (Sec. III-C), computed in the TensorFlow graph.
 
 All metrics compare images scaled to [0, 1] (:func:`to_unit` maps the model's
-[-1, 1] there; README "Evaluation" fixes this range because the paper does not say).
+[-1, 1] there; docs/evaluation.md fixes this range because the paper does not say).
 
 * Non-binary Dice (paper Eq. 6): ``2 * sum(X * Y) / (sum(X) + sum(Y))``.
 * SSIM (Wang et al. 2004): Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03,
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: SSIM parameters (Wang et al. 2004; README "Evaluation").
+#: SSIM parameters (Wang et al. 2004; docs/evaluation.md).
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
