@@ -53,7 +53,7 @@ def _mirrored() -> tf.distribute.Strategy:
 def _multi_worker() -> tf.distribute.Strategy:
     if "TF_CONFIG" not in os.environ:
         raise ConfigError(
-            "--strategy multi-worker needs TF_CONFIG (cluster hosts and this task's index); see docs/scaling.md, 'Several hosts'"
+            "--strategy multi-worker needs TF_CONFIG (cluster hosts and this task's index); see docs/scaling.md"
         )
     # Only physical-device queries here: the runtime must not start before the strategy.
     implementation = (
