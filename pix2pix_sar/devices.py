@@ -19,7 +19,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 #: On CPUs, bfloat16 pays from this model size on: patch side x base filters (the
 #: conv work per output pixel grows with the filters, the per-op overhead with the
-#: layer count). Measured on the 2-core Intel Xeon with AMX (docs/scaling.md, Precision):
+#: layer count). Measured on the 2-core Intel Xeon with AMX (docs/performance.md):
 #: orig at 256 px, 64 filters (16,384) is 1.5x faster in bfloat16; the demo's 64 px,
 #: 32 filters (2,048) slower.
 BF16_CPU_MIN_SIZE = 8192
