@@ -24,6 +24,7 @@ def test_dockerfile_lints_clean_and_uses_the_shared_install_script():
     assert "\nUSER " in text  # not root
 
 
+@pytest.mark.slow
 def test_install_script_is_idempotent_on_the_current_environment():
     venv = Path(sys.prefix)
     if not (venv / "bin" / "pix2pix-sar").exists():

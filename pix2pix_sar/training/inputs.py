@@ -1,8 +1,12 @@
 """Distributed input: each worker feeds its replicas' slices of every global batch, in
 the order given by data.sharding — a pure function of (seed, epoch, step), the same for
 any replica or worker count. In memory, every worker holds every training patch (decoded
-once, in a data.pipeline.SplitFeeder: its replicas' patches change from step to step);
-streamed, a worker reads only the records of its own slices."""
+once, in a data.pipeline.MemoryFeeder: its replicas' patches change from step to step);
+streamed, a worker reads only the records of its own slices.
+
+The input family: :mod:`pix2pix_sar.data.packed` (the pack, and the choice of input
+mode), :mod:`pix2pix_sar.data.pipeline` (the feeders), this module (a strategy's
+workers and replicas)."""
 
 from __future__ import annotations
 
@@ -14,10 +18,10 @@ import tensorflow as tf
 
 from pix2pix_sar.data.dataset import load_split, split_size
 from pix2pix_sar.data.packed import PackedSplit
-from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
+from pix2pix_sar.data.pipeline import MemoryFeeder, StreamedFeeder, feeder_for
 from pix2pix_sar.data.sharding import epoch_schedule, flip_schedule, steps_per_epoch
 from pix2pix_sar.data.zones import ClassScheme
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 
 
 @dataclass
@@ -27,7 +31,7 @@ class WorkerShard:
     total: int  # patches in the whole split
     replicas: range  # global replica ids served by this worker
     num_replicas: int
-    feeder: SplitFeeder | PackedFeeder  # every patch: in memory, or read batch by batch
+    feeder: MemoryFeeder | StreamedFeeder  # every patch: in memory, or read batch by batch
     row_of: np.ndarray  # global patch index -> row in `feeder`
 
 
@@ -45,14 +49,16 @@ def load_worker_shard(
     total = split_size(dataset_dir, split)
     if total < 1:
         raise InputError(
-            f"{dataset_dir}: has no {split} patches; prepare more patches (smaller --val-fraction or more scenes)"
+            f"{dataset_dir}: has no {split} patches; "
+            f"prepare more patches (smaller {option('val_fraction')} or more scenes)"
         )
     per_worker = num_replicas // num_workers
     replicas = range(worker * per_worker, (worker + 1) * per_worker)
     if input_mode == "streamed":
-        feeder = PackedFeeder(PackedSplit.open(dataset_dir, split, with_extras=True), scheme)
+        source = PackedSplit.open(dataset_dir, split, with_extras=True)
     else:
-        feeder = SplitFeeder(load_split(dataset_dir, split), scheme)
+        source = load_split(dataset_dir, split)
+    feeder = feeder_for(source, scheme)
     return WorkerShard(total, replicas, num_replicas, feeder, np.arange(total))
 
 
@@ -106,27 +112,51 @@ def distributed_epoch(
     epochs: int = 1,
     compact: bool = False,
 ):
-    """`epochs` epochs from `epoch` on as a distributed dataset of per-replica (mask, image)
-    batches (with one replica, the plain dataset), without the first `skip` steps;
+    """`epochs` epochs from `epoch` on as an iterable of per-replica (mask, image) batches
+    for `strategy.run` (with one replica, the plain dataset), without the first `skip` steps;
     `compact` batches are decoded in the step (``shard.feeder.decode``)."""
     if strategy.num_replicas_in_sync == 1:
         # One replica takes the plain dataset: the distributed wrapper's iterator took
         # 23-25 s to delete at the end of an `orig` run on this CPU (TF 2.21; 1 ms plain).
         return worker_dataset(shard, global_batch, seed, epoch, flip, prefetch, skip, epochs, compact)
 
-    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        per_worker = shard.num_replicas // ctx.num_input_pipelines
-        if shard.replicas != range(ctx.input_pipeline_id * per_worker, (ctx.input_pipeline_id + 1) * per_worker):
-            raise RuntimeError(f"input pipeline {ctx.input_pipeline_id} was given replicas {shard.replicas}")
-        per_replica = ctx.get_per_replica_batch_size(global_batch)
-        return worker_dataset(shard, per_replica, seed, epoch, flip, prefetch, skip, epochs, compact)
+    per_replica = global_batch // strategy.num_replicas_in_sync
+    dataset = worker_dataset(shard, per_replica, seed, epoch, flip, prefetch, skip, epochs, compact)
+    return _ReplicaBatches(strategy, dataset, shard.replicas)
 
-    # Batches stay on the host until the step: they are compact (a few MB even at
-    # batch 64), and with the per-device prefetch a mirrored run's iterator took 3-33 s
-    # to delete on this CPU (TF 2.21; 6 ms without it).
-    return strategy.distribute_datasets_from_function(
-        dataset_fn, tf.distribute.InputOptions(experimental_fetch_to_device=False)
-    )
+
+class _ReplicaBatches:
+    """A worker's plain dataset handed to `strategy.run` as per-replica values: one batch
+    per local replica a step (`worker_dataset` gives them replica by replica); batches
+    stay on the host until the step.
+
+    Not tf.distribute's distributed dataset: it wraps each worker's dataset in a
+    MultiDeviceIterator whose per-device datasets run tf.data's autotuning, and deleting
+    it waits for that model thread's next wake-up (0-10 s at the end of a tiny
+    two-worker run on this CPU, TF 2.21; see data.pipeline._without_autotune). Under
+    multi-worker it also all-reduced at every step to find the end of the data, which
+    the schedule fixes anyway."""
+
+    def __init__(self, strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, replicas: range):
+        self.strategy, self.dataset, self.replicas = strategy, dataset, replicas
+
+    def __iter__(self):
+        return _ReplicaIterator(self.strategy, iter(self.dataset), self.replicas)
+
+
+class _ReplicaIterator:
+    def __init__(self, strategy: tf.distribute.Strategy, batches, replicas: range):
+        self.strategy, self.batches, self.replicas = strategy, batches, replicas
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        local = [next(self.batches) for _ in self.replicas]  # StopIteration at the end of the data
+        first = self.replicas.start
+        return self.strategy.experimental_distribute_values_from_function(
+            lambda ctx: local[ctx.replica_id_in_sync_group - first]
+        )
 
 
 def epoch_steps(shard: WorkerShard, global_batch: int) -> int:

@@ -203,6 +203,7 @@ def test_error_path(group, args, status, message, tmp_path):
     assert sorted(tmp_path.rglob("*")) == before, "an error left something behind"
 
 
+@pytest.mark.slow
 def test_real_command_errors_come_before_tensorflow(tmp_path):
     """In a fresh interpreter: every real command of the table fails without loading TensorFlow."""
     for name, text in CONFIGS.items():

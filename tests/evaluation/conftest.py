@@ -1,4 +1,5 @@
-"""Two tiny trained runs (2 epochs, a snapshot each epoch) shared by the evaluation tests."""
+"""Two tiny trained runs (2 epochs, a snapshot each epoch) shared by the evaluation tests
+(once a session: tests change only copies, `fresh_runs`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_runs(tiny_dataset, tmp_path_factory) -> dict[str, Path]:
     """``orig`` without dropout (deterministic generation) and ``l1_50_gan50`` as trained."""
     from pix2pix_sar.config import resolve_config

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # an experiment script in a subprocess
 
 
 def test_extra_bands_smoke_trains_both_conditions_and_reports_rock_scores(tmp_path):

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # an experiment script in a subprocess
 
 
 def test_paper_smoke_mode_trains_evaluates_and_reports(tmp_path):

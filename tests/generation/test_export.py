@@ -73,6 +73,7 @@ PLAIN_TF = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_export_loads_in_plain_tensorflow_and_generates_the_runs_pixels(evaluated_run, model, tmp_path, write_mask):
     from pix2pix_sar.generation.generate import RunGenerator
     from pix2pix_sar.noise import tile_keys
@@ -107,7 +108,7 @@ def test_export_loads_in_plain_tensorflow_and_generates_the_runs_pixels(evaluate
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = np.load(tmp_path / "out.npz")
-    expected = RunGenerator(evaluated_run, epoch=1, seed=3).generate_batch(masks, offsets)
+    expected = RunGenerator.from_run(evaluated_run, epoch=1, seed=3).generate_batch(masks, offsets)
     np.testing.assert_allclose(out["served"], expected, atol=1e-5)
     np.testing.assert_allclose(out["keyed"], expected, atol=1e-5)
 

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # an experiment script in a subprocess
 
 
 def test_augmentation_smoke_trains_every_condition_and_tabulates_intervals(tmp_path):

@@ -15,6 +15,8 @@ import pytest
 
 from pix2pix_sar.run_folder import RunFolder
 
+pytestmark = pytest.mark.slow  # every test reads runs trained by `fit` subprocesses
+
 #: float32 sums over replicas are ordered differently than in the reference.
 WEIGHT_ATOL = 1e-5
 ARGS = ["--batch-size", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8"]
@@ -72,8 +74,8 @@ def test_mirrored_equals_two_separate_halves_on_one_device(mirrored_run, tiny_da
 
     from pix2pix_sar.data.zones import CLASS_SCHEMES
     from pix2pix_sar.models.layers import training_keys
+    from pix2pix_sar.training.assembly import build_pix2pix
     from pix2pix_sar.training.inputs import load_worker_shard, worker_dataset
-    from pix2pix_sar.training.loop import build_pix2pix
     from pix2pix_sar.training.step import LOSS_NAMES, make_gradient_fn
 
     cfg = RunFolder(mirrored_run).load_config()
@@ -139,46 +141,6 @@ def _free_ports(n):
     return ports
 
 
-def _multi_worker(data, out, epochs):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = [
-        _fit(
-            data,
-            out,
-            "multi-worker",
-            epochs,
-            {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
-            wait=False,
-        )
-        for i in range(2)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-
-
-def test_multi_worker_on_localhost_matches_mirrored_and_resumes(mirrored_run, tiny_dataset, tmp_path):
-    out = tmp_path / "run"
-    _multi_worker(tiny_dataset, out, 1)
-    run = RunFolder(out)
-    assert list(run.snapshots()) == [1]  # one set of snapshots, by the chief
-    for a, b in zip(_generator_weights(out, 1), _generator_weights(mirrored_run, 1)):
-        np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
-    assert _history(out)[0]["gen_total"] == pytest.approx(_history(mirrored_run)[0]["gen_total"], rel=1e-4)
-    _multi_worker(tiny_dataset, out, 2)  # resume to epoch 2
-    assert list(run.snapshots()) == [1, 2]
-    assert [int(r["epoch"]) for r in _history(out)] == [1, 2]
-    import tensorflow as tf
-
-    state = tf.train.load_checkpoint(str(run.state_dir))
-    assert (
-        state.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 2
-        and state.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 0
-    )
-    assert [p.name for p in run.state_dir.iterdir() if p.is_dir()] == []  # only the chief writes state
-
-
 def _start_workers(data, out, epochs, env_of_worker=None):
     """Two `fit --strategy multi-worker` processes on free localhost ports (not waited for)."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
@@ -209,10 +171,12 @@ def _wait_all(workers, timeout=300):
                 proc.wait()
 
 
-@pytest.mark.slow
-def test_sigterm_to_one_worker_stops_both_after_the_same_agreed_step_and_the_rerun_resumes(
+def test_multi_worker_sigterm_to_one_stops_both_at_the_same_step_then_resumes_to_the_mirrored_run(
     mirrored_run, tiny_dataset, tmp_path
 ):
+    """Three rounds of two workers (one chain, so each round is started once): SIGTERM to
+    one stops both after the same agreed step; the rerun ends epoch 1 with the mirrored
+    run's weights; a third round resumes at the epoch end to epoch 2."""
     import tensorflow as tf
 
     from pix2pix_sar.training.preemption import AGREE_EVERY, SIGNAL_AT_STEP_ENV
@@ -241,3 +205,17 @@ def test_sigterm_to_one_worker_stops_both_after_the_same_agreed_step_and_the_rer
     assert state.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 1
     for a, b in zip(_generator_weights(out, 1), _generator_weights(mirrored_run, 1)):
         np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
+    assert _history(out)[0]["gen_total"] == pytest.approx(_history(mirrored_run)[0]["gen_total"], rel=1e-4)
+
+    # Resumed at the epoch end to epoch 2: one set of snapshots and one state, by the chief.
+    workers = _start_workers(tiny_dataset, out, 2)
+    errors = _wait_all(workers)
+    assert [proc.returncode for proc in workers] == [0, 0], errors
+    assert list(run.snapshots()) == [1, 2]
+    assert [int(r["epoch"]) for r in _history(out)] == [1, 2]
+    state = tf.train.load_checkpoint(str(run.state_dir))
+    assert (
+        state.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 2
+        and state.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 0
+    )
+    assert [p.name for p in run.state_dir.iterdir() if p.is_dir()] == []  # only the chief writes state
