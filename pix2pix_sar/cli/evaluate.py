@@ -57,11 +57,27 @@ class ProgbarEvalReporter:
     show_default=True,
     help="Patches to evaluate on: validation, or the test split a CaFFe dataset keeps. RUN/eval holds one split.",
 )
+@click.option(
+    "--scene",
+    nargs=2,
+    type=click.Path(dir_okay=False),
+    metavar="ZONES SAR",
+    help="Also measure the last snapshot on a whole scene (zone raster and its real SAR): structure ratios, "
+    "W1/ENL, grid statistic, spread across --samples (and with --segmenter the feature distance), "
+    "written to RUN/eval/scene_<ZONES name>.json.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    help="With --scene: images generated for the scene, seeds seed ... seed+K-1.",
+)
 @seed_opt
 @input_opt
 @click.pass_context
 @user_errors
-def command(ctx, run, data, batch_size, segmenter, split, seed, input_mode):
+def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, input_mode):
     """Evaluate every generator snapshot of RUN on all validation patches (or --split test).
 
     Writes RUN/eval/per_image.csv, per_epoch.csv (means, std, SAR statistics) and
@@ -79,6 +95,10 @@ def command(ctx, run, data, batch_size, segmenter, split, seed, input_mode):
     (--input streamed; auto streams above the fit threshold): memory then does not
     grow with the split, and targets are the pack's float16 values. RUN/eval keeps
     one input; a switch is refused.
+
+    With --scene ZONES SAR, the last snapshot also generates the whole scene's zones
+    --samples times and is measured against the real scene (docs/evaluation.md,
+    "Whole-scene structure, variety and feature distance").
     """
     quiet_tensorflow()
     from pix2pix_sar.evaluation.sweep import evaluate_run
@@ -102,3 +122,14 @@ def command(ctx, run, data, batch_size, segmenter, split, seed, input_mode):
     else:
         click.echo(f"all {len(result.skipped)} snapshot(s) already evaluated; nothing to do")
     click.echo(f"per-epoch metrics: {result.run.eval_per_epoch_csv}\ncurves: {result.run.eval_curves_png}")
+    if scene:
+        from pix2pix_sar.evaluation.scene_eval import evaluate_scene, scene_json_path
+
+        measured = evaluate_scene(run, *scene, samples=samples, seed=seed, segmenter=segmenter)
+        if not quiet:
+            ratios = measured["structure_ratio"]
+            shown = ", ".join(
+                f"{k} {v:.2f}" for k, v in ratios.items() if v is not None and k in measured["structure_goal_keys"]
+            )
+            click.echo(f"scene (epoch {measured['epoch']}, {samples} samples): structure vs real: {shown}")
+        click.echo(f"scene measures: {scene_json_path(run, scene[0])}")

@@ -14,14 +14,21 @@ from pix2pix_sar.cli.options import seed_opt, user_errors
 @click.option("--looks", type=float, default=4.0, show_default=True, help="Equivalent number of looks of the speckle.")
 @click.option("--pixel-size", type=float, default=40.0, show_default=True, help="Metres per pixel.")
 @click.option("--crs", default="EPSG:3031", show_default=True, help="CRS of the scene.")
+@click.option(
+    "--content-seed",
+    type=click.IntRange(0),
+    help="Redraw everything but the zones (terrain, stripes, crevasses, mélange, icebergs, speckle): "
+    "a second draw of the same world for --seed's zones. Default: the scene --seed always gave.",
+)
 @seed_opt
 @user_errors
-def command(out, width, height, looks, pixel_size, crs, seed):
+def command(out, width, height, looks, pixel_size, crs, content_seed, seed):
     """Write a synthetic glacier SAR scene and its labels.
 
     OUT/scene.tif (Float32 linear intensity, no-data 0), OUT/zones.tif (zone codes
     0/64/127/254), OUT/zones.gpkg (the zones as polygons, fields zone and class) and
-    OUT/aoi.geojson (an area of interest in EPSG:4326).
+    OUT/aoi.geojson (an area of interest in EPSG:4326). scene.tif records the seeds and
+    parameters in its metadata (SYNTH_SEED, SYNTH_CONTENT_SEED, ...; gdalinfo shows them).
     """
     from pix2pix_sar.data.synth import SynthFiles, write_synth_scene
 
@@ -29,7 +36,9 @@ def command(out, width, height, looks, pixel_size, crs, seed):
         raise click.BadParameter("must be at least 16 pixels", param_hint="'--width'/'--height'")
     if looks <= 0:
         raise click.BadParameter("must be positive", param_hint="'--looks'")
-    write_synth_scene(out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs)
+    write_synth_scene(
+        out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs, content_seed=content_seed
+    )
     files = SynthFiles.in_folder(out)
     click.echo(
         f"scene: {files.scene}\nzones: {files.zones}\nzone polygons: {files.zones_vector}\nAOI (EPSG:4326): {files.aoi}"

@@ -20,6 +20,13 @@ is what brightens or shadows it (idealised: brightness follows the DEM by
 construction); the glacier surface falls steadily from its source to the calving
 front; the ocean has no data, as in REMA or ArcticDEM. It comes from values the scene
 already draws, so scene.tif stays the same for a seed.
+
+``content_seed`` redraws everything that is not geometry (terrain, flow stripes,
+crevasse bands, mélange, icebergs, ocean texture, speckle) for the same zones: the
+zones come from `seed` alone, the content from (seed, content_seed). It is a second
+draw of the same world, the oracle that variety is measured against
+(:mod:`pix2pix_sar.evaluation.structure`). Without it a seed gives the scene it always
+gave. The DEM follows the terrain, so it changes with the content seed too.
 """
 
 from __future__ import annotations
@@ -76,9 +83,10 @@ def synth_scene(
     front_position: float = 0.5,
     front_roughness: float = 1.0,
     pixel_size: float = 40.0,
+    content_seed: int | None = None,
 ) -> SynthScene:
     """Draw a scene; `front_position` is the calving front's row as a fraction of height;
-    `pixel_size` (metres) only scales the heights."""
+    `pixel_size` (metres) only scales the heights; `content_seed` redraws all but the zones."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
     v = rows / height  # 0 at the glacier source (top), 1 at the sea (bottom)
@@ -93,6 +101,9 @@ def synth_scene(
     front = height * (front_position + 0.025 * front_roughness * power_noise((width,), 1.6, rng))[None, :]
     glacier = ~rock & (rows < front)
     ocean = ~rock & ~glacier
+    if content_seed is not None:
+        # Geometry is drawn above this line; the rest is content, from its own stream.
+        rng = np.random.default_rng([seed, content_seed])
 
     db = np.empty((height, width))
     # Rock: terrain whose slope toward the sensor (looking from the left) brightens it;
@@ -213,6 +224,22 @@ class SynthFiles:
         )
 
 
+def synth_metadata(
+    width: int, height: int, seed: int, content_seed: int | None, looks: float, pixel_size: float
+) -> dict[str, str]:
+    """What scene.tif records of how it was drawn (GeoTIFF metadata items); content_seed
+    is "none" for the scene a seed always gave."""
+    return {
+        "SYNTH_GENERATOR": "pix2pix_sar.data.synth.synth_scene",
+        "SYNTH_SEED": str(seed),
+        "SYNTH_CONTENT_SEED": "none" if content_seed is None else str(content_seed),
+        "SYNTH_WIDTH": str(width),
+        "SYNTH_HEIGHT": str(height),
+        "SYNTH_LOOKS": repr(float(looks)),
+        "SYNTH_PIXEL_SIZE_M": repr(float(pixel_size)),
+    }
+
+
 #: Class names written beside the codes in zones.gpkg.
 _CLASS_NAMES = {ROCK: "rock", GLACIER: "glacier", OCEAN: "ocean"}
 
@@ -227,18 +254,21 @@ def write_synth_scene(
     pixel_size: float = 40.0,
     crs: str = DEFAULT_CRS,
     origin: tuple[float, float] = DEFAULT_ORIGIN,
+    content_seed: int | None = None,
 ) -> tuple[Path, Path]:
     """Write the files of :class:`SynthFiles`; returns (scene, zones).
 
     The AOI is a rectangle of the scene's CRS inside the swath (clear of the no-data
     corner), written in EPSG:4326 so that `prepare --aoi` has to reproject it. The DEM
     lies in the scene's CRS on pixels DEM_PIXEL_FACTOR times as large (block means), so
-    `prepare --extra dem=...` has to resample it.
+    `prepare --extra dem=...` has to resample it. scene.tif records the seeds and
+    parameters in its metadata (:func:`synth_metadata`).
     """
-    scene = synth_scene(width, height, seed=seed, looks=looks, pixel_size=pixel_size)
+    scene = synth_scene(width, height, seed=seed, looks=looks, pixel_size=pixel_size, content_seed=content_seed)
     grid = geo.Grid.north_up(geo.crs_from_user(crs), origin, pixel_size, width, height)
     files = SynthFiles.in_folder(out_dir)
-    geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0)
+    metadata = synth_metadata(width, height, seed, content_seed, looks, pixel_size)
+    geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0, metadata=metadata)
     geo.write_geotiff(files.zones, scene.zones, grid, nodata=NODATA)
     dem = coarsen_heights(scene.heights, DEM_PIXEL_FACTOR)
     dem_grid = geo.Grid.north_up(grid.crs_wkt, origin, pixel_size * DEM_PIXEL_FACTOR, dem.shape[1], dem.shape[0])

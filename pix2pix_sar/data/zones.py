@@ -81,6 +81,19 @@ def valid_pixels(inputs, mask_channels: int):
     return tf.cast(tf.reduce_any(tf.not_equal(masks, tf.zeros([], masks.dtype)), axis=-1, keepdims=True), tf.float32)
 
 
+def encoded_labels(inputs, mask_channels: int):
+    """(N, H, W) int32 class indices (:meth:`ClassScheme.labels`' order) from an encoded
+    generator input, in TensorFlow: one channel is the binary scheme (land +1 -> 0, ocean
+    -1 -> 1), several are one-hot classes (argmax). No-data pixels get 0: use
+    :func:`valid_pixels` with them."""
+    import tensorflow as tf
+
+    masks = inputs[..., :mask_channels]
+    if mask_channels == 1:
+        return tf.cast(masks[..., 0] < 0, tf.int32)
+    return tf.argmax(masks, axis=-1, output_type=tf.int32)
+
+
 def encode_binary(zones: np.ndarray) -> np.ndarray:
     """Land (rock, glacier) -> +1, ocean -> -1, no data -> 0; adds a channel axis."""
     out = np.where(zones == OCEAN, -1.0, 1.0).astype(np.float32)

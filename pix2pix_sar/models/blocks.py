@@ -16,6 +16,11 @@ def weight_init(std: float) -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(mean=0.0, stddev=std)
 
 
+def encoder_filters(depth: int, base_filters: int) -> list[int]:
+    """64, 128, 256, 512, 512, ... for base 64: doubling, capped at 8x base."""
+    return [base_filters * min(2**i, 8) for i in range(depth)]
+
+
 def _norm_layers(normalization: str) -> list[keras.layers.Layer]:
     layer = NORMALIZATIONS[normalization]
     return [layer()] if layer is not None else []

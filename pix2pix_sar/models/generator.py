@@ -6,7 +6,8 @@ bottleneck (depth = log2(patch size)) and draws its noise as keyed dropout in th
 three decoder blocks nearest the bottleneck. The `scene` variant has a fixed depth
 (its bottleneck grows with the input), no normalisation, and takes its noise as
 an extra input channel drawn from the scene's pixel coordinates: a fixed,
-translation-equivariant function with a finite receptive field.
+translation-equivariant function with a finite receptive field. The `sampler`
+variant's generator is built by :mod:`pix2pix_sar.models.sampler`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import math
 import keras
 
 from pix2pix_sar.config import ModelConfig
-from pix2pix_sar.models.blocks import downsample, upsample, weight_init
+from pix2pix_sar.models.blocks import downsample, encoder_filters, upsample, weight_init
 from pix2pix_sar.models.layers import Bilinear2x, CoordinateNoise, KeyedDropout
+from pix2pix_sar.models.sampler import build_sampler
 from pix2pix_sar.noise import KEY_SIZE
 
 #: Decoder blocks nearest the bottleneck that apply dropout (pix2pix: 3).
@@ -27,11 +29,6 @@ DROPOUT_BLOCKS = 3
 def unet_depth(patch_size: int) -> int:
     """Number of encoder blocks of the paper's U-Net: down to 1x1 (8 at 256)."""
     return int(math.log2(patch_size))
-
-
-def encoder_filters(depth: int, base_filters: int) -> list[int]:
-    """64, 128, 256, 512, 512, ... for base 64: doubling, capped at 8x base."""
-    return [base_filters * min(2**i, 8) for i in range(depth)]
 
 
 def _with_noise(x, key, level: int, name: str):
@@ -44,6 +41,14 @@ def _with_noise(x, key, level: int, name: str):
 
 
 def build_generator(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
+    """The generator `cfg.generator` names (:data:`GENERATOR_BUILDERS`).
+
+    With `any_size` the input takes any height and width that are multiples of
+    2**depth (whole-scene generation); else the patch size."""
+    return GENERATOR_BUILDERS[cfg.generator](cfg, any_size)
+
+
+def build_unet(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
     """U-Net: `depth` encoder blocks, `depth - 1` decoder blocks with skip connections,
     and a final ConvTranspose + tanh to `out_channels`.
 
@@ -109,3 +114,7 @@ def build_generator(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         )
     outputs = last(x)
     return keras.Model([mask, key], outputs, name="generator")
+
+
+#: Generator builders by ``model.generator``: ``(cfg, any_size) -> keras.Model``.
+GENERATOR_BUILDERS = {"unet": build_unet, "sampler": build_sampler}

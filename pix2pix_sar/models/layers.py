@@ -156,34 +156,79 @@ class KeyedDropout(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "salt": self.salt}
 
 
+def coordinate_bits(key: tf.Tensor, height, width, salt: int, level: int) -> tf.Tensor:
+    """(N, height, width) uint32: a hash of ``(k0, k1, salt, level, row / 2**level + i,
+    col / 2**level + j)``, the same wherever a tile cuts the scene (tile origins must be
+    multiples of 2**level)."""
+    h = example_hash(key, salt + 7919 * level, words=2)[:, None, None]
+    origin = tf.bitwise.right_shift(key[:, 2:4], level)  # arithmetic: negative origins stay exact
+    rows = _uint(origin[:, 0])[:, None, None] + _uint(tf.range(height))[None, :, None]
+    cols = _uint(origin[:, 1])[:, None, None] + _uint(tf.range(width))[None, None, :]
+    return _combine(_combine(h, rows), cols)
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_sar")
 class CoordinateNoise(keras.layers.Layer):
-    """A noise image (N, H, W, 1), uniform with zero mean and unit variance, whose
+    """A noise image (N, H, W, channels), uniform with zero mean and unit variance, whose
     pixel (i, j) depends only on ``(k0, k1, row / 2**level + i, col / 2**level + j)``
     of the key: the same field wherever a tile cuts the scene, at the resolution of
     `level` (tile origins must be multiples of 2**level). Inputs ``[x, key]`` (x gives the size)."""
 
-    def __init__(self, salt: int = 0, level: int = 0, **kwargs):
+    def __init__(self, salt: int = 0, level: int = 0, channels: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.salt = int(salt)
         self.level = int(level)
+        self.channels = int(channels)
 
     def call(self, inputs):
         mask, key = inputs
         shape = tf.shape(mask)
-        h = example_hash(key, self.salt + 7919 * self.level, words=2)[:, None, None]
-        origin = tf.bitwise.right_shift(key[:, 2:4], self.level)  # arithmetic: negative origins stay exact
-        rows = _uint(origin[:, 0])[:, None, None] + _uint(tf.range(shape[1]))[None, :, None]
-        cols = _uint(origin[:, 1])[:, None, None] + _uint(tf.range(shape[2]))[None, None, :]
-        bits = _combine(_combine(h, rows), cols)
+        bits = coordinate_bits(key, shape[1], shape[2], self.salt, self.level)[..., None]
+        if self.channels > 1:  # one channel keeps the field it always drew
+            bits = _combine(bits, _uint(tf.range(self.channels)))
         noise = (_unit_uniform(bits) - 0.5) * np.float32(np.sqrt(12.0))
-        return tf.cast(noise[..., None], self.compute_dtype)
+        return tf.cast(noise, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[0][:3], 1)
+        return (*input_shape[0][:3], self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "salt": self.salt, "level": self.level}
+        return {**super().get_config(), "salt": self.salt, "level": self.level, "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class SpeckleStage(keras.layers.Layer):
+    """Multiplicative Gamma speckle on a backscatter in model units: adds
+    ``10 log10(S) / db_unit`` with S ~ Gamma(looks, 1 / looks) (mean 1) drawn per scene
+    pixel from the key (like :class:`CoordinateNoise` at level 0), then clips to [-1, 1]
+    as the training targets are. S by Wilson-Hilferty, ``(1 - 1/(9L) + z sqrt(1/(9L)))**3``
+    with z from two keyed uniforms (Box-Muller): within 2 % of the Gamma's variance for
+    L >= 1. Inputs ``[x, key]``."""
+
+    def __init__(self, looks: float, db_unit: float, salt: int = 101, **kwargs):
+        super().__init__(**kwargs)
+        self.looks = float(looks)
+        self.db_unit = float(db_unit)
+        self.salt = int(salt)
+
+    def call(self, inputs):
+        x, key = inputs
+        shape = tf.shape(x)
+        bits = coordinate_bits(key, shape[1], shape[2], self.salt, 0)
+        u1 = _unit_uniform(bits) + np.float32(0.5 / (1 << 24))  # (0, 1): log(u1) is finite
+        u2 = _unit_uniform(_mix(bits + tf.constant(_GOLDEN, tf.uint32)))
+        z = tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(np.float32(2 * np.pi) * u2)
+        c = np.float32(1.0 / (9.0 * self.looks))
+        cube_root = tf.maximum(1.0 - c + z * np.float32(np.sqrt(c)), 1e-3)  # S >= 1e-9: far below any clip
+        speckle_db = np.float32(30.0 / np.log(10.0)) * tf.math.log(cube_root)  # 10 log10(cube_root**3)
+        noisy = tf.cast(x, tf.float32) + (speckle_db / np.float32(self.db_unit))[..., None]
+        return tf.cast(tf.clip_by_value(noisy, -1.0, 1.0), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "looks": self.looks, "db_unit": self.db_unit, "salt": self.salt}
 
 
 def training_keys(seed: int, epoch: tf.Tensor, step: tf.Tensor, examples: tf.Tensor) -> tf.Tensor:

@@ -13,6 +13,7 @@ def load_generator(path: str | Path):
     from pix2pix_sar.models import layers
 
     custom = {
-        name: getattr(layers, name) for name in ("PerImageBatchNorm", "KeyedDropout", "CoordinateNoise", "Bilinear2x")
+        name: getattr(layers, name)
+        for name in ("PerImageBatchNorm", "KeyedDropout", "CoordinateNoise", "Bilinear2x", "SpeckleStage")
     }
     return keras.models.load_model(path, compile=False, custom_objects=custom)

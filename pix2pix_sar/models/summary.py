@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from pix2pix_sar.config import ModelConfig
@@ -13,4 +14,6 @@ from pix2pix_sar.models.generator import build_generator
 @functools.lru_cache(maxsize=None)
 def parameter_counts(cfg: ModelConfig) -> tuple[int, int]:
     """(generator, discriminator) parameter counts; built once per architecture."""
+    if not cfg.speckle_resolved:  # fit reads them from dataset.json; the speckle stage has no weights
+        cfg = dataclasses.replace(cfg, speckle_looks=1.0, speckle_db_unit=1.0)
     return count_parameters(build_generator(cfg)), count_parameters(build_discriminator(cfg))

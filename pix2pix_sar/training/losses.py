@@ -1,4 +1,6 @@
-"""The pix2pix objective (Eq. 2-5): BCE on PatchGAN logits plus weighted L1.
+"""The pix2pix objective (Eq. 2-5): BCE on PatchGAN logits plus weighted L1; and the
+OASIS objective (``loss.adversarial=segmentation``): class-balanced (N+1)-class
+cross-entropy of a segmentation discriminator, with optional LabelMix.
 
 Losses are computed per example and averaged over the *global* batch
 (tf.nn.compute_average_loss), so summing them over replicas gives the same
@@ -8,7 +10,11 @@ No-data never counts: patches may hold pixels of zone 0 (no data; CaFFe allows
 up to half a patch). The L1 term averages only over valid pixels (``valid``),
 and :func:`hide_nodata` gives the generated image the real image's no-data value
 there before the discriminator sees it, so D cannot tell real from fake by the
-no-data area.
+no-data area. The segmentation losses average over valid pixels only.
+
+OASIS balances classes by their pixel frequency in the *batch*; here each image is
+balanced by its own (every image's loss is the mean over its classes of the class's mean
+cross-entropy), so a step at batch N stays the mean of N batch-1 steps on any replicas.
 """
 
 from __future__ import annotations
@@ -25,10 +31,14 @@ def _per_example_mean(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(x, tf.float32), axis=tf.range(1, tf.rank(x)))
 
 
-def _per_example_bce(logits: tf.Tensor, label: float) -> tf.Tensor:
-    logits = tf.cast(logits, tf.float32)
-    labels = tf.fill(tf.shape(logits), label)
-    return _per_example_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+def _per_example_bce(logits, label: float) -> tf.Tensor:
+    """Mean BCE per example; a list of logit maps (multi-scale) gives the sum over maps."""
+    total = 0.0
+    for part in tf.nest.flatten(logits):
+        part = tf.cast(part, tf.float32)
+        labels = tf.fill(tf.shape(part), label)
+        total += _per_example_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=part))
+    return total
 
 
 def _as_valid(valid, like: tf.Tensor) -> tf.Tensor:
@@ -50,30 +60,102 @@ def _per_example_valid_mean(x: tf.Tensor, valid) -> tf.Tensor:
     return total / tf.maximum(count, 1.0)
 
 
+def _per_example_balanced_ce(logits: tf.Tensor, labels: tf.Tensor, valid) -> tf.Tensor:
+    """(N,): per image, the mean over the classes present of the class's mean cross-entropy
+    of `logits` (N, H, W, K) toward `labels` (N, H, W) over valid pixels: OASIS's weights
+    (pixels / (classes present x pixels of the class)) with each image's own counts.
+    0 for an image without valid pixels."""
+    logits = tf.cast(logits, tf.float32)
+    valid = _as_valid(valid, labels) if valid is not None else tf.ones_like(labels, tf.bool)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    ce = tf.where(valid, ce, tf.zeros_like(ce))  # no-data garbage reaches neither sum nor gradient
+    members = tf.one_hot(labels, tf.shape(logits)[-1], dtype=tf.float32) * tf.cast(valid, tf.float32)[..., None]
+    count = tf.reduce_sum(members, axis=(1, 2))  # (N, K)
+    class_mean = tf.reduce_sum(members * ce[..., None], axis=(1, 2)) / tf.maximum(count, 1.0)
+    present = tf.cast(count > 0, tf.float32)
+    return tf.reduce_sum(class_mean * present, axis=1) / tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
+
+
+def _fake_class(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """`labels`' shape, all the "fake" class: the discriminator's last logit."""
+    return tf.fill(tf.shape(labels), tf.shape(logits)[-1] - 1)
+
+
+def _patch_generator_term(disc_fake, labels, valid):
+    return _per_example_bce(disc_fake, 1.0)
+
+
+def _patch_discriminator_term(disc_real, disc_fake, labels, valid):
+    return _per_example_bce(disc_real, 1.0) + _per_example_bce(disc_fake, 0.0)
+
+
+def _segmentation_generator_term(disc_fake, labels, valid):
+    return _per_example_balanced_ce(disc_fake, labels, valid)
+
+
+def _segmentation_discriminator_term(disc_real, disc_fake, labels, valid):
+    # OASIS: the real term balanced by class, the "fake" term a plain mean (valid pixels here).
+    fake_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=_fake_class(disc_fake, labels), logits=tf.cast(disc_fake, tf.float32)
+    )
+    valid = tf.ones_like(labels, tf.float32) if valid is None else valid
+    real_ce = _per_example_balanced_ce(disc_real, labels, valid)
+    return real_ce + _per_example_valid_mean(fake_ce, _as_valid(valid, labels))
+
+
+#: Per-example adversarial terms by ``loss.adversarial``: (generator, discriminator).
+ADVERSARIAL_TERMS = {
+    "patch": (_patch_generator_term, _patch_discriminator_term),
+    "segmentation": (_segmentation_generator_term, _segmentation_discriminator_term),
+}
+
+
+def _squeeze_valid(valid):
+    """(N, H, W, 1) -> (N, H, W): the shape of per-pixel class labels."""
+    return None if valid is None else tf.convert_to_tensor(valid)[..., 0]
+
+
+def _per_example_l1(fake: tf.Tensor, target: tf.Tensor, valid, lowpass: int) -> tf.Tensor:
+    """Mean |y - G(x)| per example over valid pixels, or with `lowpass` B > 0 over the BxB
+    block means of the valid pixels (blocks without any left out): the structure, not the speckle."""
+    if valid is None and not lowpass:
+        return _per_example_mean(tf.abs(target - fake))
+    is_valid = _as_valid(tf.ones_like(fake) if valid is None else valid, fake)
+    # Zero the difference before abs: the gradient stays finite under no-data garbage.
+    diff = tf.where(is_valid, target - fake, tf.zeros_like(fake))
+    if not lowpass:
+        return _per_example_valid_mean(tf.abs(diff), is_valid)
+    share = tf.nn.avg_pool2d(tf.cast(is_valid, tf.float32), lowpass, lowpass, "VALID")
+    block_diff = tf.nn.avg_pool2d(diff, lowpass, lowpass, "VALID") / tf.maximum(share, 1e-6)
+    return _per_example_valid_mean(tf.abs(block_diff), share > 0)
+
+
 def generator_losses(
-    disc_fake: tf.Tensor,
+    disc_fake,
     fake: tf.Tensor,
     target: tf.Tensor,
     cfg: LossConfig,
     global_batch_size: int,
     valid: tf.Tensor | None = None,
+    labels: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
-    """gen_total = gan_weight * BCE(D(x, G(x)), 1) + l1_weight * |y - G(x)|.
+    """gen_total = gan_weight * adversarial + l1_weight * |y - G(x)|.
 
+    The adversarial term by ``cfg.adversarial``: patch, BCE(D(x, G(x)), 1) over all
+    PatchGAN logits (each map's mean, summed over a multi-scale list); segmentation, the
+    class-balanced cross-entropy of D(G(x)) toward `labels` ((N, H, W) int class
+    indices, :func:`~pix2pix_sar.data.zones.encoded_labels`) over valid pixels.
     `valid` (optional, (N, H, W, 1), bool or float, nonzero = valid, i.e. zone != 0)
-    restricts L1 to valid pixels: per example, the mean of |y - G(x)| over its valid
-    pixels (0 for an example without any). Values under no-data, even NaN, do not
-    change the loss or its gradients. The GAN term is over all PatchGAN logits.
+    restricts L1 (and the segmentation term) to valid pixels: per example, the mean over
+    its valid pixels (0 for an example without any); ``cfg.l1_lowpass`` B > 0 compares
+    BxB block means instead of pixels. Values under no-data, even NaN, do not change the
+    loss or its gradients.
     """
-    gen_gan = tf.nn.compute_average_loss(_per_example_bce(disc_fake, 1.0), global_batch_size=global_batch_size)
+    generator_term, _ = ADVERSARIAL_TERMS[cfg.adversarial]
+    per_example_gan = generator_term(disc_fake, labels, _squeeze_valid(valid))
+    gen_gan = tf.nn.compute_average_loss(per_example_gan, global_batch_size=global_batch_size)
     target, fake = tf.cast(target, tf.float32), tf.cast(fake, tf.float32)
-    if valid is None:
-        per_example_l1 = _per_example_mean(tf.abs(target - fake))
-    else:
-        is_valid = _as_valid(valid, fake)
-        # Zero the difference before abs: the gradient stays finite under no-data garbage.
-        diff = tf.where(is_valid, target - fake, tf.zeros_like(fake))
-        per_example_l1 = _per_example_valid_mean(tf.abs(diff), is_valid)
+    per_example_l1 = _per_example_l1(fake, target, valid, cfg.l1_lowpass)
     gen_l1 = tf.nn.compute_average_loss(per_example_l1, global_batch_size=global_batch_size)
     return {
         "gen_total": cfg.gan_weight * gen_gan + cfg.l1_weight * gen_l1,
@@ -82,9 +164,47 @@ def generator_losses(
     }
 
 
-def discriminator_loss(disc_real: tf.Tensor, disc_fake: tf.Tensor, global_batch_size: int) -> tf.Tensor:
-    """BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)."""
-    per_example = _per_example_bce(disc_real, 1.0) + _per_example_bce(disc_fake, 0.0)
+def discriminator_loss(
+    disc_real,
+    disc_fake,
+    global_batch_size: int,
+    *,
+    adversarial: str = "patch",
+    labels: tf.Tensor | None = None,
+    valid: tf.Tensor | None = None,
+) -> tf.Tensor:
+    """patch: BCE(D(x, y), 1) + BCE(D(x, G(x)), 0). segmentation: the class-balanced
+    cross-entropy of D(y) toward `labels` plus the cross-entropy of D(G(x)) toward
+    "fake" (the last logit), each over valid pixels."""
+    _, discriminator_term = ADVERSARIAL_TERMS[adversarial]
+    per_example = discriminator_term(disc_real, disc_fake, labels, _squeeze_valid(valid))
+    return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+
+
+#: Salt of the LabelMix draw (distinct from the generator's noise layers' salts).
+LABELMIX_SALT = 0x1AB31
+#: Classes LabelMix can draw for (one bit of a 32-bit hash each).
+LABELMIX_MAX_CLASSES = 32
+
+
+def labelmix_map(labels: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
+    """(N, H, W, 1) float 0/1: OASIS's LabelMix map, every class of an image drawn real (1)
+    or generated (0) by one bit of a hash of the image's noise key, so the draw is keyed,
+    not stateful, and an image's map does not depend on its batch."""
+    from pix2pix_sar.models.layers import example_hash
+
+    bits = example_hash(keys, LABELMIX_SALT)[:, None, None]
+    shift = tf.bitcast(tf.minimum(labels, LABELMIX_MAX_CLASSES - 1), tf.uint32)
+    chosen = tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, shift), tf.constant(1, tf.uint32))
+    return tf.cast(chosen, tf.float32)[..., None]
+
+
+def labelmix_loss(disc_mixed, disc_real, disc_fake, mix: tf.Tensor, valid, global_batch_size: int) -> tf.Tensor:
+    """OASIS's LabelMix consistency: D's logits on the mixed image should be the mix of its
+    logits on the real and the generated image (mean squared difference over valid pixels)."""
+    expected = mix * tf.cast(disc_real, tf.float32) + (1.0 - mix) * tf.cast(disc_fake, tf.float32)
+    squared = tf.reduce_mean(tf.square(expected - tf.cast(disc_mixed, tf.float32)), axis=-1, keepdims=True)
+    per_example = _per_example_valid_mean(squared, tf.ones_like(squared) if valid is None else valid)
     return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
 
 

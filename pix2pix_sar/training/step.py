@@ -13,6 +13,9 @@ the mean of N batch-1 gradients, whatever the replica count. No-data pixels (zon
 all of the class scheme's `mask_channels` 0; extra bands after them never count,
 see :func:`~pix2pix_sar.data.zones.valid_pixels`) count in no loss, and the
 discriminator sees the real image's no-data value (-1) there in generated images too.
+
+The patch discriminators judge (mask, image) pairs; the segmentation discriminator
+(``loss.adversarial=segmentation``) judges the image alone, against the mask's classes.
 """
 
 from __future__ import annotations
@@ -24,9 +27,15 @@ import keras
 import tensorflow as tf
 
 from pix2pix_sar.config import LossConfig
-from pix2pix_sar.data.zones import valid_pixels
+from pix2pix_sar.data.zones import encoded_labels, valid_pixels
 from pix2pix_sar.models.layers import training_keys
-from pix2pix_sar.training.losses import discriminator_loss, generator_losses, hide_nodata
+from pix2pix_sar.training.losses import (
+    discriminator_loss,
+    generator_losses,
+    hide_nodata,
+    labelmix_loss,
+    labelmix_map,
+)
 
 LOSS_NAMES = ("gen_total", "gen_gan", "gen_l1", "disc")
 
@@ -46,6 +55,19 @@ def _scale(optimizer, loss):
     return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
 
+def _judge(nets: Pix2Pix, loss_cfg: LossConfig, mask: tf.Tensor, images: tf.Tensor, copies: int):
+    """D on `images` (`copies` batches of the size of `mask`, concatenated): with the mask
+    for the conditional (patch) discriminators, alone for the segmentation one."""
+    if loss_cfg.adversarial == "segmentation":
+        return nets.discriminator(images, training=True)
+    return nets.discriminator([tf.concat([mask] * copies, 0), images], training=True)
+
+
+def _part(judged, i: int, n):
+    """The logits of the `i`-th batch of `n` images of a joint call (every map of a multi-scale list)."""
+    return tf.nest.map_structure(lambda t: t[i * n : (i + 1) * n], judged)
+
+
 def make_gradient_fn(
     nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int, *, mask_channels: int, jit_compile: bool = False
 ):
@@ -57,19 +79,30 @@ def make_gradient_fn(
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def compute_gradients(mask, target, keys):
         valid = valid_pixels(mask, mask_channels)
+        segmentation = loss_cfg.adversarial == "segmentation"
+        labels = encoded_labels(mask, mask_channels) if segmentation else None
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             fake = nets.generator([mask, keys], training=True)
             judged_fake = hide_nodata(fake, valid)
-            # Real and generated pairs in one call: every norm is per image, so this is what
+            real = tf.cast(target, judged_fake.dtype)
+            # Real and generated images in one call: every norm is per image, so this is what
             # two calls compute (to float rounding), and one batch of 2N runs faster than two of N.
+            images = [real, judged_fake]
+            mix = None
+            if loss_cfg.labelmix_weight > 0:
+                mix = labelmix_map(labels, keys)
+                images.append(mix * real + (1.0 - mix) * judged_fake)
             n = tf.shape(mask)[0]
-            judged = nets.discriminator(
-                [tf.concat([mask, mask], 0), tf.concat([tf.cast(target, judged_fake.dtype), judged_fake], 0)],
-                training=True,
+            judged = _judge(nets, loss_cfg, mask, tf.concat(images, 0), len(images))
+            disc_real, disc_fake, disc_mixed = (_part(judged, i, n) for i in range(3))
+            losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size, valid=valid, labels=labels)
+            losses["disc"] = discriminator_loss(
+                disc_real, disc_fake, global_batch_size, adversarial=loss_cfg.adversarial, labels=labels, valid=valid
             )
-            disc_real, disc_fake = judged[:n], judged[n:]
-            losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size, valid=valid)
-            losses["disc"] = discriminator_loss(disc_real, disc_fake, global_batch_size)
+            if mix is not None:
+                losses["disc"] += loss_cfg.labelmix_weight * labelmix_loss(
+                    disc_mixed, disc_real, disc_fake, mix, valid, global_batch_size
+                )
             gen_objective = _scale(nets.generator_optimizer, losses["gen_total"])
             disc_objective = _scale(nets.discriminator_optimizer, losses["disc"])
         gen_grads = gen_tape.gradient(gen_objective, nets.generator.trainable_variables)

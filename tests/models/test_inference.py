@@ -50,7 +50,7 @@ def test_generate_images_does_not_depend_on_batch_size_and_leaves_the_model_unto
 def test_a_step_at_batch_n_is_the_mean_of_n_batch_one_steps():
     import tensorflow as tf
 
-    from pix2pix_sar.training.loop import build_pix2pix
+    from pix2pix_sar.training.assembly import build_pix2pix
     from pix2pix_sar.training.step import make_gradient_fn
 
     cfg = resolve_config("orig", assignments=["model.patch_size=32", "model.base_filters=8", "model.dropout=0.0"])

@@ -44,8 +44,8 @@ def test_a_legacy_snapshot_generates_per_image_and_repeatably(legacy_run):
 
     masks = np.random.default_rng(1).uniform(-1, 1, (3, 32, 32, 1)).astype(np.float32)
     origins = np.zeros((3, 2), np.int64)
-    first = RunGenerator(legacy_run.path, seed=0).generate_batch(masks, origins)
-    again = RunGenerator(legacy_run.path, seed=0).generate_batch(masks, origins)
+    first = RunGenerator.from_run(legacy_run.path, seed=0).generate_batch(masks, origins)
+    again = RunGenerator.from_run(legacy_run.path, seed=0).generate_batch(masks, origins)
     assert first.shape == (3, 32, 32, 1) and np.all(np.abs(first) <= 1)
     np.testing.assert_array_equal(first, again)  # seeded dropout: repeatable for a seed
 
@@ -64,7 +64,8 @@ def test_a_format_2_run_is_not_continued_but_still_generates(tiny_dataset, tmp_p
     from pix2pix_sar import RUN_FORMAT
     from pix2pix_sar.errors import RunStateError
     from pix2pix_sar.generation.generate import RunGenerator
-    from pix2pix_sar.training.loop import build_pix2pix, fit
+    from pix2pix_sar.training.assembly import build_pix2pix
+    from pix2pix_sar.training.loop import fit
 
     assert RUN_FORMAT > 2
     cfg = resolve_config("orig", assignments=["model.patch_size=32", "model.base_filters=8", "training.epochs=1"])
@@ -82,5 +83,5 @@ def test_a_format_2_run_is_not_continued_but_still_generates(tiny_dataset, tmp_p
         fit(more, tiny_dataset, run.path)
     assert {p: p.stat().st_mtime_ns for p in run.path.rglob("*")} == before  # nothing rewritten
     masks = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 1)).astype(np.float32)
-    images = RunGenerator(run.path, seed=0).generate_batch(masks, np.zeros((2, 2), np.int64))
+    images = RunGenerator.from_run(run.path, seed=0).generate_batch(masks, np.zeros((2, 2), np.int64))
     assert images.shape == (2, 32, 32, 1) and np.all(np.isfinite(images))

@@ -10,14 +10,18 @@ from pix2pix_sar.config import VARIANTS, resolve_config
 def test_every_variant_builds_with_the_right_shapes(variant):
     from pix2pix_sar.models import build_discriminator, build_generator, unet_depth
 
-    cfg = resolve_config(variant, assignments=["model.patch_size=64", "model.base_filters=8"]).model
+    fit_sets = ["model.speckle_looks=4", "model.speckle_db_unit=10"] if variant == "sampler" else []  # from the data
+    cfg = resolve_config(variant, assignments=["model.patch_size=64", "model.base_filters=8", *fit_sets]).model
     gen, disc = build_generator(cfg), build_discriminator(cfg)
     assert gen.input_shape == [(None, 64, 64, 1), (None, 4)] and gen.output_shape == (None, 64, 64, 1)
     assert unet_depth(64) == 6 and len([item for item in gen.layers if item.name.startswith("down")]) == cfg.depth
-    out = disc([np.zeros((2, 64, 64, 1), np.float32)] * 2)
-    # 64 -> 32 -> 16 -> 8 -> pad 10 -> conv k -> pad -> conv k
-    side = 8 + 2 - cfg.discriminator_kernel + 1 + 2 - cfg.discriminator_kernel + 1
-    assert out.shape == (2, side, side, 1)
+    if cfg.discriminator == "segmentation":  # the image alone; the classes and "fake" per pixel
+        assert disc(np.zeros((2, 64, 64, 1), np.float32)).shape == (2, 64, 64, cfg.classes + 1)
+    else:
+        out = disc([np.zeros((2, 64, 64, 1), np.float32)] * 2)
+        # 64 -> 32 -> 16 -> 8 -> pad 10 -> conv k -> pad -> conv k
+        side = 8 + 2 - cfg.discriminator_kernel + 1 + 2 - cfg.discriminator_kernel + 1
+        assert out.shape == (2, side, side, 1)
     image = gen([np.ones((1, 64, 64, 1), np.float32), np.zeros((1, 4), np.int32)], training=False)
     assert np.all(np.abs(image) <= 1.0)  # tanh
 

@@ -1,25 +1,31 @@
-"""The `scene` variant: a fixed, translation-equivariant function with a finite reach."""
+"""The whole-scene variants (`scene`, `sampler`): fixed, translation-equivariant functions with a finite reach."""
 
 import numpy as np
+import pytest
 
 from pix2pix_sar.config import resolve_config
 
+#: Variant -> settings fit would otherwise take from dataset.json (the sampler's speckle).
+WHOLE_SCENE = {"scene": [], "sampler": ["model.speckle_looks=4", "model.speckle_db_unit=10"]}
 
-def _scene_generator():
+
+def _scene_generator(variant: str = "scene"):
     from pix2pix_sar.models import build_generator
     from pix2pix_sar.models.inference import inference_generator, make_generate_fn
 
-    cfg = resolve_config("scene", assignments=["model.patch_size=64", "model.base_filters=8"]).model
+    assignments = ["model.patch_size=64", "model.base_filters=8", *WHOLE_SCENE[variant]]
+    cfg = resolve_config(variant, assignments=assignments).model
     gen = build_generator(cfg)
     rng = np.random.default_rng(0)
     gen.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in gen.get_weights()])
     return cfg, make_generate_fn(inference_generator(gen, cfg))
 
 
-def test_measured_reach_is_within_the_bound_the_tiling_uses():
+@pytest.mark.parametrize("variant", WHOLE_SCENE)
+def test_measured_reach_is_within_the_bound_the_tiling_uses(variant):
     import tensorflow as tf
 
-    cfg, generate = _scene_generator()
+    cfg, generate = _scene_generator(variant)
     size, centre = 320, 160
     rng = np.random.default_rng(1)
     masks = rng.uniform(-1, 1, (1, size, size, 1)).astype(np.float32)
@@ -37,11 +43,12 @@ def test_measured_reach_is_within_the_bound_the_tiling_uses():
     assert cfg.reach - 8 < reach <= cfg.reach, (reach, cfg.reach)  # the bound is tight
 
 
-def test_any_tile_gives_the_whole_scene_pixels():
+@pytest.mark.parametrize("variant", WHOLE_SCENE)
+def test_any_tile_gives_the_whole_scene_pixels(variant):
     from pix2pix_sar.generation.tiling import CropPlan
     from pix2pix_sar.noise import tile_keys
 
-    cfg, generate = _scene_generator()
+    cfg, generate = _scene_generator(variant)
     height, width = 300, 260
     mask = np.where(np.random.default_rng(2).random((height, width)) < 0.5, -1.0, 1.0).astype(np.float32)[..., None]
 
