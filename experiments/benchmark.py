@@ -353,12 +353,12 @@ def main() -> None:
 
     from pix2pix_sar.config import resolve_config
     from pix2pix_sar.data.dataset import SplitArrays
-    from pix2pix_sar.data.pipeline import SplitFeeder
+    from pix2pix_sar.data.pipeline import MemoryFeeder
     from pix2pix_sar.data.zones import CLASS_SCHEMES
     from pix2pix_sar.models.inference import inference_generator, make_generate_fn
     from pix2pix_sar.noise import patch_keys
+    from pix2pix_sar.training.assembly import build_pix2pix
     from pix2pix_sar.training.inputs import WorkerShard, distributed_epoch
-    from pix2pix_sar.training.loop import build_pix2pix
     from pix2pix_sar.training.step import make_train_step
 
     device = tf.config.list_physical_devices("GPU")[0].name if tf.config.list_physical_devices("GPU") else "cpu"
@@ -479,7 +479,7 @@ def main() -> None:
             n,
             range(strategy.num_replicas_in_sync),
             strategy.num_replicas_in_sync,
-            SplitFeeder(split, CLASS_SCHEMES["binary"]),
+            MemoryFeeder(split, CLASS_SCHEMES["binary"]),
             np.arange(n),
         )
         batch = int(args.batch_sizes.split(",")[0])

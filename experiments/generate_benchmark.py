@@ -79,7 +79,7 @@ def timing(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="genbench."))
     run = make_run(tmp / "run", [f"model.patch_size={args.tile}"])
-    gen = RunGenerator(run, seed=0)
+    gen = RunGenerator.from_run(run, seed=0)
     zones = draw_mask(MaskShape(args.size, args.size), seed=0)
     encoded = gen.scheme.encode(zones)
     settings = TileSettings(args.tile, args.overlap, args.batch_size)
@@ -148,7 +148,7 @@ def scene(args) -> dict:
         for r in range(0, height, 1024):
             w.write_rows(r, row[: min(1024, height - r)])
         w.commit()
-    gen = RunGenerator(run, seed=0)
+    gen = RunGenerator.from_run(run, seed=0)
     before = rss_mb()
     start = time.perf_counter()
     out = generate_file(gen, mask, tmp / "scene_generated.tif", TileSettings(256, 64, args.batch_size))
@@ -179,7 +179,7 @@ def seam_figure(args) -> dict:
     from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
     from pix2pix_sar.generation.seams import GRID_STRIDES, grid_statistic, seam_stats
 
-    gen = RunGenerator(args.seam_figure, seed=0)
+    gen = RunGenerator.load(args.seam_figure, seed=0)  # a run, or an export
     tile = gen.patch_size
     size = 8 * tile
     zones = synth_scene(size, size, seed=11).zones

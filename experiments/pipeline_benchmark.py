@@ -1,4 +1,4 @@
-"""Training input throughput: in memory (SplitFeeder) against streamed from the pack (PackedFeeder).
+"""Training input throughput: in memory (MemoryFeeder) against streamed from the pack (StreamedFeeder).
 
     .venv/bin/python experiments/pipeline_benchmark.py [--patches 2000] [--size 256] [--batch-size 16]
 
@@ -62,16 +62,16 @@ def build(dataset: Path, path: str):
     """A WorkerShard of one replica over the train split, in memory or streamed."""
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.packed import PackedSplit
-    from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
+    from pix2pix_sar.data.pipeline import MemoryFeeder, StreamedFeeder
     from pix2pix_sar.data.zones import class_scheme
     from pix2pix_sar.training.inputs import WorkerShard
 
     scheme = class_scheme("zones", "benchmark")
     start = time.perf_counter()
     if path == "memory":
-        feeder = SplitFeeder(load_split(dataset, "train"), scheme)
+        feeder = MemoryFeeder(load_split(dataset, "train"), scheme)
     else:
-        feeder = PackedFeeder(PackedSplit.open(dataset, "train"), scheme)
+        feeder = StreamedFeeder(PackedSplit.open(dataset, "train"), scheme)
     seconds = time.perf_counter() - start
     return WorkerShard(feeder.count, range(1), 1, feeder, np.arange(feeder.count)), seconds
 

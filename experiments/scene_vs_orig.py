@@ -89,7 +89,7 @@ def main() -> None:
         settings = TileSettings(seed=0)
         seeds = []
         for seed in range(4):
-            gen = RunGenerator(run, seed=seed)
+            gen = RunGenerator.from_run(run, seed=seed)
             seeds.append(generate_image(gen, zones, TileSettings(seed=seed)))
         image = seeds[0]
         images[variant] = np.where(valid, image, -1.0)
@@ -113,8 +113,8 @@ def main() -> None:
             "diversity_db": round(float(np.std([scaling.model_to_db(s) for s in seeds], axis=0)[valid].mean()), 3),
         }
         if gen.model_config.whole_scene:
-            small = generate_image(RunGenerator(run, seed=0), zones, TileSettings(tile=128, seed=0))
-            large = generate_image(RunGenerator(run, seed=0), zones, TileSettings(tile=1024, seed=0))
+            small = generate_image(RunGenerator.from_run(run, seed=0), zones, TileSettings(tile=128, seed=0))
+            large = generate_image(RunGenerator.from_run(run, seed=0), zones, TileSettings(tile=1024, seed=0))
             row["tile128_vs_tile1024"] = float(np.abs(small - large).max())
         rows.append(row)
         print(json.dumps(row), flush=True)

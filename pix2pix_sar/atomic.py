@@ -12,12 +12,15 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 
 
-def already_exists(path: str | Path, option: str = "--out") -> InputError:
-    """The one error for an output that exists and may not be replaced."""
-    return InputError(f"{path}: already exists; pass --overwrite to replace it or choose another {option}")
+def already_exists(path: str | Path, option_field: str = "out") -> InputError:
+    """The one error for an output that exists and may not be replaced; `option_field`
+    is the setting that named it (see :func:`pix2pix_sar.errors.option`)."""
+    return InputError(
+        f"{path}: already exists; pass {option('overwrite')} to replace it or choose another {option(option_field)}"
+    )
 
 
 def _umask() -> int:
@@ -57,10 +60,10 @@ class AtomicDir:
 
     Use as a context manager; `path` is the folder to write into."""
 
-    def __init__(self, out: str | Path, overwrite: bool = False, option: str = "--out"):
+    def __init__(self, out: str | Path, overwrite: bool = False, option_field: str = "out"):
         self.out = Path(out)
         if self.out.exists() and not overwrite:
-            raise already_exists(self.out, option)
+            raise already_exists(self.out, option_field)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
 
@@ -86,6 +89,6 @@ class AtomicDir:
         return self.out
 
 
-def atomic_dir(out: str | Path, overwrite: bool = False, option: str = "--out") -> AtomicDir:
+def atomic_dir(out: str | Path, overwrite: bool = False, option_field: str = "out") -> AtomicDir:
     """See :class:`AtomicDir`."""
-    return AtomicDir(out, overwrite, option)
+    return AtomicDir(out, overwrite, option_field)

@@ -12,11 +12,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import yaml
 
-from pix2pix_sar.errors import ConfigError, Pix2PixSarError
+from pix2pix_sar import overrides
+from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, option
 
 #: Smallest patch side the networks take (the U-Net depth is log2 of the side).
 MIN_PATCH_SIZE = 16
@@ -32,7 +33,11 @@ def check_patch_size(size: int, name: str, error: type[Pix2PixSarError] = Config
 #: Choices of the string-valued model fields.
 NORMALIZATIONS = ("per_image", "none")
 NOISES = ("dropout", "coordinates")
+GENERATORS = ("unet", "sampler")
 UPSAMPLINGS = ("transpose", "resize")
+#: Discriminators (models/discriminator.py) and the adversarial loss each needs (training/losses.py).
+DISCRIMINATOR_LOSSES = {"patch": "patch", "multiscale": "patch", "segmentation": "segmentation"}
+ADVERSARIAL_LOSSES = ("patch", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,16 @@ class ModelConfig:
     normalization: str = "per_image"  # per_image: each image by its own statistics (BatchNorm at batch 1); none
     noise: str = "dropout"  # dropout: keyed dropout in the decoder (the paper); coordinates: a noise input channel
     upsampling: str = "transpose"  # transpose: ConvTranspose 2x (the paper); resize: bilinear 2x then a 3x3 conv
+    # unet: the U-Net above (paper variants, scene); sampler: scene's U-Net with class-adaptive
+    # modulation (CLADE), 3-D coordinate noise at the coarse scales and a speckle stage (models/sampler.py)
+    generator: str = "unet"
+    noise_channels: int = 1  # sampler: coordinate-noise channels at the bottleneck and the two scales below it
+    speckle_looks: float = 0.0  # sampler: Gamma speckle with this many looks; 0 off; -1 fit takes dataset.json's
+    speckle_db_unit: float = 0.0  # dB per model unit ((db_max - db_min) / 2); fit takes it from dataset.json
+    # patch: PatchGAN on (mask, image) (the paper); multiscale: PatchGANs at 1x and 2x down (pix2pixHD);
+    # segmentation: a U-Net on the image alone with classes + 1 ("fake") logits per pixel (OASIS)
+    discriminator: str = "patch"
+    classes: int = 2  # the mask's classes (binary: 2); fit sets it from the dataset for discriminator=segmentation
 
     @property
     def depth(self) -> int:
@@ -92,15 +107,46 @@ class ModelConfig:
             )
         if self.upsampling not in UPSAMPLINGS:
             raise ConfigError(f"model.upsampling must be one of {', '.join(UPSAMPLINGS)}, got {self.upsampling!r}")
+        if self.discriminator not in DISCRIMINATOR_LOSSES:
+            raise ConfigError(
+                f"model.discriminator must be one of {', '.join(DISCRIMINATOR_LOSSES)}, got {self.discriminator!r}"
+            )
+        if self.classes < 1:
+            raise ConfigError(f"model.classes must be positive, got {self.classes}")
         if self.noise not in NOISES:
             raise ConfigError(f"model.noise must be one of {', '.join(NOISES)}, got {self.noise!r}")
         if self.noise == "coordinates" and self.dropout > 0:
             raise ConfigError("model.noise=coordinates replaces dropout; set model.dropout=0")
+        self._validate_sampler()
         for name in ("in_channels", "out_channels", "base_filters", "generator_kernel", "discriminator_kernel"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+    def _validate_sampler(self) -> None:
+        if self.generator not in GENERATORS:
+            raise ConfigError(f"model.generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
+        if self.noise_channels < 1:
+            raise ConfigError(f"model.noise_channels must be positive, got {self.noise_channels}")
+        if not (self.speckle_looks >= 0 or self.speckle_looks == -1) or self.speckle_db_unit < 0:
+            raise ConfigError(
+                "model.speckle_looks must be 0 (off), -1 (from dataset.json) or positive, and model.speckle_db_unit "
+                f">= 0; got {self.speckle_looks} and {self.speckle_db_unit}"
+            )
+        if self.generator != "sampler":
+            if self.speckle_looks != 0 or self.noise_channels != 1:
+                raise ConfigError("model.speckle_looks and model.noise_channels are model.generator=sampler's")
+        elif not self.whole_scene or self.upsampling != "resize":
+            raise ConfigError(
+                "model.generator=sampler builds on the scene variant: it needs model.unet_depth > 0, "
+                f"normalization=none, noise=coordinates and upsampling=resize (use {option('variant')} sampler)"
+            )
+
+    @property
+    def speckle_resolved(self) -> bool:
+        """False while the speckle stage waits for fit to read the looks or dB unit from dataset.json."""
+        return self.speckle_looks == 0 or (self.speckle_looks > 0 and self.speckle_db_unit > 0)
 
 
 @dataclass(frozen=True)
@@ -109,10 +155,23 @@ class LossConfig:
 
     gan_weight: float = 1.0
     l1_weight: float = 100.0
+    # patch: BCE real/fake per PatchGAN logit (the paper); segmentation: class-balanced (N+1)-class
+    # cross-entropy per pixel (OASIS). Must match model.discriminator (DISCRIMINATOR_LOSSES).
+    adversarial: str = "patch"
+    l1_lowpass: int = 0  # 0: L1 per pixel; B: L1 between BxB block means (structure, not speckle)
+    labelmix_weight: float = 0.0  # OASIS's LabelMix consistency term of the segmentation discriminator
 
     def validate(self) -> None:
-        if self.gan_weight < 0 or self.l1_weight < 0:
+        if self.gan_weight < 0 or self.l1_weight < 0 or self.labelmix_weight < 0:
             raise ConfigError("loss weights must be non-negative")
+        if self.adversarial not in ADVERSARIAL_LOSSES:
+            raise ConfigError(
+                f"loss.adversarial must be one of {', '.join(ADVERSARIAL_LOSSES)}, got {self.adversarial!r}"
+            )
+        if self.l1_lowpass < 0 or self.l1_lowpass & (self.l1_lowpass - 1):
+            raise ConfigError(f"loss.l1_lowpass must be 0 (off) or a power of two (block side), got {self.l1_lowpass}")
+        if self.labelmix_weight > 0 and self.adversarial != "segmentation":
+            raise ConfigError("loss.labelmix_weight needs loss.adversarial=segmentation; set it to 0")
 
 
 @dataclass(frozen=True)
@@ -224,6 +283,12 @@ class Config:
             raise ConfigError(f"unknown variant {self.variant!r}; choose one of: {', '.join(VARIANTS)}")
         for section in SECTIONS:
             getattr(self, section).validate()
+        needed = DISCRIMINATOR_LOSSES[self.model.discriminator]
+        if self.loss.adversarial != needed:
+            raise ConfigError(
+                f"model.discriminator={self.model.discriminator} is trained with loss.adversarial={needed}, "
+                f"got {self.loss.adversarial}; set loss.adversarial={needed}"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -246,7 +311,7 @@ class Variant:
     overrides: Mapping[str, Mapping[str, Any]]
 
 
-#: The five variants of the paper (Sec. III-B) and our whole-scene variant, registered in one place.
+#: The five variants of the paper (Sec. III-B) and our whole-scene variants, registered in one place.
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -268,105 +333,45 @@ VARIANTS: dict[str, Variant] = {
                 }
             },
         ),
+        Variant(
+            "sampler",
+            "samples instead of averaging: scene + class-modulated decoder, 8-channel coarse noise, Gamma speckle",
+            {
+                "model": {
+                    "unet_depth": 4,
+                    "normalization": "none",
+                    "noise": "coordinates",
+                    "dropout": 0.0,
+                    "upsampling": "resize",
+                    "generator": "sampler",
+                    "noise_channels": 8,
+                    "speckle_looks": -1.0,
+                    "discriminator": "segmentation",
+                },
+                "loss": {"adversarial": "segmentation", "l1_weight": 0.0},
+            },
+        ),
     )
 }
 
 
-def valid_keys() -> list[str]:
+def valid_keys(config_type: type = Config) -> list[str]:
     """Every overridable key as ``section.key``."""
-    defaults = Config()
-    return [f"{section}.{f.name}" for section in SECTIONS for f in dataclasses.fields(getattr(defaults, section))]
+    return overrides.valid_keys(config_type())
 
 
-#: Fields that take more than one type (the type of the default is the rule otherwise).
-FIELD_TYPES: dict[str, tuple[type, ...]] = {"training.state_every": (int, str)}
-
-
-def _coerce(key: str, value: Any, target_type: type | tuple[type, ...]) -> Any:
-    """Check (and widen int -> float) a value for a field of `target_type`."""
-    if isinstance(target_type, tuple):
-        if type(value) not in target_type:
-            names = " or ".join(t.__name__ for t in target_type)
-            raise ConfigError(f"{key} must be {names}, got {value!r} ({type(value).__name__})")
-        return value
-    if target_type is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if target_type is float and isinstance(value, str):
-        # YAML 1.1 reads "1e-3" (no dot) as a string.
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    if target_type is float and isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{key} must be a finite number, got {value!r}")
-    if type(value) is not target_type:
-        raise ConfigError(f"{key} must be {target_type.__name__}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def apply_overrides(cfg: Config, overrides: Mapping[str, Any], source: str) -> Config:
-    """Return `cfg` with nested `overrides` ({section: {key: value}}) applied.
-
-    Unknown sections or keys and wrong types raise :class:`ConfigError` naming
-    `source` and listing the valid keys.
-    """
-    if not isinstance(overrides, Mapping):
-        raise ConfigError(f"{source}: expected a mapping of sections, got {type(overrides).__name__}")
-    updates: dict[str, Any] = {}
-    for section, values in overrides.items():
-        if section == "variant":
-            if values != cfg.variant:
-                raise ConfigError(
-                    f"{source} is for variant {values!r} but {cfg.variant!r} was chosen; "
-                    f"pass --variant {values} or remove 'variant' from the file"
-                )
-            continue
-        if section not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section {section!r}; valid keys: {', '.join(valid_keys())}")
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"{source}: section {section!r} must be a mapping of keys")
-        current = getattr(cfg, section)
-        fields = {f.name: f for f in dataclasses.fields(current)}
-        changes = {}
-        for key, value in values.items():
-            if key not in fields:
-                raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys: {', '.join(valid_keys())}")
-            field_type = FIELD_TYPES.get(f"{section}.{key}", type(getattr(current, key)))
-            changes[key] = _coerce(f"{source}: {section}.{key}", value, field_type)
-        updates[section] = dataclasses.replace(current, **changes)
-    return dataclasses.replace(cfg, **updates)
-
-
-def parse_assignment(text: str) -> dict[str, dict[str, Any]]:
-    """``"section.key=value"`` -> ``{section: {key: value}}`` (value parsed as YAML)."""
-    name, sep, raw = text.partition("=")
-    section, dot, key = name.strip().partition(".")
-    if not sep or not dot or not section or not key:
-        raise ConfigError(
-            f"--set {text!r}: expected section.key=value, e.g. training.epochs=10; "
-            f"valid keys: {', '.join(valid_keys())}"
-        )
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc.problem})") from None
-    return {section: {key: value}}
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with errors that name the file."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    return data
+def apply_overrides(cfg: Config, changes: Mapping[str, Any], source: str) -> Config:
+    """Return `cfg` with nested `changes` ({section: {key: value}}) applied; a
+    ``variant`` entry must name `cfg`'s variant (see :func:`overrides.apply_sections`)."""
+    if isinstance(changes, Mapping) and "variant" in changes:
+        variant = changes["variant"]
+        if variant != cfg.variant:
+            raise ConfigError(
+                f"{source} is for variant {variant!r} but {cfg.variant!r} was chosen; "
+                f"pass {option('variant')} {variant} or remove 'variant' from the file"
+            )
+        changes = {k: v for k, v in changes.items() if k != "variant"}
+    return overrides.apply_sections(cfg, changes, source)
 
 
 def resolve_config(
@@ -379,9 +384,9 @@ def resolve_config(
         raise ConfigError(f"unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
     cfg = apply_overrides(Config(variant=variant), VARIANTS[variant].overrides, f"variant {variant}")
     if config_file is not None:
-        cfg = apply_overrides(cfg, load_yaml(config_file), str(config_file))
+        cfg = apply_overrides(cfg, overrides.load_yaml(config_file), str(config_file))
     for text in assignments:
-        cfg = apply_overrides(cfg, parse_assignment(text), f"--set {text}")
+        cfg = apply_overrides(cfg, overrides.parse_assignment(text, valid_keys()), f"{option('assignments')} {text}")
     return cfg.validate()
 
 
@@ -393,14 +398,95 @@ def config_from_dict(data: Mapping[str, Any], source: str) -> Config:
     return apply_overrides(Config(variant=variant), data, source).validate()
 
 
-def diff_configs(old: Config, new: Config) -> list[str]:
-    """``section.key: old -> new`` for every field that differs."""
+def diff_configs(old, new) -> list[str]:
+    """``section.key: old -> new`` for every field that differs (a Config's variant first)."""
     changes = []
-    if old.variant != new.variant:
+    if getattr(old, "variant", None) != getattr(new, "variant", None):
         changes.append(f"variant: {old.variant} -> {new.variant}")
-    for section in SECTIONS:
-        a, b = getattr(old, section), getattr(new, section)
-        for f in dataclasses.fields(a):
-            if getattr(a, f.name) != getattr(b, f.name):
-                changes.append(f"{section}.{f.name}: {getattr(a, f.name)} -> {getattr(b, f.name)}")
-    return changes
+    return changes + overrides.diff_sections(old, new)
+
+
+@dataclass(frozen=True)
+class SegConfig:
+    """The reference segmenter's training (``seg fit``): one flat dataclass whose fields
+    config files and ``--set`` address as ``section.key`` by :attr:`SECTIONS`."""
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    base_filters: int = 16
+    depth: int = 4
+    seed: int = 0
+    synthetic_share: float | None = None  # synthetic patches per batch / batch size; None: pool all
+    input: str = "auto"  # memory | streamed (from the packed cache) | auto (by size); see data.packed
+    state_every: int | str = "10m"  # state saves (resume points): epochs (1) or wall time (90s, 10m, 1h), as fit's
+
+    #: The sections of its keys (fit's names where fit has the same setting).
+    SECTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "model": ("base_filters", "depth"),
+        "optimizer": ("learning_rate",),
+        "data": ("input", "synthetic_share"),
+        "training": ("steps", "epochs", "batch_size", "seed", "state_every"),
+    }
+
+    def validate(self) -> "SegConfig":
+        if (self.steps is None) == (self.epochs is None):
+            raise ConfigError("give exactly one of steps and epochs")
+        for name in ("steps", "epochs", "batch_size", "base_filters", "depth"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.input not in INPUT_MODES:
+            raise ConfigError(f"data.input must be one of {', '.join(INPUT_MODES)}, got {self.input!r}")
+        try:
+            parse_interval(self.state_every, "state_every")
+        except ConfigError as exc:
+            raise InvalidValue("state_every", str(exc)) from None
+        if self.synthetic_share is not None:
+            if not 0 <= self.synthetic_share <= 1:
+                raise InvalidValue("synthetic_share", f"{self.synthetic_share}: must be between 0 and 1")
+            if 0 < self.synthetic_share < 1 and self.batch_size < 2:
+                raise InvalidValue("synthetic_share", f"a share between 0 and 1 needs {option('batch_size')} 2 or more")
+        return self
+
+    @property
+    def state_interval(self) -> Interval:
+        return parse_interval(self.state_every, "state_every")
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return overrides.as_sections(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def synthetic_per_batch(self) -> int:
+        """Synthetic patches in each batch (whole patches, at least one of each kind if 0 < share < 1)."""
+        share = self.synthetic_share or 0.0
+        count = round(share * self.batch_size)
+        if 0 < share < 1:
+            count = min(max(count, 1), self.batch_size - 1)
+        return count
+
+
+def resolve_seg_config(
+    config_file: str | Path | None = None, assignments: tuple[str, ...] | list[str] = ()
+) -> SegConfig:
+    """SegConfig's defaults, then the YAML file, then each ``section.key=value``."""
+    cfg = SegConfig()
+    if config_file is not None:
+        cfg = overrides.apply_sections(cfg, overrides.load_yaml(config_file), str(config_file))
+    keys = valid_keys(SegConfig)
+    for text in assignments:
+        cfg = overrides.apply_sections(cfg, overrides.parse_assignment(text, keys), f"{option('assignments')} {text}")
+    return cfg.validate()
+
+
+def seg_config_from_dict(data: Mapping[str, Any], source: str) -> SegConfig:
+    """Rebuild a saved SegConfig (``SEGRUN/config.yaml``); runs made before it had
+    sections saved its fields flat, and read the same."""
+    if isinstance(data, Mapping) and set(data) <= {f.name for f in dataclasses.fields(SegConfig)}:
+        data = {s: {k: data[k] for k in keys if k in data} for s, keys in SegConfig.SECTIONS.items()}
+    return overrides.apply_sections(SegConfig(), data, source).validate()

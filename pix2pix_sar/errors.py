@@ -1,11 +1,34 @@
 """One exception root for everything the library reports to a user.
 
 Messages say what is wrong and what to do; the CLI prints them as one line.
+A message names a setting the user can change through :func:`option`, never
+by a command-line flag: ``str(error)`` shows the setting's field name (what a
+Python caller passes), the CLI the option that sets it (``tile`` -> ``--tile``).
 """
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+_OPTION = re.compile(r"\{option:([A-Za-z_][\w.]*)\}")
+
+
+def option(field: str) -> str:
+    """How a message names the setting `field` (a function argument, e.g. ``max_nodata``):
+    a placeholder that :meth:`Pix2PixSarError.render` fills in."""
+    return f"{{option:{field}}}"
 
 
 class Pix2PixSarError(Exception):
     """Base class of every error meant for a user."""
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message with each :func:`option` placeholder filled by `name_of(field)`."""
+        return _OPTION.sub(lambda m: name_of(m.group(1)), super().__str__())
+
+    def __str__(self) -> str:
+        return self.render(lambda field: field)
 
 
 class InputError(Pix2PixSarError):
@@ -15,8 +38,8 @@ class InputError(Pix2PixSarError):
 class InvalidValue(InputError):
     """A value given for a named field (a function argument) is out of range.
 
-    The message names the field and the value; `field` lets the CLI point at the
-    option that set it (``tile`` -> ``--tile``)."""
+    The message names the value (and other settings through :func:`option`); `field`
+    lets the CLI point at the option that set it (``tile`` -> ``--tile``)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)

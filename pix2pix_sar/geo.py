@@ -19,7 +19,7 @@ import numpy as np
 from osgeo import gdal, gdal_array, ogr, osr
 
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -114,6 +114,11 @@ def read_array(path: str | Path, band: int = 1) -> np.ndarray:
         return source.read((0, 0, source.width, source.height), band)
 
 
+def raster_metadata(path: str | Path) -> dict[str, str]:
+    """The dataset metadata items of a raster (default domain), name -> text."""
+    return dict(_open(path).GetMetadata() or {})
+
+
 def _grid(ds: gdal.Dataset) -> Grid:
     return Grid(ds.GetProjection() or "", tuple(ds.GetGeoTransform()), ds.RasterXSize, ds.RasterYSize)
 
@@ -151,9 +156,10 @@ def write_geotiff(
     nodata: float | None = None,
     compress: str = "DEFLATE",
     unit: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write a single-band GeoTIFF with `grid`'s CRS and geotransform, atomically;
-    `unit` is the band's unit type (e.g. "m")."""
+    `unit` is the band's unit type (e.g. "m"); `metadata` dataset items (name -> text)."""
     array = np.asarray(array)
     if array.ndim != 2:
         raise ValueError(f"expected a 2-D array, got shape {array.shape}")
@@ -170,6 +176,8 @@ def write_geotiff(
         ds.SetGeoTransform(grid.geotransform)
         if grid.crs_wkt:
             ds.SetProjection(grid.crs_wkt)
+        if metadata:
+            ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
         band = ds.GetRasterBand(1)
         if nodata is not None:
             band.SetNoDataValue(float(nodata))
@@ -229,7 +237,7 @@ class RasterSource:
     def _band(self, band: int) -> gdal.Band:
         if not 1 <= band <= self.band_count:
             raise InputError(
-                f"{self.path}: has {self.band_count} band(s), band {band} was asked for; pick one with --band"
+                f"{self.path}: has {self.band_count} band(s), band {band} was asked for; pick one with {option('band')}"
             )
         return self._ds.GetRasterBand(band)
 
@@ -405,7 +413,7 @@ def read_vector(path: str | Path, field: str | None = None) -> VectorFeatures:
             ]
             raise InputError(
                 f"{path}: has no field {field!r}; its fields are {', '.join(names) or 'none'}; "
-                "pass one with --label-field"
+                f"pass one with {option('label_field')}"
             )
         for feature in layer:
             geom = feature.GetGeometryRef()

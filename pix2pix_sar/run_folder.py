@@ -8,6 +8,11 @@ RUN/state/                            tf.train.CheckpointManager (resume points)
 RUN/logs/                             TensorBoard
 RUN/history.csv                       mean losses per epoch
 RUN/eval/                             evaluate's per_image.csv, per_epoch.csv, curves.png, eval.json
+
+The lifecycle `fit` and `seg fit` share (:class:`RunFiles`): the resume check, by each
+kind's policy (which config keys may change when a run is continued), the run files,
+the history rows (appended, and rewound on resume), the same-input check. Only this
+module reads or writes run.json (tests/test_architecture.py).
 """
 
 from __future__ import annotations
@@ -15,31 +20,125 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import re
+import shutil
 from pathlib import Path
+from typing import Any, Sequence
 
 import yaml
 
+from pix2pix_sar import RUN_FORMAT, __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.config import Config, config_from_dict
+from pix2pix_sar.config import Config, SegConfig, config_from_dict, diff_configs, seg_config_from_dict
 from pix2pix_sar.data.dataset import DatasetInfo, load_info
-from pix2pix_sar.devices import has_gpu
-from pix2pix_sar.errors import InputError, RunStateError
+from pix2pix_sar.devices import has_gpu, resolve_precision
+from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
 
 _SNAPSHOT = re.compile(r"^generator_epoch_(\d+)\.keras$")
 
 
-class RunFolder:
+class RunFiles:
+    """What every run folder holds (a GAN's and a segmenter's), and how a training
+    command starts or continues one: first :meth:`check_resume` (before anything is
+    written), then :meth:`write_run_files`, :meth:`rewind_history` to the state it
+    resumes from, and :meth:`append_history` as it goes."""
+
+    #: run.json's "kind"; None: a GAN run (fit records none).
+    KIND: str | None = None
+    #: Config keys (``section.key``) that may change when the run is continued.
+    RESUMABLE: tuple[str, ...] = ()
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     config_path = property(lambda self: self.path / "config.yaml")
     dataset_json = property(lambda self: self.path / "dataset.json")
     run_json = property(lambda self: self.path / "run.json")
-    snapshot_dir = property(lambda self: self.path / "snapshots")
     state_dir = property(lambda self: self.path / "state")
     log_dir = property(lambda self: self.path / "logs")
     history_csv = property(lambda self: self.path / "history.csv")
+
+    def run_info(self) -> dict[str, Any]:
+        """run.json (how the run was made: datasets, input, version...); empty without it."""
+        return json.loads(self.run_json.read_text()) if self.run_json.exists() else {}
+
+    def load_config(self):
+        raise NotImplementedError
+
+    def check_resume(self, cfg, datasets: Sequence[str] = ()) -> None:
+        """Refuse to continue a run with settings that would change what it is (config
+        keys outside :attr:`RESUMABLE`, `datasets` where the kind keeps them), and to
+        write into a folder that is not a run."""
+        if self.config_path.exists():
+            self._check_continuable()
+            changes = [c for c in diff_configs(self.load_config(), cfg) if c.split(":")[0] not in self.RESUMABLE]
+            changes += self._other_changes(datasets)
+            if changes:
+                raise RunStateError(
+                    f"{self.path} was trained with other settings ({'; '.join(changes)}); "
+                    f"rerun with the original settings to resume, or choose a new --out"
+                )
+        elif self.path.exists() and any(p.name != "state" for p in self.path.iterdir()):
+            raise RunStateError(f"{self.path}: exists and is not a run folder; choose a new or empty --out")
+
+    def _check_continuable(self) -> None:
+        """Raise if this kind of run cannot be continued at all (before its config is read)."""
+
+    def _other_changes(self, datasets: Sequence[str]) -> list[str]:
+        return []
+
+    def check_same_input(self, mode: str) -> None:
+        """A run continues with the input it started with (streamed SAR is rounded to float16)."""
+        started = self.run_info().get("input", "memory") if self.run_json.exists() else mode
+        if started != mode:
+            raise InvalidValue(
+                "data.input",
+                f"{self.path}: was trained with {started} input, this run would use {mode}; "
+                f"set data.input to {started} to resume, or choose a new run folder",
+            )
+
+    def write_run_files(self, config_yaml: str, dataset_dir: Path, info: dict[str, Any]) -> None:
+        """config.yaml, a copy of the dataset's dataset.json, and run.json (`info`)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.config_path) as tmp:
+            tmp.write_text(config_yaml)
+        with atomic_path(self.dataset_json) as tmp:
+            shutil.copyfile(Path(dataset_dir) / "dataset.json", tmp)
+        with atomic_path(self.run_json) as tmp:
+            tmp.write_text(json.dumps(info, indent=2) + "\n")
+
+    def append_history(self, header: Sequence[str], row: Sequence[Any]) -> None:
+        append_history(self.history_csv, header, row)
+
+    def rewind_history(self, last: int) -> None:
+        rewind_history(self.history_csv, last)
+
+    def check_resume_data(self, data_dir: str | Path) -> None:
+        """Refuse to continue training on a dataset scaled otherwise than the run's
+        dataset.json (before anything is written): see :func:`check_resume_data`."""
+        check_resume_data(self.path, self.dataset_json, data_dir)
+
+
+#: Why a run of an older format cannot be continued exactly (run.json's "format").
+_OLDER_FORMATS = {
+    1: "was trained by pix2pix-sar < 0.2, whose steps normalised over the batch and drew dropout from a stateful RNG",
+    2: "has run format 2, whose data order depended on the replica count (now one order for any replica count)",
+}
+
+
+class RunFolder(RunFiles):
+    RESUMABLE = (
+        "training.epochs",
+        "training.checkpoint_every",
+        "training.state_every",
+        "training.keep_states",
+        "training.strategy",
+        "training.xla",
+        "training.precision",  # resume_precision compares what it resolves to
+    )
+
+    snapshot_dir = property(lambda self: self.path / "snapshots")
     eval_dir = property(lambda self: self.path / "eval")
     eval_per_image_csv = property(lambda self: self.eval_dir / "per_image.csv")
     eval_per_epoch_csv = property(lambda self: self.eval_dir / "per_epoch.csv")
@@ -104,10 +203,9 @@ class RunFolder:
         """The compute precision the run trained in (run.json); for runs made before
         it was recorded, config.yaml's, and for ``auto`` there the old rule's (float32
         on CPUs, mixed_bfloat16 on GPUs); None without either file."""
-        if self.run_json.exists():
-            recorded = json.loads(self.run_json.read_text()).get("precision")
-            if recorded:
-                return recorded
+        recorded = self.run_info().get("precision")
+        if recorded:
+            return recorded
         if self.config_path.exists():
             named = self.load_config().training.precision
             if named != "auto":
@@ -115,19 +213,51 @@ class RunFolder:
             return "mixed_bfloat16" if has_gpu() else "float32"
         return None
 
+    def resume_precision(self, requested: str, patch_size: int, base_filters: int) -> str:
+        """The compute precision: `requested` resolved (``auto`` by the device and the
+        model size, :func:`~pix2pix_sar.devices.resolve_precision`), except that a resumed
+        run keeps the one it recorded: ``auto`` resolves to it, another explicit value is
+        refused (the weights' rounding would change mid-run, silently)."""
+        recorded = self.recorded_precision() if self.exists() else None
+        if recorded is None:
+            return resolve_precision(requested, patch_size, base_filters)
+        if requested not in ("auto", recorded):
+            raise RunStateError(
+                f"{self.path} was trained in {recorded} (run.json); continuing in {requested} would change its "
+                f"arithmetic mid-run: rerun with --precision {recorded} (or auto) to resume, or choose a new --out"
+            )
+        return recorded
+
     def run_format(self) -> int:
         """The run's training semantics (pix2pix_sar.RUN_FORMAT when it was made; 1 before it was recorded)."""
-        if not self.run_json.exists():
-            return 1
-        return int(json.loads(self.run_json.read_text()).get("format", 1))
+        return int(self.run_info().get("format", 1))
+
+    def _check_continuable(self) -> None:
+        old = self.run_format()
+        if old < RUN_FORMAT and self.state_dir.exists():
+            why = _OLDER_FORMATS.get(old, f"has run format {old} (this version trains format {RUN_FORMAT})")
+            raise RunStateError(
+                f"{self.path} {why}; its snapshots still work with generate, evaluate and preview, "
+                f"but training cannot continue it exactly: choose a new --out"
+            )
+
+    def start(self, cfg: Config, data_dir: Path, input_mode: str, precision: str) -> None:
+        """Write the run files of a `fit` (new or resumed) on the dataset `data_dir`."""
+        info = {"dataset": str(Path(data_dir).resolve()), "input": input_mode, "precision": precision}
+        self.write_run_files(cfg.to_yaml(), data_dir, {**info, "version": __version__, "format": RUN_FORMAT})
+
+    def recorded_dataset(self) -> Path | None:
+        """The dataset the run was trained on (run.json); None without run.json."""
+        return Path(self.run_info()["dataset"]) if self.run_json.exists() else None
 
     def dataset_dir(self, override: str | Path | None = None) -> Path:
         """The dataset to read: `override` (the user's --data) if given, else the one
         the run was trained on (recorded in run.json)."""
         if override is None:
-            if not self.run_json.exists():
+            recorded = self.recorded_dataset()
+            if recorded is None:
                 raise RunStateError(f"{self.run_json}: missing, so the dataset is unknown; pass --data DATASET")
-            return Path(json.loads(self.run_json.read_text())["dataset"])
+            return recorded
         data_dir = Path(override)
         differences = dataset_differences(self.dataset_info(), load_info(data_dir))
         if differences:
@@ -137,10 +267,17 @@ class RunFolder:
             )
         return data_dir
 
-    def check_resume_data(self, data_dir: str | Path) -> None:
-        """Refuse to continue training on a dataset scaled otherwise than the run's
-        dataset.json (before anything is written): see :func:`check_resume_data`."""
-        check_resume_data(self.path, self.dataset_json, data_dir)
+    def history(self) -> list[dict[str, float]]:
+        """history.csv as numbers, one row per epoch (see :func:`read_per_epoch`)."""
+        return read_per_epoch(self.history_csv, ("epoch",), "delete that row (training does not read it back)")
+
+    def eval_per_epoch(self) -> list[dict[str, float]]:
+        """eval/per_epoch.csv as numbers, one row per evaluated snapshot."""
+        return read_per_epoch(self.eval_per_epoch_csv)
+
+    def eval_record(self) -> dict[str, Any]:
+        """eval/eval.json (what the evaluation ran on: split, dataset, patches, seed...); empty without it."""
+        return json.loads(self.eval_json.read_text()) if self.eval_json.exists() else {}
 
 
 def dataset_differences(run_info: DatasetInfo, data_info: DatasetInfo, *, writing: bool = False) -> list[str]:
@@ -193,6 +330,20 @@ def check_resume_data(run_path: Path, dataset_json: Path, data_dir: str | Path) 
         )
 
 
+def append_history(path: Path, header: Sequence[str], row: Sequence[Any]) -> None:
+    """One row of a history CSV (fit: per epoch; seg fit: per epoch, by step); a history
+    written before its header changed gets the new one (its old rows leave new columns empty)."""
+    rows = list(csv.reader(path.open(newline=""))) if path.exists() else []
+    if rows and rows[0] != list(header):
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows([header, *rows[1:]])
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if not rows:
+            writer.writerow(header)
+        writer.writerow(row)
+
+
 def rewind_history(path: Path, last: int) -> None:
     """Drop the rows of a history CSV whose first column (epoch or step) is after `last`:
     the work an interruption lost, replayed on resume (fit and seg fit)."""
@@ -205,7 +356,39 @@ def rewind_history(path: Path, last: int) -> None:
         csv.writer(fh).writerows(kept)
 
 
-class SegRunFolder:
+#: eval/per_epoch.csv columns that hold counts, read back as int (evaluation/sweep.py writes them).
+PER_EPOCH_COUNTS = ("epoch", "images", "dice_skipped", "ssim_skipped", "mae_skipped", "spectra_patches")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV's rows as text by column name; none for a missing file."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_per_epoch(
+    path: Path, counts: Sequence[str] = PER_EPOCH_COUNTS, fix: str = "delete it and rerun 'pix2pix-sar evaluate'"
+) -> list[dict[str, float]]:
+    """A table of one row per epoch (eval/per_epoch.csv, history.csv) as numbers, in epoch
+    order: the `counts` columns as int where finite, the others as float; an empty cell (a
+    column added after its row was written) is NaN. A cell that is not a number is refused
+    with `fix`."""
+    rows = []
+    for row in read_rows(path):
+        try:
+            parsed = {k: math.nan if v in ("", None) else float(v) for k, v in row.items()}
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: malformed row {row}; {fix}") from None
+        for key in counts:
+            if key in parsed and math.isfinite(parsed[key]):
+                parsed[key] = int(parsed[key])
+        rows.append(parsed)
+    return sorted(rows, key=lambda r: r["epoch"])
+
+
+class SegRunFolder(RunFiles):
     """A segmenter run folder (``seg fit``):
 
     SEGRUN/config.yaml       the resolved SegConfig
@@ -219,16 +402,9 @@ class SegRunFolder:
     """
 
     KIND = "segmenter"
+    #: How long to train, and how its patches are read and its state kept.
+    RESUMABLE = ("training.steps", "training.epochs", "data.input", "training.state_every")
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    config_path = property(lambda self: self.path / "config.yaml")
-    dataset_json = property(lambda self: self.path / "dataset.json")
-    run_json = property(lambda self: self.path / "run.json")
-    state_dir = property(lambda self: self.path / "state")
-    log_dir = property(lambda self: self.path / "logs")
-    history_csv = property(lambda self: self.path / "history.csv")
     model_path = property(lambda self: self.path / "segmenter.keras")
     eval_dir = property(lambda self: self.path / "eval")
 
@@ -243,8 +419,28 @@ class SegRunFolder:
             )
         return self
 
-    def run_info(self) -> dict:
-        return json.loads(self.run_json.read_text())
+    def load_config(self) -> SegConfig:
+        try:
+            data = yaml.safe_load(self.config_path.read_text())
+        except yaml.YAMLError as exc:
+            raise RunStateError(
+                f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run"
+            ).with_traceback(None) from None
+        return seg_config_from_dict(data or {}, str(self.config_path))
+
+    def _check_continuable(self) -> None:
+        if self.run_info().get("kind") != self.KIND:
+            raise RunStateError(f"{self.path}: is not a segmenter run folder; choose a new --out")
+
+    def _other_changes(self, datasets: Sequence[str]) -> list[str]:
+        old = [str(p) for p, _ in self.datasets()]
+        return [] if old == list(datasets) else [f"data: {', '.join(old)} -> {', '.join(datasets)}"]
+
+    def start(self, cfg: SegConfig, datasets: list[dict[str, Any]], input_mode: str) -> None:
+        """Write the run files of a `seg fit` on `datasets` ({"path", "synthetic"} each;
+        dataset.json is the first's)."""
+        info = {"kind": self.KIND, "datasets": datasets, "input": input_mode, "version": __version__}
+        self.write_run_files(cfg.to_yaml(), Path(datasets[0]["path"]), info)
 
     def datasets(self) -> list[tuple[Path, bool]]:
         """(dataset folder, synthetic) of each training dataset, in the order given."""
@@ -258,10 +454,6 @@ class SegRunFolder:
         if not self.dataset_json.exists():
             raise RunStateError(f"{self.dataset_json}: missing; the segmenter run folder is incomplete")
         return DatasetInfo.from_dict(json.loads(self.dataset_json.read_text()), str(self.dataset_json))
-
-    def check_resume_data(self, data_dir: str | Path) -> None:
-        """Refuse to continue on a first dataset scaled otherwise than SEGRUN/dataset.json."""
-        check_resume_data(self.path, self.dataset_json, data_dir)
 
     def fingerprint(self) -> str:
         """SHA-256 of the trained model file: which segmenter, exactly."""

@@ -42,7 +42,7 @@ def reference_batches(
     batch_size: int,
     flips: np.ndarray | None = None,
 ):
-    """Yield (mask, image) float32 batches of `rows` in plain numpy (what SplitFeeder must give):
+    """Yield (mask, image) float32 batches of `rows` in plain numpy (what MemoryFeeder must give):
     the mask channels, then the split's extra bands if it has any."""
     for start in range(0, len(rows), batch_size):
         idx = rows[start : start + batch_size]

@@ -10,6 +10,11 @@
     matplotlib, scipy, or a pix2pix_sar module that imports one of them at its top),
     so that a light import stays visible at the top of its module; cli/ commands
     import library modules in their bodies as a rule (``--help`` stays instant).
+(h) no library message names a CLI flag: it names the setting with errors.option(field),
+    which the CLI shows as the option (``max_nodata`` -> ``--max-nodata``)
+(h) segmentation/ never imports evaluation/ (evaluation scores the segmenter segmentation/ trains)
+(i) only run_folder.py reads or writes run.json: no other module names the file outside its
+    docstrings and comments, or touches a run folder's ``run_json`` (they ask the RunFolder)
 
 Dynamic imports (``importlib.import_module``) are not seen.
 """
@@ -17,6 +22,7 @@ Dynamic imports (``importlib.import_module``) are not seen.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -413,3 +419,114 @@ def test_g_function_level_imports_are_for_heavy_modules_only():
             why = "not one of " + allowed
         bad.append(f"{imp.where} imports {imp.target} inside a function: {why}; import it at the top")
     _check("(g) function-level imports are for heavy modules only", bad)
+
+
+def test_h_segmentation_does_not_import_evaluation():
+    bad = [
+        f"{imp.where} imports {imp.target}"
+        for imp in _all_imports()
+        if within(imp.importer, f"{PACKAGE}.segmentation") and within(imp.target, f"{PACKAGE}.evaluation")
+    ]
+    _check("(h) segmentation/ must not import evaluation/", bad)
+
+
+def run_json_uses(source: str, path: str) -> list[str]:
+    """Where `source` names "run.json" in a string that is not a docstring, or reads an attribute `run_json`."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if "run.json" in node.value:
+                found.append(f"{path}:{node.lineno} names run.json")
+        elif isinstance(node, ast.Attribute) and node.attr == "run_json":
+            found.append(f"{path}:{node.lineno} uses .run_json")
+    return found
+
+
+def test_i_only_run_folder_reads_or_writes_run_json():
+    assert run_json_uses('"""run.json"""\nx = 1  # run.json\n', "m") == []
+    assert len(run_json_uses('p = d / "run.json"\nq = f"{d}/run.json"\nr = run.run_json.read_text()\n', "m")) == 3
+    bad = []
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+        if path != ROOT / PACKAGE / "run_folder.py":
+            bad += run_json_uses(path.read_text(), str(path.relative_to(ROOT)))
+    _check("(i) only pix2pix_sar/run_folder.py may read or write run.json (ask the RunFolder)", bad)
+
+
+# --- Messages ------------------------------------------------------------------------------
+
+#: A command-line flag written out (``--max-nodata``), not a range (``1--2``) or a rule line.
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+#: Calls whose string arguments are messages: errors made (raised or returned) and log lines.
+MESSAGE_CALLS = re.compile(r"(Error|Exception|Interrupted|InvalidValue|already_exists|warn|warning|info|debug)$")
+#: Modules being restructured (issue 21) whose messages are not converted yet.
+FLAGS_NOT_YET_CONVERTED = frozenset(
+    {
+        "pix2pix_sar/training/loop.py",
+        "pix2pix_sar/run_folder.py",
+        "pix2pix_sar/segmentation",
+        "pix2pix_sar/generation/export.py",
+        "pix2pix_sar/generation/generate.py",
+        "pix2pix_sar/data/packed.py",
+    }
+)
+
+
+def _callee(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def message_flags(source: str) -> list[tuple[int, str]]:
+    """(line, flag) for every CLI flag in a message of `source`: the strings of a raise,
+    of an error's or a log line's arguments, and of parameter defaults (an option name
+    handed down to a message)."""
+    tree = ast.parse(source)
+    roots: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise):
+            roots.append(node)
+        elif isinstance(node, ast.Call) and MESSAGE_CALLS.search(_callee(node)):
+            roots += [*node.args, *(k.value for k in node.keywords)]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            roots += [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
+    found = set()
+    for root in roots:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found |= {(node.lineno, flag) for flag in FLAG.findall(node.value)}
+    return sorted(found)
+
+
+def test_message_flags_scanner():
+    source = '''
+def f(x, option="--out"):
+    """Docstrings may name --flags."""
+    log.info("use --tile %s", x)
+    README = "made with 'generate --as-dataset'"
+    if x:
+        raise InputError(f"{x}: pass {option('overwrite')} or -1--2")
+    return InvalidValue("tile", "tile: use --split-by scene")
+'''
+    assert message_flags(source) == [(2, "--out"), (4, "--tile"), (8, "--split-by")]
+
+
+def test_h_no_library_message_names_a_cli_flag():
+    """Library messages name settings through errors.option(field); the CLI shows the option."""
+    bad = []
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if within(rel.removesuffix(".py").replace("/", "."), CLI) or rel == f"{PACKAGE}/__main__.py":
+            continue
+        if any(rel == allowed or rel.startswith(allowed + "/") for allowed in FLAGS_NOT_YET_CONVERTED):
+            continue
+        bad += [f"{rel}:{line} names {flag}" for line, flag in message_flags(path.read_text())]
+    _check("(h) library messages name settings with errors.option(field), not CLI flags", bad)

@@ -97,15 +97,15 @@ def test_atomic_dir_without_commit_keeps_an_existing_folder(tmp_path):
 def test_atomic_dir_refuses_an_existing_folder_without_overwrite(tmp_path):
     out = tmp_path / "dataset"
     out.mkdir()
-    message = r"dataset: already exists; pass --overwrite to replace it or choose another --out"
+    message = r"dataset: already exists; pass overwrite to replace it or choose another out"
     with pytest.raises(InputError, match=message):
         AtomicDir(out)
-    with pytest.raises(InputError, match=r"already exists; pass --overwrite .* another --masks-out"):
-        AtomicDir(out, option="--masks-out")
+    with pytest.raises(InputError, match=r"already exists; pass overwrite .* another masks_out"):
+        AtomicDir(out, option_field="masks_out")
     assert os.listdir(tmp_path) == ["dataset"]  # no staging folder made
 
 
 def test_already_exists_names_the_path_and_option(tmp_path):
-    error = already_exists(tmp_path / "x", "--dir")
+    error = already_exists(tmp_path / "x", "dir")
     assert isinstance(error, InputError)
-    assert str(error) == f"{tmp_path / 'x'}: already exists; pass --overwrite to replace it or choose another --dir"
+    assert str(error) == f"{tmp_path / 'x'}: already exists; pass overwrite to replace it or choose another dir"

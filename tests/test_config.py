@@ -7,7 +7,7 @@ from pix2pix_sar.errors import ConfigError
 
 
 def test_variants_match_the_paper():
-    assert list(VARIANTS) == ["orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50", "scene"]
+    assert list(VARIANTS) == ["orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50", "scene", "sampler"]
     orig = resolve_config("orig")
     assert (orig.model.generator_kernel, orig.model.discriminator_kernel) == (4, 4)
     assert (orig.loss.gan_weight, orig.loss.l1_weight) == (1.0, 100.0)
@@ -15,8 +15,9 @@ def test_variants_match_the_paper():
     assert orig.training.batch_size == 1 and orig.training.epochs == 300 and orig.training.checkpoint_every == 15
     assert resolve_config("gen5").model.generator_kernel == 5
     assert resolve_config("dis3").model.discriminator_kernel == 3
-    assert dataclasses.astuple(resolve_config("l1_1_gan100").loss) == (100.0, 1.0)
-    assert dataclasses.astuple(resolve_config("l1_50_gan50").loss) == (50.0, 50.0)
+    for name, weights in (("l1_1_gan100", (100.0, 1.0)), ("l1_50_gan50", (50.0, 50.0))):
+        loss = resolve_config(name).loss
+        assert (loss.gan_weight, loss.l1_weight) == weights and loss.adversarial == "patch"
     scene = resolve_config("scene", assignments=["model.patch_size=64"]).model
     assert scene.whole_scene and scene.depth == 4 and scene.stride == 16 and scene.reach == 56
     assert not orig.model.whole_scene and orig.model.depth == 8
@@ -62,7 +63,7 @@ def test_unknown_variant_and_bad_file(tmp_path):
         resolve_config("orig", bad)
     other = tmp_path / "other.yaml"
     other.write_text("variant: gen5\n")
-    with pytest.raises(ConfigError, match="pass --variant gen5"):
+    with pytest.raises(ConfigError, match="pass variant gen5"):
         resolve_config("orig", other)
 
 

@@ -246,7 +246,7 @@ def test_write_vector_read_vector_round_trip_gpkg(tmp_path):
 
 def test_read_vector_missing_field_lists_the_fields(tmp_path):
     path = geo.write_vector(tmp_path / "z.gpkg", [geo.bounds_polygon((0, 0, 1, 1))], UTM, {"zone": [1], "name": ["a"]})
-    message = r"z\.gpkg: has no field 'label'; its fields are zone, name; pass one with --label-field"
+    message = r"z\.gpkg: has no field 'label'; its fields are zone, name; pass one with label_field"
     with pytest.raises(InputError, match=message):
         geo.read_vector(path, field="label")
 

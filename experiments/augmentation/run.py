@@ -240,7 +240,7 @@ def seg_score(data_dirs: list[Path], share: float | None, out: Path, held_out: P
         "-q", "seg", "fit", *data_args, "--out", out, "--steps", setup.seg_steps, "--batch-size", setup.seg_batch,
         "--seed", seed, *share_args, *setup.seg_args,
     )  # fmt: skip
-    from pix2pix_sar.segmentation.evaluate import seg_evaluate
+    from pix2pix_sar.evaluation.segscore import seg_evaluate
 
     return seg_evaluate(out, held_out, split="val")
 

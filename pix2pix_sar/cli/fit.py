@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, config_opt, quiet_tensorflow, set_opt, user_errors, variant_opt
+from pix2pix_sar.cli.options import (
+    cli_state,
+    config_opt,
+    quiet_tensorflow,
+    set_opt,
+    state_every_opt,
+    user_errors,
+    variant_opt,
+)
 from pix2pix_sar.config import PRECISIONS, STRATEGIES
 
 
@@ -51,11 +59,9 @@ class ProgbarReporter:
 @variant_opt
 @click.option("--epochs", type=int, help="Train until this epoch (training.epochs; paper: 300).")
 @click.option("--checkpoint-every", type=int, help="Epochs between generator snapshots (paper: 15).")
-@click.option(
-    "--state-every",
-    metavar="EPOCHS|DURATION",
-    help="Full-state saves (resume points): a number of epochs, or wall time such as 90s, 10m, 1h "
-    "(training.state_every; default 10m). Always at the end and on SIGTERM/SIGINT.",
+@state_every_opt(
+    "Full-state saves (resume points): a number of epochs, or wall time such as 90s, 10m, 1h "
+    "(training.state_every; default 10m). Always at the end and on SIGTERM/SIGINT."
 )
 @click.option("--batch-size", type=int, help="Patches per step (paper: 1).")
 @click.option("--seed", type=int, help="Seed of weights, data order and dropout (training.seed).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, user_errors
+from pix2pix_sar.cli.options import cli_state, extra_opt, overwrite_opt, quiet_tensorflow, user_errors
 
 
 @click.command(name="generate")
@@ -46,6 +46,14 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
 )
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Tiles per generator call.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator's dropout noise.")
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Images per mask, seeds seed ... seed+K-1, written as NAME_s<k>.tif (k = 0 ...); with --as-dataset "
+    "all samples of one mask fall in the same split (split per mask).",
+)
 @click.option("--xla/--no-xla", default=None, help="XLA-compile generation (default: on for GPU, off on CPU).")
 @click.option(
     "--units",
@@ -59,12 +67,8 @@ from pix2pix_sar.cli.options import cli_state, overwrite_opt, quiet_tensorflow, 
     show_default=True,
     help="zones: CaFFe codes 0/64/127/254; binary: 0 = ocean, 1 or 255 = land (no no-data).",
 )
-@click.option(
-    "--extra",
-    "extras",
-    multiple=True,
-    metavar="NAME=RASTER",
-    help="An extra band the run was trained with (repeatable), e.g. dem=copdem.tif: a raster in any CRS "
+@extra_opt(
+    "An extra band the run was trained with (repeatable), e.g. dem=copdem.tif: a raster in any CRS "
     "covering the mask, or a folder where mask NAME.tif pairs with NAME_<band>.tif. Warped onto the mask.",
 )
 @click.option(
@@ -89,6 +93,7 @@ def command(
     overlap,
     batch_size,
     seed,
+    samples,
     xla,
     units,
     mask_values,
@@ -111,13 +116,13 @@ def command(
         raise click.UsageError("--layout applies to --as-dataset")
     if layout == "caffe" and extras:
         raise click.UsageError("--extra applies to --out and to --as-dataset with --layout ours")
+    if samples > 1 and layout == "caffe":
+        raise click.UsageError("--samples applies to --out and to --as-dataset with --layout ours")
     if dataset_out is not None and units is not None:
         raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
     quiet_tensorflow()
-    from pix2pix_sar.data.extra_bands import ExtraBandInput
     from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
 
-    bands = [ExtraBandInput.parse(text) for text in extras]
     settings = TileSettings(
         tile=tile,
         overlap=overlap,
@@ -161,7 +166,8 @@ def command(
             overwrite=overwrite,
             progress=None if quiet else masks_done,
             mask_values=mask_values,
-            bands=bands,
+            bands=extras,
+            samples=samples,
         )
         click.echo(f"synthetic dataset: {path}")
         return
@@ -175,7 +181,8 @@ def command(
         overwrite=overwrite,
         progress=None if quiet else tiles_done,
         mask_values=mask_values,
-        bands=bands,
+        bands=extras,
+        samples=samples,
     )
     for path in written:
         click.echo(f"generated: {path}")

@@ -7,10 +7,11 @@ import logging
 import os
 import shlex
 from dataclasses import dataclass
+from typing import Iterator
 
 import click
 
-from pix2pix_sar.config import INPUT_MODES, VARIANTS
+from pix2pix_sar.config import INPUT_MODES, VARIANTS, parse_interval
 from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted
 
 log = logging.getLogger("pix2pix_sar")
@@ -51,7 +52,7 @@ config_opt = click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
-    help="YAML file of overrides ({section: {key: value}}), applied after the variant.",
+    help="YAML file of overrides ({section: {key: value}}), applied after the defaults (fit: the variant's).",
 )
 scaling_from_opt = click.option(
     "--scaling-from",
@@ -61,6 +62,44 @@ scaling_from_opt = click.option(
     "from a run folder or a dataset folder instead of computing them from these scenes: for held-out "
     "scenes a trained run is to be evaluated on ('evaluate RUN --data').",
 )
+
+
+def parse_state_every(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """``--state-every`` EPOCHS|DURATION: a whole number is epochs (an int), anything else a
+    duration such as 10m (kept as text, as config.yaml holds it); checked here."""
+    if value is None:
+        return None
+    parsed: int | str = int(value) if value.strip().isdigit() else value
+    try:
+        parse_interval(parsed, "it")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return parsed
+
+
+def parse_extras(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list:
+    """``--extra NAME=RASTER`` (repeatable) -> data.extra_bands.ExtraBandInput, in order."""
+    from pix2pix_sar.data.extra_bands import ExtraBandInput  # GDAL: not for --help
+
+    try:
+        return [ExtraBandInput.parse(text) for text in values]
+    except Pix2PixSarError as exc:
+        raise click.BadParameter(cli_message(exc, ctx), ctx=ctx, param=param) from None
+
+
+def state_every_opt(help: str, default: str | None = None):
+    return click.option(
+        "--state-every",
+        metavar="EPOCHS|DURATION",
+        default=default,
+        show_default=default is not None,
+        callback=parse_state_every,
+        help=help,
+    )
+
+
+def extra_opt(help: str):
+    return click.option("--extra", "extras", multiple=True, metavar="NAME=RASTER", callback=parse_extras, help=help)
 
 
 def given_here(ctx: click.Context, name: str) -> bool:
@@ -93,6 +132,49 @@ def _param_of(ctx: click.Context | None, field: str) -> click.Parameter | None:
     return next((p for p in ctx.command.params if p.name == field), None)
 
 
+def _params_everywhere(ctx: click.Context | None) -> Iterator[click.Parameter]:
+    """Every parameter of every command under the root group (commands are imported;
+    only an error message needs this)."""
+    root = ctx.find_root() if ctx is not None else None
+    groups = [root.command] if root is not None and isinstance(root.command, click.Group) else []
+    while groups:
+        group = groups.pop()
+        for name in group.list_commands(root):
+            command = group.get_command(root, name)
+            if isinstance(command, click.Group):
+                groups.append(command)
+            elif command is not None:
+                yield from command.params
+
+
+def _shown(param: click.Parameter) -> str:
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+
+
+def option_name(ctx: click.Context | None, field: str) -> str:
+    """How the CLI names library field `field` (a parameter's name, e.g. ``extras``): this
+    command's option or argument of that name, else another command's option of that
+    name (``extras`` -> ``--extra``), else the option spelled from it (``max_nodata`` ->
+    ``--max-nodata``)."""
+    param = _param_of(ctx, field)
+    if param is None:
+        param = next((p for p in _params_everywhere(ctx) if p.name == field and isinstance(p, click.Option)), None)
+    return _shown(param) if param is not None else "--" + field.replace("_", "-")
+
+
+def cli_message(exc: Pix2PixSarError, ctx: click.Context | None) -> str:
+    """The error's message with the settings it names as this command's options."""
+    return exc.render(lambda field: option_name(ctx, field))
+
+
+def _config_hint(ctx: click.Context | None) -> str:
+    """The options of this command that make its config (fit: --config/--set/--variant)."""
+    names = [option_name(ctx, n) for n in ("config_file", "assignments", "variant") if _param_of(ctx, n)]
+    return "/".join(f"'{n}'" for n in names) or "'--config'/'--set'/'--variant'"
+
+
 def rerun_command(ctx: click.Context | None) -> str:
     """The command line that ran this command (the root group keeps its arguments)."""
     root = ctx.find_root() if ctx is not None else None
@@ -114,18 +196,20 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--config'/'--set'/'--variant'") from None
+            ctx = click.get_current_context(silent=True)
+            raise click.BadParameter(cli_message(exc, ctx), param_hint=_config_hint(ctx)) from None
         except TrainingInterrupted as exc:
-            click.echo(f"{exc}; to resume, rerun: {rerun_command(click.get_current_context(silent=True))}", err=True)
+            ctx = click.get_current_context(silent=True)
+            click.echo(f"{cli_message(exc, ctx)}; to resume, rerun: {rerun_command(ctx)}", err=True)
             raise SystemExit(exc.exit_status) from None
         except InvalidValue as exc:
             ctx = click.get_current_context(silent=True)
             param = _param_of(ctx, exc.field)
             if param is None:
-                raise click.ClickException(str(exc)) from None
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+                raise click.ClickException(cli_message(exc, ctx)) from None
+            raise click.BadParameter(cli_message(exc, ctx), ctx=ctx, param=param) from None
         except Pix2PixSarError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(cli_message(exc, click.get_current_context(silent=True))) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; rerun the same command to resume") from None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pix2pix_sar.cli.options import (
+    extra_opt,
     given_here,
     overwrite_opt,
     patch_size_opt,
@@ -71,12 +72,8 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     help="binary: land/ocean (the paper); zones: one-hot rock/glacier/ocean.",
 )
 @click.option("--band", type=int, help="Band of a multi-band scene.")
-@click.option(
-    "--extra",
-    "extras",
-    multiple=True,
-    metavar="NAME=RASTER",
-    help="An extra conditioning band (repeatable, in order), e.g. dem=copdem.tif: a raster in any CRS, "
+@extra_opt(
+    "An extra conditioning band (repeatable, in order), e.g. dem=copdem.tif: a raster in any CRS, "
     "or a folder where scene NAME.tif pairs with NAME_<band>.tif. Warped onto each scene (average where "
     "finer, bilinear where coarser); no data over the ocean counts as 0.",
 )
@@ -119,7 +116,6 @@ def command(
     pix2pix-sar prepare --sar HELD_OUT.tif --mask HELD_OUT_zones.tif --scaling-from RUN --out DATASET
     """
     from pix2pix_sar.data.dataset import load_manifest
-    from pix2pix_sar.data.extra_bands import ExtraBandInput
     from pix2pix_sar.data.prepare import PrepareOptions, ScalingSource, prepare_scenes
     from pix2pix_sar.data.scenes import AreaOfInterest, VectorLabels, pair_scenes
 
@@ -133,7 +129,6 @@ def command(
         raise click.UsageError("give the area of interest either as --aoi or as --bounds, not both")
     if caffe and extras:
         raise click.UsageError("--extra applies to georeferenced --sar scenes; CaFFe's images have no CRS to warp to")
-    bands = [ExtraBandInput.parse(text) for text in extras]
     source = ScalingSource.load(scaling_from) if scaling_from else None
     if source is not None:  # what the command line leaves out follows the source
         patch_size = patch_size if given_here(ctx, "patch_size") else source.info.patch_size
@@ -157,7 +152,7 @@ def command(
         options = PrepareOptions(**{k: v for k, v in given.items() if v is not None})
     options.check()  # before the progress bar: a bad combination is reported alone
     if source is not None:
-        source.check(options, [b.name for b in bands])
+        source.check(options, [b.name for b in extras])
     with click.progressbar(length=1, label="preparing", show_pos=True, file=sys.stderr) as bar:
 
         def progress(done: int, total: int, what: str) -> None:
@@ -190,7 +185,7 @@ def command(
                 aoi=area,
                 overwrite=overwrite,
                 progress=progress,
-                bands=bands,
+                bands=extras,
                 scaling_from=source,
             )
     records = load_manifest(path)

@@ -7,7 +7,16 @@ import sys
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, input_opt, quiet_tensorflow, user_errors
+from pix2pix_sar.cli.options import (
+    cli_state,
+    config_opt,
+    given_here,
+    input_opt,
+    quiet_tensorflow,
+    set_opt,
+    state_every_opt,
+    user_errors,
+)
 
 
 class SegProgbar:
@@ -60,54 +69,37 @@ def command():
     type=click.FloatRange(0, 1),
     help="Share of synthetic patches in every batch (rounded to whole patches; default: all patches pooled).",
 )
-@click.option(
-    "--state-every",
-    metavar="EPOCHS|DURATION",
-    default="10m",
-    show_default=True,
-    help="State saves (resume points): a number of epochs, or wall time such as 90s, 10m, 1h (checked after "
+@state_every_opt(
+    "State saves (resume points): a number of epochs, or wall time such as 90s, 10m, 1h (checked after "
     "every step and at every epoch end, as fit's). Always at the end and on SIGTERM/SIGINT.",
+    default="10m",
 )
 @input_opt
+@config_opt
+@set_opt
 @click.pass_context
 @user_errors
-def fit_command(
-    ctx,
-    data,
-    out,
-    steps,
-    epochs,
-    batch_size,
-    seed,
-    learning_rate,
-    base_filters,
-    depth,
-    synthetic_share,
-    state_every,
-    input_mode,
-):
+def fit_command(ctx, data, out, config_file, assignments, **options):
     """Train the segmenter on the train splits of the --data sets into OUT; rerun the same command to resume.
 
     Datasets made by 'generate --as-dataset' are synthetic (dataset.json); with
     --synthetic-share every batch holds that share of them. --steps fixes the number
-    of updates, so runs with and without synthetic data compare at the same budget."""
-    if (steps is None) == (epochs is None):
+    of updates, so runs with and without synthetic data compare at the same budget.
+    Options given here win over --config and --set (keys: training.steps, training.epochs,
+    training.batch_size, training.seed, training.state_every, optimizer.learning_rate,
+    model.base_filters, model.depth, data.synthetic_share, data.input); OUT/config.yaml
+    keeps the resolved config."""
+    if options["steps"] is not None and options["epochs"] is not None:
         raise click.UsageError("give exactly one of --steps and --epochs", ctx=ctx)
     quiet_tensorflow()
-    from pix2pix_sar.segmentation.train import SegConfig, seg_fit
+    from pix2pix_sar.config import SegConfig, resolve_seg_config
 
-    cfg = SegConfig(
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        base_filters=base_filters,
-        depth=depth,
-        seed=seed,
-        synthetic_share=synthetic_share,
-        input=input_mode,
-        state_every=int(state_every) if state_every.strip().isdigit() else state_every,
-    )
+    keys = {name: f"{section}.{name}" for section, names in SegConfig.SECTIONS.items() for name in names}
+    keys["input_mode"] = keys.pop("input")
+    given = [f"{key}={options[name]}" for name, key in keys.items() if given_here(ctx, name)]
+    cfg = resolve_seg_config(config_file, [*assignments, *given])  # a bad config fails before TensorFlow loads
+    from pix2pix_sar.segmentation.train import seg_fit
+
     result = seg_fit(cfg, data, out, SegProgbar(cli_state(ctx).quiet))
     if result.start_step == result.end_step:
         click.echo(f"{out} is already trained to step {result.end_step}; nothing to do")
@@ -125,6 +117,6 @@ def evaluate_command(segrun, data, split):
 
     Writes SEGRUN/eval/seg_SPLIT.json and prints it as one JSON line last."""
     quiet_tensorflow()
-    from pix2pix_sar.segmentation.evaluate import seg_evaluate
+    from pix2pix_sar.evaluation.segscore import seg_evaluate
 
     click.echo(json.dumps(seg_evaluate(segrun, data, split)))

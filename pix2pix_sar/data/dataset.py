@@ -264,8 +264,8 @@ class DatasetWriter:
     an existing dataset at `out` is left untouched.
     """
 
-    def __init__(self, out: str | Path, overwrite: bool = False, option: str = "--out"):
-        self._dir = atomic_dir(out, overwrite, option)
+    def __init__(self, out: str | Path, overwrite: bool = False, option_field: str = "out"):
+        self._dir = atomic_dir(out, overwrite, option_field)
         self.out, self.tmp = self._dir.out, self._dir.path
         for split in SPLITS[:2]:
             (self.tmp / split).mkdir()  # test/ only when a test patch comes

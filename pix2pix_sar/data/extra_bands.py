@@ -26,7 +26,7 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.data.zones import OCEAN, ClassScheme
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 
 #: Band names: lower-case words (they name patch files and dataset.json entries).
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -48,13 +48,14 @@ class ExtraBandInput:
     path: Path
 
     @classmethod
-    def parse(cls, text: str, option: str = "--extra") -> "ExtraBandInput":
+    def parse(cls, text: str, option_field: str = "extras") -> "ExtraBandInput":
         """``NAME=RASTER`` (a file or a folder) -> an input; a one-line error otherwise."""
         name, sep, path = text.partition("=")
         name = name.strip()
         if not sep or not path:
-            raise InputError(f"{option} {text!r}: give NAME=RASTER, e.g. {option} dem=copdem.tif")
-        check_band_name(name, option)
+            flag = option(option_field)
+            raise InputError(f"{flag} {text!r}: give NAME=RASTER, e.g. {flag} dem=copdem.tif")
+        check_band_name(name, option_field)
         return cls(name, Path(path))
 
     def raster_for(self, scene: Path) -> Path:
@@ -74,19 +75,19 @@ class ExtraBandInput:
         )
 
 
-def check_band_name(name: str, option: str = "--extra") -> str:
+def check_band_name(name: str, option_field: str = "extras") -> str:
     if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
         raise InputError(
-            f"{option} {name}=...: band names are lower-case words (letters, digits, _) other than "
+            f"{option(option_field)} {name}=...: band names are lower-case words (letters, digits, _) other than "
             f"{' and '.join(RESERVED_NAMES)}, e.g. dem"
         )
     return name
 
 
-def check_unique(names: Sequence[str], option: str = "--extra") -> None:
+def check_unique(names: Sequence[str], option_field: str = "extras") -> None:
     repeated = sorted({n for n in names if list(names).count(n) > 1})
     if repeated:
-        raise InputError(f"{option}: band {repeated[0]} is given twice; give each band once")
+        raise InputError(f"{option(option_field)}: band {repeated[0]} is given twice; give each band once")
 
 
 def choose_resampling(band_grid: geo.Grid, target: geo.Grid) -> str:
@@ -182,6 +183,6 @@ def select_bands(
     if missing or extras is None:
         raise InputError(
             f"{source}: has no extra band {(missing or list(wanted))[0]}, which the run was trained with; "
-            "use a dataset prepared with the same --extra bands"
+            f"use a dataset prepared with the same {option('extras')} bands"
         )
     return extras[..., [list(available).index(name) for name in wanted]]

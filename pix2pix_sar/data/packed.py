@@ -1,4 +1,9 @@
-"""Packed patches: a cache derived from a dataset's GeoTIFF patches, for streaming input.
+"""Packed patches: a cache derived from a dataset's GeoTIFF patches, for streaming input,
+and the choice of input mode (``memory`` or ``streamed``: :func:`choose_input`).
+
+The input family: this module (the pack), :mod:`pix2pix_sar.data.pipeline` (the feeders
+that read decoded arrays or the pack), :mod:`pix2pix_sar.training.inputs` (a strategy's
+workers and replicas).
 
     DATASET/packed/pack.json       format, patch size, patches per split, manifest.csv's SHA-256
     DATASET/packed/<split>.zones   uint8 zone codes, one H*W record per patch, in manifest order
@@ -41,7 +46,7 @@ from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.config import INPUT_MODES
 from pix2pix_sar.data.dataset import extra_path, load_info, load_manifest, mask_path, read_extra_patch, sar_path
 from pix2pix_sar.data.zones import check_zones
-from pix2pix_sar.errors import InputError, RunStateError
+from pix2pix_sar.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -253,15 +258,3 @@ def choose_input(mode: str, dataset_dirs: list[Path], bytes_in_memory: int) -> s
         for d in dataset_dirs:
             _pack_meta(Path(d))  # missing or out of date: the one error that says how to pack
     return mode
-
-
-def check_same_input(run_json: Path, mode: str, option: str) -> None:
-    """A run continues with the input it started with (streamed SAR is rounded to float16);
-    `option` is how the user picks it (``--set data.input=`` or ``--input ``)."""
-    if run_json.exists():
-        started = json.loads(run_json.read_text()).get("input", "memory")
-        if started != mode:
-            raise RunStateError(
-                f"{run_json.parent}: was trained with {started} input, this run would use {mode}; "
-                f"rerun with {option}{started} to resume, or choose a new --out"
-            )

@@ -1,18 +1,25 @@
-"""tf.data input, in an order given by data.sharding — a pure function of
-(seed, epoch, step), whatever the replica count, so a resumed run sees exactly the
-batches an uninterrupted one would. Two feeders with the same `feed` API:
+"""Feeders: tf.data batches of any rows of one split, in the two input modes
+(``data.input``: ``memory`` or ``streamed``), with the same `feed` API.
 
-* `SplitFeeder` (in memory): patches decoded once (GDAL, outside TensorFlow) and
+The input family: :mod:`pix2pix_sar.data.packed` is the pack (the on-disk cache a
+streamed input reads, and the choice of input mode); this module the feeders;
+:mod:`pix2pix_sar.training.inputs` hands each worker of a tf.distribute strategy its
+slices of every global batch, in an order given by data.sharding — a pure function of
+(seed, epoch, step), whatever the replica count, so a resumed run sees exactly the
+batches an uninterrupted one would.
+
+* `MemoryFeeder` (``memory``): patches decoded once (GDAL, outside TensorFlow) and
   held as tensors; memory grows with the dataset.
-* `PackedFeeder` (streamed): records read from the packed cache
-  (:mod:`pix2pix_sar.data.packed`) batch by batch in parallel; memory does not
-  grow with the dataset. Batches stay compact (uint8 zone codes, float16 SAR)
-  until the last map, which encodes them.
+* `StreamedFeeder` (``streamed``): records read from the pack batch by batch in
+  parallel; memory does not grow with the dataset. Batches stay compact (uint8 zone
+  codes, float16 SAR) until the last map, which encodes them.
+
+:func:`feeder_for` picks the one for its source (decoded arrays or a pack).
 
 Extra conditioning bands (dataset.json's ``extra_bands``) follow the mask channels in
 the generator input that both feeders give: (mask channels + bands, SAR).
 
-Speed: `SplitFeeder` encodes the masks once (a lookup table built from the class
+Speed: `MemoryFeeder` encodes the masks once (a lookup table built from the class
 scheme) and keeps masks and images as tensors; every epoch is then gathered by
 TensorFlow ops alone. The tests compare it against a plain numpy reference
 (`reference_batches` in tests/helpers.py).
@@ -24,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_sar.data.dataset import SplitArrays
+from pix2pix_sar.data.packed import PackedSplit, PackedUnion
 from pix2pix_sar.data.zones import ZONE_CODES, ClassScheme
 
 #: Records a streamed read takes at least per call (several small batches at once).
@@ -50,7 +58,7 @@ def encoding_table(scheme: ClassScheme) -> np.ndarray:
     return table
 
 
-class SplitFeeder:
+class MemoryFeeder:
     """One split held as TensorFlow tensors, fed in any order of rows.
 
     Built once per split (the costly part: encoding the masks and copying the
@@ -124,9 +132,9 @@ class SplitFeeder:
         return _without_autotune(ds.prefetch(prefetch) if prefetch else ds)
 
 
-class PackedFeeder:
+class StreamedFeeder:
     """One split streamed from the packed cache, fed in any order of rows: the same
-    batches as :class:`SplitFeeder`, with SAR rounded to float16.
+    batches as :class:`MemoryFeeder`, with SAR rounded to float16.
 
     Each batch is one `tf.numpy_function` that reads its records with ``os.pread``
     (the GIL is released while reading) and flips them in numpy; `parallel` batches
@@ -136,8 +144,8 @@ class PackedFeeder:
     device; without ``compact`` the pipeline decodes them itself.
     """
 
-    def __init__(self, packed, encoding: ClassScheme | np.ndarray, parallel: int = 4):
-        self.packed = packed  # data.packed.PackedSplit (its reads carry the extra bands after the SAR)
+    def __init__(self, packed: PackedSplit | PackedUnion, encoding: ClassScheme | np.ndarray, parallel: int = 4):
+        self.packed = packed  # its reads carry the extra bands (if opened with them) after the SAR
         self.size = packed.size
         self.count = packed.count
         self.parallel = parallel
@@ -161,7 +169,7 @@ class PackedFeeder:
         compact: bool = False,
     ) -> tf.data.Dataset:
         """Batches of the patches `rows` (in that order, consecutive runs of `batch_size`);
-        `flips` (len(rows), 2) flips row j left-right / up-down, as SplitFeeder does."""
+        `flips` (len(rows), 2) flips row j left-right / up-down, as MemoryFeeder does."""
         size, packed = self.size, self.packed
         planes = 1 + packed.extra_count  # SAR, then the extra bands
         rows = np.asarray(rows, np.int64)
@@ -198,3 +206,12 @@ class PackedFeeder:
         if not compact:
             ds = ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return _without_autotune(ds.prefetch(prefetch) if prefetch else ds)
+
+
+def feeder_for(
+    source: SplitArrays | PackedSplit | PackedUnion, encoding: ClassScheme | np.ndarray
+) -> MemoryFeeder | StreamedFeeder:
+    """The feeder of `source`: decoded arrays feed from memory, a pack streams."""
+    if isinstance(source, SplitArrays):
+        return MemoryFeeder(source, encoding)
+    return StreamedFeeder(source, encoding)

@@ -17,7 +17,7 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.data.zones import NODATA, ZONE_CODES, ZONE_NAMES, check_zones
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 
 #: Scene/mask pairing in folders: a scene NAME.tif pairs with the first of these that exists.
 MASK_SUFFIXES = ("_zones", "_mask", "")
@@ -51,15 +51,18 @@ class AreaOfInterest:
         features = geo.read_vector(path)
         polygons = [g for g, kind in zip(features.geometries, features.geometry_types) if "polygon" in kind]
         if not polygons:
-            raise InputError(f"{path}: has no polygons; draw the area of interest as polygon(s) or use --bounds")
+            raise InputError(
+                f"{path}: has no polygons; draw the area of interest as polygon(s) or use {option('bounds')}"
+            )
         return cls(polygons, features.crs_wkt, str(path))
 
     @classmethod
     def from_bounds(cls, bounds: tuple[float, float, float, float], crs: str) -> "AreaOfInterest":
         minx, miny, maxx, maxy = bounds
         if not (maxx > minx and maxy > miny):
-            raise InputError(f"--bounds {bounds}: need minx < maxx and miny < maxy")
-        return cls([geo.bounds_polygon(bounds)], geo.crs_from_user(crs), f"--bounds {minx} {miny} {maxx} {maxy}")
+            raise InputError(f"{option('bounds')} {bounds}: need minx < maxx and miny < maxy")
+        # `source` also goes into dataset.json: the plain words, no option name.
+        return cls([geo.bounds_polygon(bounds)], geo.crs_from_user(crs), f"bounds {minx} {miny} {maxx} {maxy}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def pair_scenes(sar: list[Path], masks: list[Path] = ()) -> list[SceneInput]:
         return [SceneInput(s, _mask_in_folder(s, masks[0])) for s in scenes]
     if len(masks) != len(scenes):
         raise InputError(
-            f"{len(scenes)} scene(s) but {len(masks)} --mask file(s); give one mask per scene in the same order, "
+            f"{len(scenes)} scene(s) but {len(masks)} {option('mask')} file(s); give one mask per scene "
+            "in the same order, "
             "or one folder of NAME_zones.tif masks"
         )
     return [SceneInput(s, m) for s, m in zip(scenes, masks)]
@@ -112,7 +116,8 @@ def _mask_in_folder(scene: Path, folder: Path) -> Path:
             if candidate.exists() and candidate.resolve() != scene.resolve():
                 return candidate
     raise InputError(
-        f"{scene}: no mask {scene.stem}_zones.tif (or _mask.tif) in {folder}; add it or pass --mask files in order"
+        f"{scene}: no mask {scene.stem}_zones.tif (or _mask.tif) in {folder}; "
+        f"add it or pass {option('mask')} files in order"
     )
 
 
@@ -154,13 +159,13 @@ def labels_on_grid(
         zones = check_codes(geo.warp_to_grid(scene.mask, grid, nodata=NODATA), str(scene.mask))
         if not zones.any():
             raise InputError(
-                f"{scene.mask}: does not overlap {scene.sar} (mask bounds {_fmt_bounds(geo.grid_bounds(mask_grid))} "
-                f"vs scene bounds {_fmt_bounds(geo.grid_bounds(grid))}); give the mask of this scene"
+                f"{scene.mask}: does not overlap {scene.sar} (mask bounds {format_bounds(geo.grid_bounds(mask_grid))} "
+                f"vs scene bounds {format_bounds(geo.grid_bounds(grid))}); give the mask of this scene"
             )
         return zones, None
     if labels is not None:
         return _vector_zones(labels, grid, scene.sar), None
-    raise InputError(f"{scene.sar}: no labels; give --mask (raster) or --labels (vectors)")
+    raise InputError(f"{scene.sar}: no labels; give {option('mask')} (raster) or {option('labels')} (vectors)")
 
 
 def _label_code(value) -> int | None:
@@ -200,8 +205,8 @@ def _vector_zones(labels: VectorLabels, grid: geo.Grid, scene: Path) -> np.ndarr
     if not zones.any():
         raise InputError(
             f"{labels.path}: labels do not overlap {scene} "
-            f"(label bounds {_fmt_bounds(geo.geometries_bounds(geometries))} "
-            f"vs scene bounds {_fmt_bounds(geo.grid_bounds(grid))} in {crs_name(grid)}); check the CRS or the scene"
+            f"(label bounds {format_bounds(geo.geometries_bounds(geometries))} "
+            f"vs scene bounds {format_bounds(geo.grid_bounds(grid))} in {crs_name(grid)}); check the CRS or the scene"
         )
     return zones
 
@@ -227,8 +232,9 @@ def aoi_on_grid(aoi: AreaOfInterest, grid: geo.Grid) -> tuple[np.ndarray | None,
     return (mask if mask.any() else None), gap
 
 
-def _fmt_bounds(b: tuple[float, float, float, float]) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
+def format_bounds(bounds: tuple[float, ...]) -> str:
+    """How messages show bounds (minx, miny, maxx, maxy): six significant digits each."""
+    return "(" + ", ".join(f"{v:.6g}" for v in bounds) + ")"
 
 
 def crs_name(grid: geo.Grid) -> str:

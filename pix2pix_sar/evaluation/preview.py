@@ -68,6 +68,6 @@ def _whole_scene(run: RunFolder, epoch: int, seed: int, zones_path, sar_path):
     scaling = run.dataset_info().scaling
     valid = valid_zones(zones)
     real = np.where(valid, scaling.to_model(sar), -1.0)
-    generator = RunGenerator(run.path, epoch, seed)
+    generator = RunGenerator.from_run(run, epoch, seed)
     generated = np.where(valid, generate_image(generator, zones, TileSettings(seed=seed)), -1.0)
     return zones, real, generated

@@ -23,7 +23,7 @@ from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.zones import class_scheme, valid_zones
-from pix2pix_sar.errors import InputError, RunStateError
+from pix2pix_sar.errors import InputError, RunStateError, option
 from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
 from pix2pix_sar.evaluation.preview import pick_patches
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
@@ -94,7 +94,7 @@ def load_evaluated(run_dirs: list[str | Path]) -> list[EvaluatedRun]:
         raise RunStateError(
             "the runs were evaluated on different splits ("
             + ", ".join(f"{r.label}: {evaluated_split(r.run)}" for r in loaded)
-            + "); evaluate them all with the same --split"
+            + f"); evaluate them all with the same {option('split')}"
         )
     return loaded
 
@@ -191,7 +191,7 @@ def _example_grid(
     from pix2pix_sar.models.inference import generate_images
     from pix2pix_sar.models.snapshots import load_generator
 
-    datasets = {str(r.run.dataset_dir()) for r in runs if r.run.run_json.exists()}
+    datasets = {str(r.run.recorded_dataset()) for r in runs if r.run.recorded_dataset() is not None}
     if len(datasets) > 1:
         log.warning("the runs were trained on different datasets; Fig. 4 shows patches of %s", data_dir)
     split = load_split(data_dir, split_name)

@@ -1,6 +1,6 @@
 """The segmentation score: what a trained zone segmenter (``seg fit``) makes of SAR patches.
 
-``seg evaluate`` scores the segmenter on real patches; ``evaluate --segmenter`` scores
+``seg evaluate`` (:func:`seg_evaluate`) scores the segmenter on real patches; ``evaluate --segmenter`` scores
 a generator by segmenting its images and comparing with the masks they were made
 from (the "FCN-score" of pix2pix, SPADE and OASIS), beside the same segmenter on
 the real images (the ceiling).
@@ -12,16 +12,19 @@ in metres from each patch's pixel size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from pathlib import Path
 
 import numpy as np
 
-from pix2pix_sar.data.dataset import DatasetInfo
-from pix2pix_sar.data.zones import NODATA, ClassScheme, class_scheme
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.atomic import atomic_path
+from pix2pix_sar.data.dataset import load_info, load_split
+from pix2pix_sar.data.zones import NODATA, ClassScheme
+from pix2pix_sar.errors import InputError, option
 from pix2pix_sar.evaluation.fronts import mean_distance_error
 from pix2pix_sar.evaluation.metrics import confusion_matrix, iou_per_class
 from pix2pix_sar.run_folder import SegRunFolder
+from pix2pix_sar.segmentation.model import TrainedSegmenter
 
 
 def has_fronts(scheme: ClassScheme) -> bool:
@@ -84,45 +87,31 @@ class SegmentationScores:
         return scores
 
 
-@dataclass
-class Segmenter:
-    """A trained segmenter, loaded once, with what its inputs must be."""
-
-    folder: SegRunFolder
-    info: DatasetInfo  # classes and SAR scaling it was trained with
-    model: object  # keras.Model
-
-    @classmethod
-    def load(cls, path) -> "Segmenter":
-        import keras
-
-        folder = SegRunFolder(path).require()
-        return cls(folder, folder.dataset_info(), keras.models.load_model(folder.model_path, compile=False))
-
-    @property
-    def scheme(self) -> ClassScheme:
-        return class_scheme(self.info.classes, str(self.folder.dataset_json))
-
-    def check_compatible(self, info: DatasetInfo, what: str) -> None:
-        """Refuse images the segmenter cannot read: another class scheme or SAR scaling."""
-        if info.classes != self.info.classes:
-            raise InputError(
-                f"{what}: has {info.classes} classes, the segmenter {self.folder.path} was trained on "
-                f"{self.info.classes}; use a segmenter trained with the same --classes"
-            )
-        if info.scaling != self.info.scaling:
-            raise InputError(
-                f"{what}: SAR scaling {info.scaling} differs from {self.info.scaling} of the segmenter "
-                f"{self.folder.path}; train the segmenter on data prepared like this one"
-            )
-
-    def predict(self, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """(N, H, W) class indices of SAR patches (N, H, W, 1) in the model range."""
-        out = [
-            np.argmax(self.model(images[i : i + batch_size], training=False), axis=-1)
-            for i in range(0, len(images), batch_size)
-        ]
-        return np.concatenate(out) if out else np.zeros(images.shape[:3], np.int64)
+class Segmenter(TrainedSegmenter):
+    """A trained segmenter (:mod:`pix2pix_sar.segmentation.model`) that scores what it segments."""
 
     def score(self, images: np.ndarray, zones: np.ndarray, pixel_sizes: np.ndarray) -> dict[str, float]:
         return segmentation_scores(self.predict(images), zones, self.scheme, pixel_sizes)
+
+
+def default_dataset(folder: SegRunFolder) -> Path:
+    """The first real dataset the segmenter trained on (else its first dataset)."""
+    datasets = folder.datasets()
+    return next((path for path, synthetic in datasets if not synthetic), datasets[0][0])
+
+
+def seg_evaluate(run_dir: str | Path, data_dir: str | Path | None = None, split: str = "val") -> dict:
+    """``seg evaluate``: per-class IoU, mIoU and (zones datasets) MDE of SEGRUN's segmenter
+    on `split`, written to ``SEGRUN/eval/seg_<split>.json``."""
+    folder = SegRunFolder(run_dir).require()
+    data_dir = Path(data_dir) if data_dir else default_dataset(folder)
+    segmenter = Segmenter.load(folder.path)
+    segmenter.check_compatible(load_info(data_dir), str(data_dir))
+    patches = load_split(data_dir, split)
+    if not len(patches):
+        raise InputError(f"{data_dir}: the {split} split is empty; choose another {option('split')}")
+    result: dict = {"split": split, "dataset": str(data_dir.resolve()), "patches": len(patches)}
+    result.update(segmenter.score(patches.images, patches.zones, patches.pixel_sizes))
+    with atomic_path(folder.eval_json(split)) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    return result

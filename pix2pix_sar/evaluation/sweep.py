@@ -52,13 +52,13 @@ from pix2pix_sar.data.dataset import SPLITS, load_info, load_manifest, load_spli
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.packed import PackedSplit, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme, valid_zones
-from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
+from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
 from pix2pix_sar.evaluation.figures import plot_curves
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
 from pix2pix_sar.evaluation.segscore import SegmentationScores, Segmenter
 from pix2pix_sar.noise import KEY_SIZE, patch_keys
-from pix2pix_sar.run_folder import RunFolder
+from pix2pix_sar.run_folder import PER_EPOCH_COUNTS, RunFolder, read_per_epoch, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,6 @@ PER_IMAGE_FIELDS = ("epoch", "patch_id", *IMAGE_METRICS)
 #: What the numbers mean; rows of another version are never mixed. 1: every pixel
 #: counted; 2: no-data pixels (zone 0) ignored, NaN for patches without a score.
 METRIC_VERSION = 2
-#: per_epoch.csv columns holding counts (read back as int).
-COUNT_FIELDS = ("epoch", "images", *(f"{m}_skipped" for m in IMAGE_METRICS), "spectra_patches")
 
 
 #: Curve titles by split.
@@ -113,28 +111,6 @@ class EvaluateResult:
     skipped: list[int]  # epochs already evaluated before
     seg_scored: list[int]  # epochs whose segmentation score this call added
     images_per_second: float  # generation + metrics, snapshot loading excluded (NaN if nothing ran)
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def read_per_epoch(path: Path) -> list[dict[str, float]]:
-    """per_epoch.csv as numbers (the counts of :data:`COUNT_FIELDS` as int), in epoch order."""
-    rows = []
-    for row in read_rows(path):
-        try:
-            parsed = {k: float(v) for k, v in row.items()}
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: malformed row {row}; delete it and rerun 'pix2pix-sar evaluate'") from None
-        for key in COUNT_FIELDS:
-            if key in parsed and math.isfinite(parsed[key]):
-                parsed[key] = int(parsed[key])
-        rows.append(parsed)
-    return sorted(rows, key=lambda r: r["epoch"])
 
 
 def _write_rows(path: Path, fields, rows) -> None:
@@ -220,22 +196,23 @@ def _check_eval_record(record: dict, run: RunFolder) -> None:
         )
     if old.get("segmenter") and record.get("segmenter") and old["segmenter"] != record["segmenter"]:
         raise RunStateError(
-            f"{run.eval_dir}: was scored with the segmenter {old['segmenter']['path']}; pass that --segmenter, "
+            f"{run.eval_dir}: was scored with the segmenter {old['segmenter']['path']}; "
+            f"pass that {option('segmenter')}, "
             f"or delete {run.eval_dir} to score every snapshot with {record['segmenter']['path']}"
         )
     old.setdefault("split", "val")  # evaluated before the split was recorded: always validation
     old.setdefault("input", "memory")  # evaluated before streaming existed
-    for key, hint in (
-        ("dataset", "--data"),
-        ("split", "--split"),
-        ("patch_ids", "--data"),
-        ("seed", "--seed"),
-        ("input", "--input"),
+    for key, setting in (
+        ("dataset", "data"),
+        ("split", "split"),
+        ("patch_ids", "data"),
+        ("seed", "seed"),
+        ("input", "input_mode"),
     ):
         if old.get(key) != record[key]:
             shown = old.get(key) if key != "patch_ids" else f"{len(old.get(key) or [])} patches"
             raise RunStateError(
-                f"{run.eval_dir}: was computed with another {key} ({shown}); pass the same {hint}, "
+                f"{run.eval_dir}: was computed with another {key} ({shown}); pass the same {option(setting)}, "
                 f"or delete {run.eval_dir} to evaluate {run.path} afresh"
             )
 
@@ -275,7 +252,7 @@ def evaluate_run(
         hint = (
             "prepare it with a validation fraction > 0"
             if split_name == "val"
-            else "choose another --split (a test split comes from CaFFe's own)"
+            else f"choose another {option('split')} (a test split comes from CaFFe's own)"
         )
         raise InputError(f"{data_dir}: has no {split_name} patches; {hint}")
     scheme = class_scheme(info.classes, str(run.dataset_json))
@@ -491,7 +468,7 @@ def _nan_summary(values: np.ndarray) -> tuple[float, float, int]:
 
 
 def _formatted(row: dict[str, float]) -> dict[str, str]:
-    return {k: (str(v) if k in COUNT_FIELDS else f"{v:.6g}") for k, v in row.items()}
+    return {k: (str(v) if k in PER_EPOCH_COUNTS else f"{v:.6g}") for k, v in row.items()}
 
 
 def _run_label(run: RunFolder) -> str:

@@ -33,7 +33,7 @@ from pix2pix_sar.data.caffe import CAFFE_NAME, FRONT_SUFFIX, ZONES_SUFFIX, caffe
 from pix2pix_sar.data.dataset import split_ids
 from pix2pix_sar.data.scaling import SarScaling
 from pix2pix_sar.data.zones import front_mask, valid_zones
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 from pix2pix_sar.generation.export import is_export
 from pix2pix_sar.generation.generate import (
     Progress,
@@ -110,21 +110,21 @@ def generate_caffe_set(
     settings = settings or TileSettings()
     masks = find_masks(input_path)
     if out.exists() and not overwrite:
-        raise already_exists(out, "--as-dataset")
+        raise already_exists(out, "dataset_out")
     if not 0.0 <= test_fraction < 1.0:
-        raise InputError(f"--val-fraction must be in [0, 1), got {test_fraction}")
+        raise InputError(f"{option('val_fraction')} must be in [0, 1), got {test_fraction}")
     grids = [check_mask(mask, mask_values) for mask in masks]  # every mask checked before any work
     day = (date or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     names = caffe_names(masks, grids, day)
-    gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
+    gen = RunGenerator.load(run_dir, epoch, settings.seed, xla=settings.xla)
     if gen.bands:
         raise InputError(
             f"{gen.path} takes extra bands ({', '.join(b.name for b in gen.bands)}), which CaFFe's layout has "
-            "no place for; use --layout ours (a patch dataset with the bands) or --out"
+            f"no place for; use {option('layout')} ours (a patch dataset with the bands) or {option('out')}"
         )
     is_test = split_ids(len(masks), test_fraction, settings.seed)
     rows = []
-    with atomic_dir(out, overwrite, "--as-dataset") as folder:
+    with atomic_dir(out, overwrite, "dataset_out") as folder:
         for kind in ("sar_images", "zones", "fronts"):
             for split in CAFFE_SPLITS:
                 (folder.path / kind / split).mkdir(parents=True)

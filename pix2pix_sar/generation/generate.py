@@ -35,6 +35,7 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
+from pix2pix_sar.config import Config
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
 from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
@@ -77,41 +78,68 @@ class TileSettings:
 
 
 class RunGenerator:
-    """A run's generator snapshot, ready to generate batches of encoded tiles; or the
-    generator of an export folder (:mod:`pix2pix_sar.generation.export`), which gives
-    the same pixels. `path` is the folder given; `run` the run folder (None for an export)."""
+    """A generator ready to generate batches of encoded tiles: a run's snapshot
+    (:meth:`from_run`) or an export's SavedModel (:meth:`from_export`), which gives the
+    same pixels; :meth:`load` takes either folder. `path` is the folder given; `run` the
+    run folder (None for an export); `generate` maps (tiles, noise keys) to images."""
 
-    def __init__(self, run_dir: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto"):
+    def __init__(
+        self,
+        path: Path,
+        run: RunFolder | None,
+        config: Config,
+        info: DatasetInfo,
+        scheme: ClassScheme,
+        epoch: int,
+        generate: Callable,
+        seed: int = 0,
+    ):
         import tensorflow as tf
 
-        self.path = Path(run_dir)
-        self.seed = seed
-        self._tf = tf
-        if is_export(self.path):
-            exported = ExportedModel(self.path).require()
-            if epoch is not None and epoch != exported.epoch:
-                raise RunStateError(
-                    f"{self.path}: an export holds the snapshot of epoch {exported.epoch} only; "
-                    f"leave out --epoch, or export epoch {epoch} from the run"
-                )
-            self.run: RunFolder | None = None
-            self.config, self.info, self.epoch = exported.config(), exported.dataset_info(), exported.epoch
-            self.scheme: ClassScheme = class_scheme(self.info.classes, str(self.path))
-            self.model_config = self.config.model
-            self._fn = exported.keyed_function()  # as saved: XLA is not applied to an export
-            return
+        self.path, self.run, self.config, self.info, self.scheme = path, run, config, info, scheme
+        self.model_config = config.model
+        self.epoch, self.seed = epoch, seed
+        self._fn, self._tf = generate, tf
 
+    @classmethod
+    def load(cls, path: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto") -> "RunGenerator":
+        """The generator of `path`, a run folder or an export folder (`epoch`: the run's
+        snapshot, default the last; an export holds one)."""
+        if is_export(path):
+            return cls.from_export(path, epoch=epoch, seed=seed)
+        return cls.from_run(path, epoch=epoch, seed=seed, xla=xla)
+
+    @classmethod
+    def from_run(
+        cls, run: str | Path | RunFolder, epoch: int | None = None, seed: int = 0, xla: str = "auto"
+    ) -> "RunGenerator":
+        """The run's snapshot at `epoch` (default: the last), compiled with XLA per `xla`."""
         from pix2pix_sar.models.inference import inference_generator, make_generate_fn
         from pix2pix_sar.models.snapshots import load_generator
 
-        self.run = RunFolder(run_dir).require()
-        self.config = self.run.load_config()
-        self.info = self.run.dataset_info()
-        self.scheme = class_scheme(self.info.classes, str(self.run.dataset_json))
-        self.epoch, snapshot = self.run.find_snapshot(epoch)
-        model = load_generator(snapshot)
-        self.model_config = self.config.model
-        self._fn = make_generate_fn(inference_generator(model, self.model_config), jit_compile=resolve_xla(xla))
+        run = (run if isinstance(run, RunFolder) else RunFolder(run)).require()
+        config, info = run.load_config(), run.dataset_info()
+        scheme = class_scheme(info.classes, str(run.dataset_json))
+        epoch, snapshot = run.find_snapshot(epoch)
+        model = inference_generator(load_generator(snapshot), config.model)
+        generate = make_generate_fn(model, jit_compile=resolve_xla(xla))
+        return cls(run.path, run, config, info, scheme, epoch, generate, seed)
+
+    @classmethod
+    def from_export(cls, path: str | Path, epoch: int | None = None, seed: int = 0) -> "RunGenerator":
+        """The generator of an export folder, checked complete; `epoch`, if given, must be
+        the one it holds."""
+        path = Path(path)
+        exported = ExportedModel(path).require()
+        if epoch is not None and epoch != exported.epoch:
+            raise RunStateError(
+                f"{path}: an export holds the snapshot of epoch {exported.epoch} only; "
+                f"leave out --epoch, or export epoch {epoch} from the run"
+            )
+        config, info = exported.config(), exported.dataset_info()
+        scheme = class_scheme(info.classes, str(path))
+        generate = exported.keyed_function()  # as saved: XLA is not applied to an export
+        return cls(path, None, config, info, scheme, exported.epoch, generate, seed)
 
     @property
     def patch_size(self) -> int:
@@ -357,10 +385,20 @@ def _output_paths(masks: list[Path], input_path: Path, out: Path) -> list[Path]:
     return [out]
 
 
+def sample_path(path: Path, k: int) -> Path:
+    """Where sample `k` (seed + k) of an output goes: NAME_s<k> with NAME's suffix."""
+    return path.with_name(f"{path.stem}_s{k}{path.suffix}")
+
+
+def check_samples(samples: int) -> None:
+    if samples < 1:
+        raise InvalidValue("samples", f"samples {samples}: must be at least 1")
+
+
 def _check_writable(paths: list[Path], overwrite: bool) -> None:
     for path in paths:
         if path.exists() and not overwrite:
-            raise already_exists(path, "--out")
+            raise already_exists(path, "out")
         folder = path.parent
         while not folder.exists():
             folder = folder.parent
@@ -405,18 +443,23 @@ def generate_files(
     progress: Progress | None = None,
     mask_values: str = "zones",
     bands: list[ExtraBandInput] = (),
+    samples: int = 1,
 ) -> list[Path]:
     """One image per mask: INPUT a file -> `out` a file; INPUT a folder -> `out` a folder.
 
-    `bands`: the run's extra bands (a raster each, or a folder paired by mask name)."""
+    `bands`: the run's extra bands (a raster each, or a folder paired by mask name).
+    `samples` > 1: that many images per mask, with seeds seed ... seed + samples - 1,
+    written as NAME_s<k> (k = 0 ...) beside where the one image would go."""
     input_path, out = Path(input_path), Path(out)
+    check_samples(samples)
     masks = find_masks(input_path)
     targets = _output_paths(masks, input_path, out)
-    _check_writable(targets, overwrite)
+    sample_targets = [[t] if samples == 1 else [sample_path(t, k) for k in range(samples)] for t in targets]
+    _check_writable([t for group in sample_targets for t in group], overwrite)
     if len(masks) > 1:
         for mask in masks:
             check_mask(mask, mask_values)  # every mask is checked before the first is written
-    gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
+    gen = RunGenerator.load(run_dir, epoch, settings.seed, xla=settings.xla)
     output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
     # Every mask's bands are found and checked before the first image is written.
     sources = [gen.band_rasters(list(bands), mask) for mask in masks]
@@ -424,9 +467,12 @@ def generate_files(
         if mask_bands:
             check_band_coverage(mask, check_mask(mask, mask_values), mask_bands, mask_values)
     written = []
-    for mask, target, mask_bands in zip(masks, targets, sources):
-        written.append(generate_file(gen, mask, target, settings, units, progress, mask_values, mask_bands))
-        log.info("generated %s -> %s", mask, target)
+    for mask, group, mask_bands in zip(masks, sample_targets, sources):
+        for k, target in enumerate(group):
+            gen.seed = settings.seed + k  # the noise keys of sample k
+            written.append(generate_file(gen, mask, target, settings, units, progress, mask_values, mask_bands))
+            log.info("generated %s -> %s", mask, target)
+    gen.seed = settings.seed
     return written
 
 
@@ -464,9 +510,14 @@ def generate_dataset(
     progress: Progress | None = None,
     mask_values: str = "zones",
     bands: list[ExtraBandInput] = (),
+    samples: int = 1,
 ) -> Path:
     """Masks and their generated images as a patch dataset that `fit` reads unchanged
     (with the run's extra bands, from `bands`, beside each patch).
+
+    `samples` > 1: that many images per mask (seeds seed ... seed + samples - 1; patch
+    ids gain _s<k>), and the split is drawn per mask instead of per patch, so all
+    samples of one mask (the same labels) fall in the same split.
 
     Each mask is generated whole (tiled and blended) and cut into non-overlapping
     patches of the run's patch size; patches with any no-data are skipped; the split
@@ -474,11 +525,12 @@ def generate_dataset(
     the run and epoch (``generated_by``). One mask's image is held in memory.
     """
     input_path, dataset_out = Path(input_path), Path(dataset_out)
+    check_samples(samples)
     masks = find_masks(input_path)
     if dataset_out.exists() and not overwrite:
-        raise already_exists(dataset_out, "--as-dataset")
+        raise already_exists(dataset_out, "dataset_out")
     _check_writable([dataset_out / "dataset.json"], True)
-    gen = RunGenerator(run_dir, epoch, settings.seed, xla=settings.xla)
+    gen = RunGenerator.load(run_dir, epoch, settings.seed, xla=settings.xla)
     size = gen.patch_size
     sources = [gen.band_rasters(list(bands), mask) for mask in masks]
 
@@ -498,25 +550,33 @@ def generate_dataset(
         ]
     if not windows:
         raise InputError(f"{input_path}: no {size}x{size} patch without no-data in the masks; give larger masks")
-    is_val = split_ids(len(windows), val_fraction, settings.seed)
+    if samples == 1:
+        is_val = split_ids(len(windows), val_fraction, settings.seed)
+    else:
+        is_val = split_ids(len(masks), val_fraction, settings.seed)[[i for i, _, _ in windows]]
     stems = {m.stem for m in masks}
-    with DatasetWriter(dataset_out, overwrite=overwrite, option="--as-dataset") as writer:
+    with DatasetWriter(dataset_out, overwrite=overwrite, option_field="dataset_out") as writer:
         for i, mask in enumerate(masks):
             zones = all_zones[i]
             extras = np.stack([b.on_grid(grids[i], zones, mask) for b in sources[i]], axis=-1) if sources[i] else None
-            image = generate_image(gen, zones, settings, extras)
             stem = mask.stem if len(stems) == len(masks) else mask.name.replace(".", "_")
-            for (j, col, row), val in zip(windows, is_val):
-                if j != i:
-                    continue
-                record = PatchRecord(
-                    f"{stem}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size
-                )
-                window = (slice(row, row + size), slice(col, col + size))
-                patch_bands = (
-                    {b.name: extras[window][..., k] for k, b in enumerate(gen.bands)} if extras is not None else None
-                )
-                writer.add(record, image[window], zones[window], grids[i].window(col, row, size, size), patch_bands)
+            for sample in range(samples):
+                gen.seed = settings.seed + sample  # the noise keys of this sample
+                image = generate_image(gen, zones, settings, extras)
+                name = stem if samples == 1 else f"{stem}_s{sample}"
+                for (j, col, row), val in zip(windows, is_val):
+                    if j != i:
+                        continue
+                    record = PatchRecord(
+                        f"{name}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size
+                    )
+                    window = (slice(row, row + size), slice(col, col + size))
+                    patch_bands = (
+                        {b.name: extras[window][..., k] for k, b in enumerate(gen.bands)}
+                        if extras is not None
+                        else None
+                    )
+                    writer.add(record, image[window], zones[window], grids[i].window(col, row, size, size), patch_bands)
             if progress:
                 progress(mask.name, i + 1, len(masks))
         info = DatasetInfo(
@@ -527,7 +587,13 @@ def generate_dataset(
             val_fraction=val_fraction,
             sources=[str(m.resolve()) for m in masks],
             synthetic=True,
-            extra={"generated_by": {"run": str(gen.path.resolve()), "epoch": gen.epoch}},
+            extra={
+                "generated_by": {
+                    "run": str(gen.path.resolve()),
+                    "epoch": gen.epoch,
+                    **({"samples": samples} if samples > 1 else {}),
+                }
+            },
             extra_bands=gen.bands,
         )
         return writer.commit(info)

@@ -23,7 +23,7 @@ from pix2pix_sar import geo
 from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.data.synth import DEFAULT_CRS, DEFAULT_ORIGIN, power_noise
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK, check_zones
-from pix2pix_sar.errors import InputError, InvalidValue
+from pix2pix_sar.errors import InputError, InvalidValue, option
 
 #: Flow direction (glacier head -> sea) -> quarter turns (np.rot90) of the "down" drawing.
 ORIENTATIONS = {"down": 0, "right": 1, "up": 2, "left": 3}
@@ -121,15 +121,17 @@ def random_shape(rng: np.random.Generator, width: int, height: int, **fixed) -> 
 _DISTANCE = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(px|m)?\s*$")
 
 
-def parse_distance(text: str, pixel_size: float | None, option: str) -> float:
+def parse_distance(text: str, pixel_size: float | None, option_field: str) -> float:
     """'12', '12px' -> 12 pixels; '300m' -> metres / pixel size. `pixel_size` None: no CRS."""
     match = _DISTANCE.match(str(text))
     if not match:
-        raise InputError(f"{option} {text!r}: give a distance such as 5 (pixels), 5px or 200m")
+        raise InputError(f"{option(option_field)} {text!r}: give a distance such as 5 (pixels), 5px or 200m")
     value, unit = float(match.group(1)), match.group(2) or "px"
     if unit == "m":
         if not pixel_size:
-            raise InputError(f"{option} {text!r}: the mask has no georeferencing, so give pixels (e.g. 5px)")
+            raise InputError(
+                f"{option(option_field)} {text!r}: the mask has no georeferencing, so give pixels (e.g. 5px)"
+            )
         return value / pixel_size
     return value
 
@@ -174,7 +176,7 @@ def _pixel_size(grid: geo.Grid) -> float | None:
 
 def _write_set(out: Path, masks: dict[str, tuple[np.ndarray, geo.Grid]], overwrite: bool) -> list[Path]:
     """Write all masks into a temporary folder, then move it to `out` (all or nothing)."""
-    with atomic_dir(out, overwrite, option="OUT") as folder:
+    with atomic_dir(out, overwrite) as folder:
         for name, (zones, grid) in masks.items():
             with geo.RasterRowWriter(folder.path / name, grid, np.uint8, nodata=NODATA) as writer:
                 writer.write_rows(0, zones)
@@ -225,10 +227,10 @@ def write_moved_fronts(
         raise InvalidValue("count", f"count {count}: must be at least 1")
     zones, grid, _ = geo.read_raster(source)
     zones = check_zones(zones, str(source))
-    advance_px = parse_distance(advance, _pixel_size(grid), "--advance")
-    roughness_px = parse_distance(roughness, _pixel_size(grid), "--roughness")
+    advance_px = parse_distance(advance, _pixel_size(grid), "advance")
+    roughness_px = parse_distance(roughness, _pixel_size(grid), "roughness")
     if roughness_px < 0:
-        raise InputError(f"--roughness {roughness!r}: must be >= 0")
+        raise InputError(f"{option('roughness')} {roughness!r}: must be >= 0")
     suffix = ".png" if source.suffix.lower() == ".png" else ".tif"
     masks = {}
     for i in range(count):

@@ -6,7 +6,14 @@ rock / glacier / ocean for ``zones``, land / ocean for ``binary``.
 
 from __future__ import annotations
 
-from pix2pix_sar.errors import ConfigError
+from dataclasses import dataclass
+
+import numpy as np
+
+from pix2pix_sar.data.dataset import DatasetInfo
+from pix2pix_sar.data.zones import ClassScheme, class_scheme
+from pix2pix_sar.errors import ConfigError, InputError, option
+from pix2pix_sar.run_folder import SegRunFolder
 
 
 def check_depth(patch_size: int, depth: int) -> None:
@@ -42,3 +49,44 @@ def build_segmenter(patch_size: int, classes: int, base_filters: int = 16, depth
         x = block(x, base_filters * 2**level, f"dec{level}")
     logits = layers.Conv2D(classes, 1, name="logits")(x)
     return keras.Model(inputs, logits, name="segmenter")
+
+
+@dataclass
+class TrainedSegmenter:
+    """A trained segmenter (``SEGRUN/segmenter.keras``), loaded once, with what its inputs must be."""
+
+    folder: SegRunFolder
+    info: DatasetInfo  # classes and SAR scaling it was trained with
+    model: object  # keras.Model
+
+    @classmethod
+    def load(cls, path):
+        import keras
+
+        folder = SegRunFolder(path).require()
+        return cls(folder, folder.dataset_info(), keras.models.load_model(folder.model_path, compile=False))
+
+    @property
+    def scheme(self) -> ClassScheme:
+        return class_scheme(self.info.classes, str(self.folder.dataset_json))
+
+    def check_compatible(self, info: DatasetInfo, what: str) -> None:
+        """Refuse images the segmenter cannot read: another class scheme or SAR scaling."""
+        if info.classes != self.info.classes:
+            raise InputError(
+                f"{what}: has {info.classes} classes, the segmenter {self.folder.path} was trained on "
+                f"{self.info.classes}; use a segmenter trained with the same {option('classes')}"
+            )
+        if info.scaling != self.info.scaling:
+            raise InputError(
+                f"{what}: SAR scaling {info.scaling} differs from {self.info.scaling} of the segmenter "
+                f"{self.folder.path}; train the segmenter on data prepared like this one"
+            )
+
+    def predict(self, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """(N, H, W) class indices of SAR patches (N, H, W, 1) in the model range."""
+        out = [
+            np.argmax(self.model(images[i : i + batch_size], training=False), axis=-1)
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros(images.shape[:3], np.int64)

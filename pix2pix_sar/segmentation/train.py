@@ -22,85 +22,29 @@ the pack), as class indices (-1 = no data, ignored by the loss).
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import json
 import logging
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-import yaml
 
-from pix2pix_sar import __version__
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.config import Interval, parse_interval
+from pix2pix_sar.config import SegConfig
 from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split, split_size
-from pix2pix_sar.data.packed import PackedSplit, PackedUnion, check_same_input, choose_input, memory_bytes
+from pix2pix_sar.data.packed import PackedSplit, PackedUnion, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
-from pix2pix_sar.errors import ConfigError, InputError, InvalidValue, RunStateError, TrainingDivergedError
-from pix2pix_sar.run_folder import SegRunFolder, rewind_history
+from pix2pix_sar.errors import InputError, InvalidValue, TrainingDivergedError
+from pix2pix_sar.run_folder import SegRunFolder
 from pix2pix_sar.segmentation.model import build_segmenter, check_depth
 from pix2pix_sar.training.preemption import StopSignals
 
 log = logging.getLogger(__name__)
 
-#: Fields that may change when a run is continued (how long to train).
-RESUMABLE_FIELDS = ("steps", "epochs", "input", "state_every")
+#: history.csv columns: the step an epoch (or the run) ended at, its epochs, its mean loss, its seconds.
 HISTORY_FIELDS = ("step", "epoch", "loss", "seconds")
-
-
-@dataclass(frozen=True)
-class SegConfig:
-    steps: int | None = None
-    epochs: int | None = None
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    base_filters: int = 16
-    depth: int = 4
-    seed: int = 0
-    synthetic_share: float | None = None  # synthetic patches per batch / batch size; None: pool all
-    input: str = "auto"  # memory | streamed (from the packed cache) | auto (by size); see data.packed
-    state_every: int | str = "10m"  # state saves (resume points): epochs (1) or wall time (90s, 10m, 1h), as fit's
-
-    def validate(self) -> "SegConfig":
-        if (self.steps is None) == (self.epochs is None):
-            raise ConfigError("give exactly one of steps and epochs")
-        for name in ("steps", "epochs", "batch_size", "base_filters", "depth"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        try:
-            parse_interval(self.state_every, "state_every")
-        except ConfigError as exc:
-            raise InvalidValue("state_every", str(exc)) from None
-        if self.synthetic_share is not None:
-            if not 0 <= self.synthetic_share <= 1:
-                raise InvalidValue("synthetic_share", f"{self.synthetic_share}: must be between 0 and 1")
-            if 0 < self.synthetic_share < 1 and self.batch_size < 2:
-                raise InvalidValue("synthetic_share", "a share between 0 and 1 needs --batch-size 2 or more")
-        return self
-
-    @property
-    def state_interval(self) -> Interval:
-        return parse_interval(self.state_every, "state_every")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def synthetic_per_batch(self) -> int:
-        """Synthetic patches in each batch (whole patches, at least one of each kind if 0 < share < 1)."""
-        share = self.synthetic_share or 0.0
-        count = round(share * self.batch_size)
-        if 0 < share < 1:
-            count = min(max(count, 1), self.batch_size - 1)
-        return count
 
 
 class SegReporter(Protocol):
@@ -189,9 +133,9 @@ class TrainingSet:
 
     def feeder(self, table: np.ndarray):
         """The tf.data feeder of these patches, yielding `table[zone code]` and SAR."""
-        from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
+        from pix2pix_sar.data.pipeline import feeder_for
 
-        return SplitFeeder(self.source, table) if self.input == "memory" else PackedFeeder(self.source, table)
+        return feeder_for(self.source, table)
 
 
 def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], cfg: SegConfig) -> TrainingSet:
@@ -243,52 +187,6 @@ def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], c
     return TrainingSet(source, mode, tuple(pools))
 
 
-def _check_resume(folder: SegRunFolder, cfg: SegConfig, datasets: list[dict]) -> None:
-    if folder.config_path.exists():
-        kind = folder.run_info().get("kind") if folder.run_json.exists() else None
-        if kind != SegRunFolder.KIND:
-            raise RunStateError(f"{folder.path}: is not a segmenter run folder; choose a new --out")
-        saved = yaml.safe_load(folder.config_path.read_text()) or {}
-        new = cfg.to_dict()
-        changes = [
-            f"{k}: {saved.get(k)} -> {new.get(k)}"
-            for k in sorted(set(saved) | set(new))
-            if k not in RESUMABLE_FIELDS and saved.get(k) != new.get(k)
-        ]
-        old_data = [str(p) for p, _ in folder.datasets()]
-        if old_data != [d["path"] for d in datasets]:
-            changes.append(f"data: {', '.join(old_data)} -> {', '.join(d['path'] for d in datasets)}")
-        if changes:
-            raise RunStateError(
-                f"{folder.path} was trained with other settings ({'; '.join(changes)}); "
-                f"rerun with the original settings to resume, or choose a new --out"
-            )
-    elif folder.path.exists() and any(p.name != "state" for p in folder.path.iterdir()):
-        raise RunStateError(f"{folder.path}: exists and is not a run folder; choose a new or empty --out")
-
-
-def _write_run_files(
-    folder: SegRunFolder, cfg: SegConfig, first_dataset: Path, datasets: list[dict], mode: str
-) -> None:
-    folder.path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder.config_path) as tmp:
-        tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    with atomic_path(folder.dataset_json) as tmp:
-        shutil.copyfile(first_dataset / "dataset.json", tmp)
-    with atomic_path(folder.run_json) as tmp:
-        info = {"kind": SegRunFolder.KIND, "datasets": datasets, "input": mode, "version": __version__}
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-
-
-def _append_history(path: Path, step: int, epoch: float, loss: float, seconds: float) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        if new:
-            writer.writerow(HISTORY_FIELDS)
-        writer.writerow([step, f"{epoch:.6g}", f"{loss:.6g}", f"{seconds:.2f}"])
-
-
 def seg_fit(
     cfg: SegConfig,
     data_dirs: Sequence[str | Path] | str | Path,
@@ -312,14 +210,14 @@ def seg_fit(
     infos = [load_info(d) for d in data_dirs]
     datasets = [{"path": str(d.resolve()), "synthetic": i.synthetic} for d, i in zip(data_dirs, infos)]
     check_depth(infos[0].patch_size, cfg.depth)
-    _check_resume(folder, cfg, datasets)
+    folder.check_resume(cfg, [d["path"] for d in datasets])
     folder.check_resume_data(data_dirs[0])  # same path, but re-prepared with another scaling?
     training, info = load_training_set(data_dirs, infos, cfg), infos[0]
-    check_same_input(folder.run_json, training.input, "--input ")
+    folder.check_same_input(training.input)
     scheme = class_scheme(info.classes, str(data_dirs[0] / "dataset.json"))
     steps_per_epoch = training.steps_per_epoch
     total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
-    _write_run_files(folder, cfg, data_dirs[0], datasets, training.input)
+    folder.start(cfg, datasets, training.input)
 
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
@@ -331,7 +229,7 @@ def seg_fit(
     if restore_state(objects, folder.state_dir):
         log.info("resumed %s at step %d", folder.path, int(step_var.numpy()))
     start = int(step_var.numpy())
-    rewind_history(folder.history_csv, start)
+    folder.rewind_history(start)
     if start >= total:
         if not folder.model_path.exists():
             _save_model(model, folder.model_path)
@@ -385,7 +283,8 @@ def seg_fit(
                         saver.save(step)
                         schedule.saved()
                 seconds = time.perf_counter() - t0
-                _append_history(folder.history_csv, step, step / steps_per_epoch, loss_sum / (step - since), seconds)
+                row = [step, f"{step / steps_per_epoch:.6g}", f"{loss_sum / (step - since):.6g}", f"{seconds:.2f}"]
+                folder.append_history(HISTORY_FIELDS, row)
                 writer.flush()
                 stopping = stop.should_stop(step) and step < total
                 if schedule.due_after_epoch(step // steps_per_epoch, final=step >= total) or stopping:

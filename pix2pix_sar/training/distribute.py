@@ -19,7 +19,7 @@ from typing import Callable
 import tensorflow as tf
 
 from pix2pix_sar.devices import has_gpu
-from pix2pix_sar.errors import ConfigError
+from pix2pix_sar.errors import ConfigError, option
 
 #: Splits the CPU into this many logical devices (for trying mirrored on a laptop or in CI).
 LOGICAL_CPUS_ENV = "PIX2PIX_SAR_LOGICAL_CPUS"
@@ -53,7 +53,8 @@ def _mirrored() -> tf.distribute.Strategy:
 def _multi_worker() -> tf.distribute.Strategy:
     if "TF_CONFIG" not in os.environ:
         raise ConfigError(
-            "--strategy multi-worker needs TF_CONFIG (cluster hosts and this task's index); see docs/scaling.md"
+            f"{option('strategy')} multi-worker needs TF_CONFIG (cluster hosts and this task's index); "
+            "see docs/scaling.md"
         )
     # Only physical-device queries here: the runtime must not start before the strategy.
     implementation = (

@@ -32,7 +32,7 @@ def test_streamed_batches_equal_the_in_memory_reference(
     """Also when several batches are read per call (read_records) and the last is partial."""
     from pix2pix_sar.data import pipeline
     from pix2pix_sar.data.packed import PackedSplit
-    from pix2pix_sar.data.pipeline import PackedFeeder
+    from pix2pix_sar.data.pipeline import StreamedFeeder
     from tests.helpers import reference_batches
 
     monkeypatch.setattr(pipeline, "READ_RECORDS", read_records)
@@ -40,7 +40,7 @@ def test_streamed_batches_equal_the_in_memory_reference(
     split = load_split(packed_dataset, "train")
     split.images = split.images.astype(np.float16).astype(np.float32)  # what the pack keeps
     scheme = class_scheme(classes, "test")
-    feeder = PackedFeeder(PackedSplit.open(packed_dataset, "train"), scheme)
+    feeder = StreamedFeeder(PackedSplit.open(packed_dataset, "train"), scheme)
     assert feeder.count == len(split)
     for epoch in (0, 3):
         rows = epoch_schedule(len(split), 7, epoch, batch_size).reshape(-1)[: len(split) - 1]
@@ -68,7 +68,7 @@ def test_both_feeders_put_the_extra_bands_after_the_mask(packed_dem_dataset, bat
     (SAR and band rounded to float16, as the pack keeps them); the segmenter's reads stay SAR only."""
     from pix2pix_sar.data import pipeline
     from pix2pix_sar.data.packed import PackedSplit
-    from pix2pix_sar.data.pipeline import PackedFeeder, SplitFeeder
+    from pix2pix_sar.data.pipeline import MemoryFeeder, StreamedFeeder
     from tests.helpers import reference_batches
 
     monkeypatch.setattr(pipeline, "READ_RECORDS", read_records)
@@ -76,8 +76,8 @@ def test_both_feeders_put_the_extra_bands_after_the_mask(packed_dem_dataset, bat
     split.images = split.images.astype(np.float16).astype(np.float32)
     split.extras = split.extras.astype(np.float16).astype(np.float32)
     scheme = class_scheme("zones", "test")
-    streamed = PackedFeeder(PackedSplit.open(packed_dem_dataset, "train", with_extras=True), scheme)
-    in_memory = SplitFeeder(split, scheme)
+    streamed = StreamedFeeder(PackedSplit.open(packed_dem_dataset, "train", with_extras=True), scheme)
+    in_memory = MemoryFeeder(split, scheme)
     rows = epoch_schedule(len(split), 7, 1, batch_size).reshape(-1)[: len(split) - 1]
     flips = flip_schedule(len(split), 7, 1, batch_size).reshape(-1, 2)[: len(rows)]
     got = list(streamed.feed(rows, batch_size, flips).as_numpy_iterator())
@@ -243,5 +243,5 @@ def test_evaluate_streams_from_the_pack_with_the_in_memory_scores(packed_dataset
     for key in ("dice_mean", "ssim_mean", "mae_mean", "seg_miou", "seg_real_miou"):
         assert float(rows["streamed"][key]) == pytest.approx(float(rows["memory"][key]), abs=2e-3), key
     assert rows["streamed"]["images"] == rows["memory"]["images"]
-    with pytest.raises(RunStateError, match="another input .*--input"):
+    with pytest.raises(RunStateError, match="another input .*input_mode"):
         evaluate_run(tmp_path / "streamed", input_mode="memory")

@@ -13,7 +13,7 @@ from pix2pix_sar.data.zones import ZONE_CODES, class_scheme
 
 @pytest.mark.parametrize("classes,batch_size,flip", [("binary", 1, True), ("zones", 3, True), ("binary", 4, False)])
 def test_feeder_equals_reference_batches(classes, batch_size, flip):
-    from pix2pix_sar.data.pipeline import SplitFeeder
+    from pix2pix_sar.data.pipeline import MemoryFeeder
     from tests.helpers import reference_batches
 
     rng = np.random.default_rng(0)
@@ -24,7 +24,7 @@ def test_feeder_equals_reference_batches(classes, batch_size, flip):
         rng.uniform(-1, 1, size=(n, 16, 16, 1)).astype(np.float32),
     )
     scheme = class_scheme(classes, "test")
-    feeder = SplitFeeder(split, scheme)
+    feeder = MemoryFeeder(split, scheme)
     for epoch in (0, 5):
         rows = epoch_schedule(n, 3, epoch, batch_size).reshape(-1)
         flips = flip_schedule(n, 3, epoch, batch_size).reshape(-1, 2) if flip else None

@@ -128,19 +128,19 @@ def _all_nodata(synth_files, tmp_path):
 BAD_INPUTS = {
     "unreadable": (_garbage, r"garbage.tif: not a raster GDAL can read"),
     "truncated": (_truncated, r"truncated.tif: read failed .*truncated, re-export it"),
-    "multi-band": (_multiband, r"two_bands.tif: has 2 bands; pick the SAR band with --band N"),
+    "multi-band": (_multiband, r"two_bands.tif: has 2 bands; pick the SAR band with band N"),
     "mask codes": (_bad_codes, r"bad_codes.tif: mask values 7 are not zone codes"),
     "label values": (_bad_label_values, r"bad_labels.gpkg: field 'class' holds lake, which are not zones"),
     "labels elsewhere": (_labels_elsewhere, r"far_labels.gpkg: labels do not overlap .*scene.tif"),
     "aoi elsewhere": (
         _aoi_elsewhere,
-        r"--bounds 10.0 45.0 11.0 46.0: .* does not overlap any scene; in EPSG:3031 it lies [\d,]+ m",
+        r"bounds 10.0 45.0 11.0 46.0: .* does not overlap any scene; in EPSG:3031 it lies [\d,]+ m",
     ),
     "aoi without polygons": (_aoi_points, r"points.geojson: has no polygons"),
-    "patch size": (_patch_not_power_of_two, r"--patch-size must be a power of two"),
+    "patch size": (_patch_not_power_of_two, r"patch_size must be a power of two"),
     "patch larger than aoi": (
         _patch_larger_than_aoi,
-        r"--patch-size 64 is larger than the area of interest .*\(40x40 pixels\)",
+        r"patch_size 64 is larger than the area of interest .*\(40x40 pixels\)",
     ),
     "all no-data": (_all_nodata, r"empty.tif: holds only no-data \(value 0\)"),
 }
@@ -161,7 +161,7 @@ def test_existing_output_needs_overwrite(synth_files, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(InputError, match="out: already exists; pass --overwrite"):
+    with pytest.raises(InputError, match="out: already exists; pass overwrite"):
         prepare_scenes([SceneInput(synth_files.scene, synth_files.zones)], out, options=PrepareOptions(patch_size=32))
     assert (out / "keep.txt").read_text() == "mine"
 
@@ -206,7 +206,7 @@ def test_cli_overlapping_stride_with_split_by_patch_is_refused(split, synth_file
 
 
 def test_overlapping_stride_with_split_by_patch_names_the_stride():
-    with pytest.raises(InvalidValue, match="use --split-by scene") as info:
+    with pytest.raises(InvalidValue, match="use split_by scene") as info:
         PrepareOptions(patch_size=32, stride=16).check()
     assert info.value.field == "stride" and "\n" not in str(info.value)
     # Nothing to leak into: no validation share, or no overlap.

@@ -103,7 +103,7 @@ def test_prepare_refuses_bad_input_and_leaves_nothing(scene, tmp_path):
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
     prepare_dataset(sar, zones, tmp_path / "out", patch_size=32)
-    with pytest.raises(InputError, match="already exists; pass --overwrite"):
+    with pytest.raises(InputError, match="already exists; pass overwrite"):
         prepare_dataset(sar, zones, tmp_path / "out", patch_size=32)
     prepare_dataset(sar, zones, tmp_path / "out", patch_size=64, overwrite=True)
     assert load_info(tmp_path / "out").patch_size == 64

@@ -40,7 +40,7 @@ def test_caffe_layout_writes_images_zones_fronts_and_reads_back(tiny_run, tmp_pa
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     images = find_caffe_images(out)  # every name follows the original layout, every image has its zones
     assert sorted(i.split for i in images) == ["test", "train", "train"]
-    gen = RunGenerator(tiny_run, seed=5)
+    gen = RunGenerator.from_run(tiny_run, seed=5)
     for image in images:
         assert CAFFE_NAME.match(image.sar.stem) and image.date == today and image.satellite == "PIX2PIXSAR"
         assert image.resolution_m == 40.0

@@ -146,3 +146,23 @@ def test_seg_fit_follows_state_every_with_one_step_per_epoch(tiny_dataset, tmp_p
     result = seg_fit(tiny_dataset, tmp_path / "seg", "--batch-size", "64", "--epochs", "3", "--state-every", every)
     assert result.exit_code == 0, result.output
     assert numbers == saved
+
+
+def test_seg_fit_takes_config_and_set_like_fit(tiny_dataset, tmp_path):
+    import yaml
+
+    config = tmp_path / "seg.yaml"
+    config.write_text("optimizer:\n  learning_rate: 0.002\ntraining:\n  seed: 5\n")
+    out = tmp_path / "seg"
+    args = ["--steps", "1", "--config", config, "--set", "training.seed=3", "--set", "model.base_filters=8"]
+    result = seg_fit(tiny_dataset, out, *map(str, args))
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    # --set wins over --config, and the options over both (TINY's --base-filters 4).
+    assert saved["training"]["seed"] == 3 and saved["optimizer"]["learning_rate"] == 0.002
+    assert saved["model"] == {"base_filters": 4, "depth": 2}
+    assert "nothing to do" in seg_fit(tiny_dataset, out, *map(str, args)).output  # the saved config resumes
+    bad = seg_fit(tiny_dataset, tmp_path / "x", "--steps", "1", "--set", "training.step=1")
+    assert bad.exit_code == 2 and not (tmp_path / "x").exists()
+    message = bad.stderr.splitlines()[3:]  # after Click's usage banner
+    assert len(message) == 1 and "unknown key training.step; valid keys: model.base_filters" in message[0]

@@ -20,7 +20,7 @@ def test_one_train_step_changes_both_networks_and_returns_loss_parts(tiny_datase
 
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.zones import encode_binary
-    from pix2pix_sar.training.loop import build_pix2pix
+    from pix2pix_sar.training.assembly import build_pix2pix
     from pix2pix_sar.training.step import make_train_step
 
     cfg = tiny_config()

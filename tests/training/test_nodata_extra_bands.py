@@ -62,7 +62,7 @@ def test_the_loss_and_the_discriminator_see_only_valid_pixels_with_a_band(band_d
     from pix2pix_sar.data.dataset import load_split
     from pix2pix_sar.data.extra_bands import encode_inputs
     from pix2pix_sar.noise import patch_keys
-    from pix2pix_sar.training.loop import build_pix2pix
+    from pix2pix_sar.training.assembly import build_pix2pix
     from pix2pix_sar.training.step import Pix2Pix, make_gradient_fn
 
     split = load_split(band_dataset, "train")

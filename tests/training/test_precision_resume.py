@@ -8,6 +8,7 @@ from pix2pix_sar.errors import RunStateError
 
 
 def test_a_resume_keeps_the_recorded_precision_and_refuses_another(tiny_dataset, tiny_config, tmp_path, monkeypatch):
+    from pix2pix_sar import run_folder
     from pix2pix_sar.training import loop
 
     run = tmp_path / "run"
@@ -20,7 +21,7 @@ def test_a_resume_keeps_the_recorded_precision_and_refuses_another(tiny_dataset,
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before  # nothing rewritten
 
     # On a machine where auto would pick bfloat16, the run still continues in float32.
-    monkeypatch.setattr(loop, "resolve_precision", lambda *a, **k: "mixed_bfloat16")
+    monkeypatch.setattr(run_folder, "resolve_precision", lambda *a, **k: "mixed_bfloat16")
     built, build = [], loop.build_pix2pix
     monkeypatch.setattr(loop, "build_pix2pix", lambda cfg, precision: built.append(precision) or build(cfg, precision))
     loop.fit(tiny_config(epochs=2), tiny_dataset, run)
