@@ -311,6 +311,16 @@ class Variant:
     overrides: Mapping[str, Mapping[str, Any]]
 
 
+#: What makes a generator whole-scene (`scene`, and `sampler` built on it): fixed depth,
+#: no normalisation, coordinate noise instead of dropout, resize decoder.
+SCENE_MODEL: Mapping[str, Any] = {
+    "unet_depth": 4,
+    "normalization": "none",
+    "noise": "coordinates",
+    "dropout": 0.0,
+    "upsampling": "resize",
+}
+
 #: The five variants of the paper (Sec. III-B) and our whole-scene variants, registered in one place.
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -323,26 +333,14 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "scene",
             "for whole scenes: U-Net depth 4, no normalisation, resize decoder, noise from scene coordinates",
-            {
-                "model": {
-                    "unet_depth": 4,
-                    "normalization": "none",
-                    "noise": "coordinates",
-                    "dropout": 0.0,
-                    "upsampling": "resize",
-                }
-            },
+            {"model": SCENE_MODEL},
         ),
         Variant(
             "sampler",
             "samples instead of averaging: scene + class-modulated decoder, 8-channel coarse noise, Gamma speckle",
             {
                 "model": {
-                    "unet_depth": 4,
-                    "normalization": "none",
-                    "noise": "coordinates",
-                    "dropout": 0.0,
-                    "upsampling": "resize",
+                    **SCENE_MODEL,
                     "generator": "sampler",
                     "noise_channels": 8,
                     "speckle_looks": -1.0,

@@ -66,6 +66,16 @@ class RunFiles:
     def load_config(self):
         raise NotImplementedError
 
+    def _config_yaml(self) -> dict[str, Any]:
+        """config.yaml as a mapping; a broken file is a one-line error naming it."""
+        try:
+            data = yaml.safe_load(self.config_path.read_text())
+        except yaml.YAMLError as exc:
+            raise RunStateError(
+                f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run"
+            ).with_traceback(None) from None
+        return data or {}
+
     def check_resume(self, cfg, datasets: Sequence[str] = ()) -> None:
         """Refuse to continue a run with settings that would change what it is (config
         keys outside :attr:`RESUMABLE`, `datasets` where the kind keeps them), and to
@@ -186,13 +196,7 @@ class RunFolder(RunFiles):
 
     def load_config(self) -> Config:
         self.require()
-        try:
-            data = yaml.safe_load(self.config_path.read_text())
-        except yaml.YAMLError as exc:
-            raise RunStateError(
-                f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run"
-            ).with_traceback(None) from None
-        return config_from_dict(data or {}, str(self.config_path))
+        return config_from_dict(self._config_yaml(), str(self.config_path))
 
     def dataset_info(self) -> DatasetInfo:
         if not self.dataset_json.exists():
@@ -420,13 +424,7 @@ class SegRunFolder(RunFiles):
         return self
 
     def load_config(self) -> SegConfig:
-        try:
-            data = yaml.safe_load(self.config_path.read_text())
-        except yaml.YAMLError as exc:
-            raise RunStateError(
-                f"{self.config_path}: not valid YAML ({exc}); restore it or start a new run"
-            ).with_traceback(None) from None
-        return seg_config_from_dict(data or {}, str(self.config_path))
+        return seg_config_from_dict(self._config_yaml(), str(self.config_path))
 
     def _check_continuable(self) -> None:
         if self.run_info().get("kind") != self.KIND:
