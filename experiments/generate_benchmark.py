@@ -73,8 +73,8 @@ def rss_mb() -> float:
 def timing(args) -> dict:
     import numpy as np
 
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings
     from pix2pix_sar.generation.masks import MaskShape, draw_mask
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
     from pix2pix_sar.generation.tiling import generate_rows
 
     tmp = Path(tempfile.mkdtemp(prefix="genbench."))
@@ -133,8 +133,9 @@ def scene(args) -> dict:
     import numpy as np
 
     from pix2pix_sar import geo
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_file
+    from pix2pix_sar.generation.generate import generate_file
     from pix2pix_sar.generation.masks import MaskShape, draw_mask
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 
     width, height = (int(v) for v in args.scene.lower().split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="genscene."))
@@ -176,7 +177,8 @@ def seam_figure(args) -> dict:
 
     from pix2pix_sar.atomic import atomic_path
     from pix2pix_sar.data.synth import synth_scene
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
     from pix2pix_sar.generation.seams import GRID_STRIDES, grid_statistic, seam_stats
 
     gen = RunGenerator.load(args.seam_figure, seed=0)  # a run, or an export

@@ -54,7 +54,8 @@ def main() -> None:
     from pix2pix_sar.data.dataset import load_info
     from pix2pix_sar.evaluation.figures import plot_image_grid
     from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES, SarStatistics
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
     from pix2pix_sar.generation.seams import grid_statistic, seam_stats
 
     work = args.work

@@ -1,8 +1,8 @@
-"""Typed configuration, the registry of named variants, and strict overrides.
+"""Typed configuration: the GAN's :class:`Config` and the segmenter's :class:`SegConfig`.
 
-A run is fully described by a :class:`Config`: a variant from :data:`VARIANTS`,
-then a YAML file, then ``section.key=value`` overrides, each checked against the
-dataclass fields so that a typo is an error, never a silently ignored key.
+A run is fully described by a :class:`Config`: a variant (:mod:`pix2pix_sar.variants`),
+then a YAML file, then ``section.key=value`` overrides (:mod:`pix2pix_sar.overrides`), each
+checked against the dataclass fields so that a typo is an error, never a silently ignored key.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import yaml
 
 from pix2pix_sar import overrides
 from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, option
+from pix2pix_sar.variants import VARIANTS
 
 #: Smallest patch side the networks take (the U-Net depth is log2 of the side).
 MIN_PATCH_SIZE = 16
@@ -302,57 +303,6 @@ class Config:
 SECTIONS = ("model", "loss", "optimizer", "data", "training")
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A named change from the published pix2pix, as a nested override."""
-
-    name: str
-    description: str
-    overrides: Mapping[str, Mapping[str, Any]]
-
-
-#: What makes a generator whole-scene (`scene`, and `sampler` built on it): fixed depth,
-#: no normalisation, coordinate noise instead of dropout, resize decoder.
-SCENE_MODEL: Mapping[str, Any] = {
-    "unet_depth": 4,
-    "normalization": "none",
-    "noise": "coordinates",
-    "dropout": 0.0,
-    "upsampling": "resize",
-}
-
-#: The five variants of the paper (Sec. III-B) and our whole-scene variants, registered in one place.
-VARIANTS: dict[str, Variant] = {
-    v.name: v
-    for v in (
-        Variant("orig", "pix2pix as published: 4x4 kernels, GAN 1 + L1 100", {}),
-        Variant("gen5", "generator kernels 5x5", {"model": {"generator_kernel": 5}}),
-        Variant("dis3", "discriminator kernels 3x3", {"model": {"discriminator_kernel": 3}}),
-        Variant("l1_1_gan100", "loss weights GAN 100, L1 1", {"loss": {"gan_weight": 100.0, "l1_weight": 1.0}}),
-        Variant("l1_50_gan50", "loss weights GAN 50, L1 50", {"loss": {"gan_weight": 50.0, "l1_weight": 50.0}}),
-        Variant(
-            "scene",
-            "for whole scenes: U-Net depth 4, no normalisation, resize decoder, noise from scene coordinates",
-            {"model": SCENE_MODEL},
-        ),
-        Variant(
-            "sampler",
-            "samples instead of averaging: scene + class-modulated decoder, 8-channel coarse noise, Gamma speckle",
-            {
-                "model": {
-                    **SCENE_MODEL,
-                    "generator": "sampler",
-                    "noise_channels": 8,
-                    "speckle_looks": -1.0,
-                    "discriminator": "segmentation",
-                },
-                "loss": {"adversarial": "segmentation", "l1_weight": 0.0},
-            },
-        ),
-    )
-}
-
-
 def valid_keys(config_type: type = Config) -> list[str]:
     """Every overridable key as ``section.key``."""
     return overrides.valid_keys(config_type())
@@ -376,8 +326,10 @@ def resolve_config(
     variant: str = "orig",
     config_file: str | Path | None = None,
     assignments: tuple[str, ...] | list[str] = (),
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Config:
-    """Variant defaults, then the YAML file, then each ``section.key=value``."""
+    """Variant defaults, then the YAML file, then each ``section.key=value``, then
+    `options` (``{section: {key: value}}``, typed values such as fit's own options)."""
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
     cfg = apply_overrides(Config(variant=variant), VARIANTS[variant].overrides, f"variant {variant}")
@@ -385,6 +337,8 @@ def resolve_config(
         cfg = apply_overrides(cfg, overrides.load_yaml(config_file), str(config_file))
     for text in assignments:
         cfg = apply_overrides(cfg, overrides.parse_assignment(text, valid_keys()), f"{option('assignments')} {text}")
+    if options:
+        cfg = apply_overrides(cfg, options, "the command's options")
     return cfg.validate()
 
 

@@ -20,12 +20,17 @@ def option(field: str) -> str:
     return f"{{option:{field}}}"
 
 
+def fill_options(text: str, name_of: Callable[[str], str]) -> str:
+    """`text` with each :func:`option` placeholder filled by `name_of(field)` (errors and log lines)."""
+    return _OPTION.sub(lambda m: name_of(m.group(1)), text)
+
+
 class Pix2PixSarError(Exception):
     """Base class of every error meant for a user."""
 
     def render(self, name_of: Callable[[str], str]) -> str:
         """The message with each :func:`option` placeholder filled by `name_of(field)`."""
-        return _OPTION.sub(lambda m: name_of(m.group(1)), super().__str__())
+        return fill_options(super().__str__(), name_of)
 
     def __str__(self) -> str:
         return self.render(lambda field: field)
@@ -44,6 +49,11 @@ class InvalidValue(InputError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+class InvalidMask(InputError, ValueError):
+    """A mask's values (or an in-memory mask's shape) are not what a generator takes;
+    a ValueError too, as Python callers of :func:`pix2pix_sar.load` expect."""
 
 
 class ConfigError(Pix2PixSarError):

@@ -199,6 +199,7 @@ class BandInfo:
     dtype: str  # numpy dtype name
     nodata: float | None
     text: str  # description and metadata, lower case (hints such as "amplitude")
+    unit: str = ""  # the band's unit type as written (e.g. "dB"; "" when unset)
 
 
 class RasterSource:
@@ -232,7 +233,8 @@ class RasterSource:
         rb = self._band(band)
         texts = [rb.GetDescription(), *rb.GetMetadata().values(), *self._ds.GetMetadata().values()]
         dtype = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(rb.DataType)).name
-        return BandInfo(dtype, rb.GetNoDataValue(), " ".join(str(t) for t in texts).lower())
+        text = " ".join(str(t) for t in texts).lower()
+        return BandInfo(dtype, rb.GetNoDataValue(), text, rb.GetUnitType() or "")
 
     def _band(self, band: int) -> gdal.Band:
         if not 1 <= band <= self.band_count:
@@ -561,10 +563,22 @@ class RasterRowWriter:
     bounded for scene-sized rasters); `commit` converts it with GDAL's COG driver (a
     cloud-optimised GeoTIFF with overviews) or PNG driver, chosen by `path`'s suffix,
     and renames the result to `path`. Without `commit` (an exception, a kill) the
-    temporary files are removed and `path` is left as it was.
+    temporary files are removed and `path` is left as it was. `description` and `unit`
+    (the band's) and `metadata` (dataset items) describe the raster; a PNG, which cannot
+    hold them, gets them (and the grid) in GDAL's ``PATH.aux.xml`` sidecar.
     """
 
-    def __init__(self, path: str | Path, grid: Grid, dtype: np.dtype, nodata: float | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        grid: Grid,
+        dtype: np.dtype,
+        nodata: float | None = None,
+        *,
+        description: str = "",
+        unit: str = "",
+        metadata: dict[str, str] | None = None,
+    ):
         self.path = Path(path)
         self.driver = OUTPUT_DRIVERS.get(self.path.suffix.lower())
         if self.driver is None:
@@ -584,8 +598,16 @@ class RasterRowWriter:
         self._ds.SetGeoTransform(grid.geotransform)
         if grid.crs_wkt:
             self._ds.SetProjection(grid.crs_wkt)
+        band = self._ds.GetRasterBand(1)
         if nodata is not None:
-            self._ds.GetRasterBand(1).SetNoDataValue(float(nodata))
+            band.SetNoDataValue(float(nodata))
+        if metadata:
+            self._ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
+        if description:
+            band.SetDescription(description)
+        if unit:
+            band.SetUnitType(unit)
+        self._sidecar = bool(metadata or description or unit)
 
     def __enter__(self) -> "RasterRowWriter":
         return self
@@ -606,14 +628,20 @@ class RasterRowWriter:
         self._ds.FlushCache()
         self._ds = None
         options = _FINAL_OPTIONS[self.driver](self.dtype)
-        # PNG cannot hold a CRS: no .aux.xml sidecar (it would carry the temporary name).
+        # PNG holds neither CRS nor descriptions: GDAL puts them in a .aux.xml sidecar,
+        # written only for a described raster and renamed with it (else none at all).
+        sidecar = self.driver == "PNG" and self._sidecar
         pam = gdal.GetThreadLocalConfigOption("GDAL_PAM_ENABLED", None)
-        gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO" if self.driver == "PNG" else pam)
+        gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "YES" if sidecar else "NO" if self.driver == "PNG" else pam)
         try:
             with atomic_path(self.path) as final_tmp:
                 src = gdal.Open(str(self._tmp))
                 gdal.GetDriverByName(self.driver).CreateCopy(str(final_tmp), src, strict=0, options=options)
                 src = None
+                if sidecar:
+                    os.replace(f"{final_tmp}.aux.xml", f"{self.path}.aux.xml")
+                elif self.driver == "PNG":  # a replaced PNG's sidecar described the old image
+                    Path(f"{self.path}.aux.xml").unlink(missing_ok=True)
         finally:
             gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", pam)
         return self.path

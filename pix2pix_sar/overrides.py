@@ -64,6 +64,10 @@ def _field_types(cls: type) -> dict[str, type | tuple[type, ...]]:
 def coerce(key: str, value: Any, target_type: type | tuple[type, ...]) -> Any:
     """Check (and widen int -> float) a value for a field of `target_type`."""
     allowed = target_type if isinstance(target_type, tuple) else (target_type,)
+    if isinstance(value, bool) and str in allowed and bool not in allowed:
+        # YAML 1.1 reads an unquoted on/off (yes/no, true/false) as a boolean; a field of
+        # words that takes them (training.xla) means the word.
+        value = "on" if value else "off"
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if float in allowed and isinstance(value, str):

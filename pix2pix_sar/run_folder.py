@@ -17,10 +17,8 @@ module reads or writes run.json (tests/test_architecture.py).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import math
 import re
 import shutil
 from pathlib import Path
@@ -28,12 +26,13 @@ from typing import Any, Sequence
 
 import yaml
 
-from pix2pix_sar import RUN_FORMAT, __version__
+from pix2pix_sar import RUN_FORMAT, __version__, jsonio
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, SegConfig, config_from_dict, diff_configs, seg_config_from_dict
 from pix2pix_sar.data.dataset import DatasetInfo, load_info
 from pix2pix_sar.devices import has_gpu, resolve_precision
-from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
+from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
+from pix2pix_sar.run_tables import append_history, read_per_epoch, rewind_history
 
 _SNAPSHOT = re.compile(r"^generator_epoch_(\d+)\.keras$")
 
@@ -87,10 +86,10 @@ class RunFiles:
             if changes:
                 raise RunStateError(
                     f"{self.path} was trained with other settings ({'; '.join(changes)}); "
-                    f"rerun with the original settings to resume, or choose a new --out"
+                    f"rerun with the original settings to resume, or choose a new {option('out')}"
                 )
         elif self.path.exists() and any(p.name != "state" for p in self.path.iterdir()):
-            raise RunStateError(f"{self.path}: exists and is not a run folder; choose a new or empty --out")
+            raise RunStateError(f"{self.path}: exists and is not a run folder; choose a new or empty {option('out')}")
 
     def _check_continuable(self) -> None:
         """Raise if this kind of run cannot be continued at all (before its config is read)."""
@@ -116,7 +115,7 @@ class RunFiles:
         with atomic_path(self.dataset_json) as tmp:
             shutil.copyfile(Path(dataset_dir) / "dataset.json", tmp)
         with atomic_path(self.run_json) as tmp:
-            tmp.write_text(json.dumps(info, indent=2) + "\n")
+            tmp.write_text(jsonio.dumps(info, indent=2) + "\n")
 
     def append_history(self, header: Sequence[str], row: Sequence[Any]) -> None:
         append_history(self.history_csv, header, row)
@@ -187,10 +186,12 @@ class RunFolder(RunFiles):
 
     def require(self) -> "RunFolder":
         if not self.path.is_dir():
-            raise RunStateError(f"{self.path}: no such run folder; train one with 'pix2pix-sar fit --out {self.path}'")
+            raise RunStateError(
+                f"{self.path}: no such run folder; train one with 'pix2pix-sar fit {option('out')} {self.path}'"
+            )
         if not self.exists():
             raise RunStateError(
-                f"{self.path}: not a run folder (no config.yaml); give the --out folder of 'pix2pix-sar fit'"
+                f"{self.path}: not a run folder (no config.yaml); give the {option('out')} folder of 'pix2pix-sar fit'"
             )
         return self
 
@@ -228,7 +229,8 @@ class RunFolder(RunFiles):
         if requested not in ("auto", recorded):
             raise RunStateError(
                 f"{self.path} was trained in {recorded} (run.json); continuing in {requested} would change its "
-                f"arithmetic mid-run: rerun with --precision {recorded} (or auto) to resume, or choose a new --out"
+                f"arithmetic mid-run: rerun with {option('precision')} {recorded} (or auto) to resume, "
+                f"or choose a new {option('out')}"
             )
         return recorded
 
@@ -242,13 +244,27 @@ class RunFolder(RunFiles):
             why = _OLDER_FORMATS.get(old, f"has run format {old} (this version trains format {RUN_FORMAT})")
             raise RunStateError(
                 f"{self.path} {why}; its snapshots still work with generate, evaluate and preview, "
-                f"but training cannot continue it exactly: choose a new --out"
+                f"but training cannot continue it exactly: choose a new {option('out')}"
             )
 
     def start(self, cfg: Config, data_dir: Path, input_mode: str, precision: str) -> None:
         """Write the run files of a `fit` (new or resumed) on the dataset `data_dir`."""
         info = {"dataset": str(Path(data_dir).resolve()), "input": input_mode, "precision": precision}
+        manifest = Path(data_dir) / "manifest.csv"
+        if manifest.exists():  # which patches, whatever folder they are in (report compares runs by it)
+            info["dataset_manifest_sha256"] = hashlib.sha256(manifest.read_bytes()).hexdigest()
         self.write_run_files(cfg.to_yaml(), data_dir, {**info, "version": __version__, "format": RUN_FORMAT})
+
+    def dataset_identity(self) -> tuple[str, str | None]:
+        """(SHA-256 of the run's dataset.json content, SHA-256 of its dataset's manifest.csv):
+        the same for two runs on the same data wherever it lies. The manifest's hash is
+        run.json's, else that of the recorded dataset's manifest if it still exists (None: unknown)."""
+        content = json.dumps(json.loads(self.dataset_json.read_text()), sort_keys=True)
+        manifest = self.run_info().get("dataset_manifest_sha256")
+        recorded = self.recorded_dataset()
+        if manifest is None and recorded is not None and (recorded / "manifest.csv").exists():
+            manifest = hashlib.sha256((recorded / "manifest.csv").read_bytes()).hexdigest()
+        return hashlib.sha256(content.encode()).hexdigest(), manifest
 
     def recorded_dataset(self) -> Path | None:
         """The dataset the run was trained on (run.json); None without run.json."""
@@ -260,14 +276,16 @@ class RunFolder(RunFiles):
         if override is None:
             recorded = self.recorded_dataset()
             if recorded is None:
-                raise RunStateError(f"{self.run_json}: missing, so the dataset is unknown; pass --data DATASET")
+                raise RunStateError(
+                    f"{self.run_json}: missing, so the dataset is unknown; pass {option('data')} DATASET"
+                )
             return recorded
         data_dir = Path(override)
         differences = dataset_differences(self.dataset_info(), load_info(data_dir))
         if differences:
             raise InputError(
                 f"{data_dir / 'dataset.json'}: scaled otherwise than the run's dataset ({'; '.join(differences)}; "
-                f"dataset vs run); prepare the scenes with 'pix2pix-sar prepare --scaling-from {self.path}'"
+                f"dataset vs run); prepare the scenes with 'pix2pix-sar prepare {option('scaling_from')} {self.path}'"
             )
         return data_dir
 
@@ -330,66 +348,8 @@ def check_resume_data(run_path: Path, dataset_json: Path, data_dir: str | Path) 
         raise RunStateError(
             f"{Path(data_dir) / 'dataset.json'}: scaled otherwise than the data {run_path} was trained on "
             f"({'; '.join(differences)}; dataset vs run), so its snapshots would write images in the new scaling; "
-            f"resume with the data it was trained on, or start a new run with another --out"
+            f"resume with the data it was trained on, or start a new run with another {option('out')}"
         )
-
-
-def append_history(path: Path, header: Sequence[str], row: Sequence[Any]) -> None:
-    """One row of a history CSV (fit: per epoch; seg fit: per epoch, by step); a history
-    written before its header changed gets the new one (its old rows leave new columns empty)."""
-    rows = list(csv.reader(path.open(newline=""))) if path.exists() else []
-    if rows and rows[0] != list(header):
-        with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-            csv.writer(fh).writerows([header, *rows[1:]])
-    with path.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        if not rows:
-            writer.writerow(header)
-        writer.writerow(row)
-
-
-def rewind_history(path: Path, last: int) -> None:
-    """Drop the rows of a history CSV whose first column (epoch or step) is after `last`:
-    the work an interruption lost, replayed on resume (fit and seg fit)."""
-    if not path.exists():
-        return
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last]
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-        csv.writer(fh).writerows(kept)
-
-
-#: eval/per_epoch.csv columns that hold counts, read back as int (evaluation/sweep.py writes them).
-PER_EPOCH_COUNTS = ("epoch", "images", "dice_skipped", "ssim_skipped", "mae_skipped", "spectra_patches")
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """A CSV's rows as text by column name; none for a missing file."""
-    if not path.exists():
-        return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def read_per_epoch(
-    path: Path, counts: Sequence[str] = PER_EPOCH_COUNTS, fix: str = "delete it and rerun 'pix2pix-sar evaluate'"
-) -> list[dict[str, float]]:
-    """A table of one row per epoch (eval/per_epoch.csv, history.csv) as numbers, in epoch
-    order: the `counts` columns as int where finite, the others as float; an empty cell (a
-    column added after its row was written) is NaN. A cell that is not a number is refused
-    with `fix`."""
-    rows = []
-    for row in read_rows(path):
-        try:
-            parsed = {k: math.nan if v in ("", None) else float(v) for k, v in row.items()}
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: malformed row {row}; {fix}") from None
-        for key in counts:
-            if key in parsed and math.isfinite(parsed[key]):
-                parsed[key] = int(parsed[key])
-        rows.append(parsed)
-    return sorted(rows, key=lambda r: r["epoch"])
 
 
 class SegRunFolder(RunFiles):
@@ -419,7 +379,7 @@ class SegRunFolder(RunFiles):
         """This folder, if it holds a trained segmenter."""
         if not self.model_path.exists() or not self.run_json.exists():
             raise RunStateError(
-                f"{self.path}: no trained segmenter; train one with 'pix2pix-sar seg fit --out {self.path}'"
+                f"{self.path}: no trained segmenter; train one with 'pix2pix-sar seg fit {option('out')} {self.path}'"
             )
         return self
 
@@ -428,7 +388,7 @@ class SegRunFolder(RunFiles):
 
     def _check_continuable(self) -> None:
         if self.run_info().get("kind") != self.KIND:
-            raise RunStateError(f"{self.path}: is not a segmenter run folder; choose a new --out")
+            raise RunStateError(f"{self.path}: is not a segmenter run folder; choose a new {option('out')}")
 
     def _other_changes(self, datasets: Sequence[str]) -> list[str]:
         old = [str(p) for p, _ in self.datasets()]

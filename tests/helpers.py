@@ -4,7 +4,13 @@ plain numpy reference of the input pipeline's batches."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +78,36 @@ def count_state_saves(monkeypatch) -> list[int]:
     numbers, save = [], StateSaver.save
     monkeypatch.setattr(StateSaver, "save", lambda self, number: numbers.append(number) or save(self, number))
     return numbers
+
+
+def run_in_terminal(argv, *, interrupt_on: str | None = None, timeout: float = 120.0) -> tuple[int, str, float]:
+    """Run `argv` with stdin, stdout and stderr on a new pseudo-terminal; send SIGINT once
+    the output holds `interrupt_on`. Returns (exit status, everything it printed, seconds
+    from SIGINT to exit)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLI's own default
+    env["COLUMNS"] = "150"
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    output, sent, deadline = b"", None, time.monotonic() + timeout
+    try:
+        while True:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the terminal's last writer has gone
+                    chunk = b""
+                if not chunk:
+                    break
+                output += chunk
+            if interrupt_on and sent is None and interrupt_on in output.decode(errors="replace"):
+                proc.send_signal(signal.SIGINT)
+                sent = time.monotonic()
+            assert time.monotonic() < deadline, output.decode(errors="replace")[-2000:]
+        status = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    return status, output.decode(errors="replace"), (time.monotonic() - sent) if sent else 0.0

@@ -1,29 +1,21 @@
-"""Does synthetic data help a calving-front segmenter? The augmentation experiment in one command.
+"""Does synthetic data help a calving-front segmenter, and how much of a perfect simulator's
+gain does a generator capture? The augmentation experiment (issue 23) in one command.
 
-    python experiments/augmentation/run.py --out OUT                 # default data, ~1 h on 2 CPU cores
-    python experiments/augmentation/run.py --data DATASET --out OUT  # your dataset (val split = held out)
-    python experiments/augmentation/run.py --smoke --out OUT         # the flow on tiny data, < 1 min
+    python experiments/augmentation/run.py --out OUT [--results DIR]   # ~4 h wall on 2 CPU cores
+    python experiments/augmentation/run.py --out OUT --stop-after 60    # a part; rerun to continue
+    python experiments/augmentation/run.py --smoke --out OUT            # the flow on tiny data
 
-Protocol (issue 10):
-
-1. Real data: DATASET's train split trains, its val split is held out (prepare it with
-   ``--split-by scene`` so held-out scenes are never seen). Default: five ``synth``
-   scenes (seeds 0-4, 512x512 at 40 m), 64-pixel zones patches, split by scene 3 / 2.
-2. For each real fraction (10 % and 100 % of the real training patches; the 10 % subset
-   is drawn once, seeded), a generator (variant ``scene``) is trained on that subset
-   only (no leakage), for the same number of updates at both fractions; its last
-   snapshot is used (held-out scenes never pick an epoch).
-3. The synthetic pool is twice the real training set: half generated from the real
-   training masks, half from new masks — artificial ones (``masks``) and moved-front
-   variants of real training masks (``masks --from``), in equal parts.
-4. The segmenter (``seg fit``) trains with the same number of updates on: real only;
-   real + synthetic at shares 0.25 and 0.5 (``--synthetic-share``); synthetic only —
-   each with several seeds.
-5. ``seg evaluate`` on the held-out split: mIoU and front MDE; mean and 95 % t-interval
-   over seeds (n = seeds) in OUT/results.md, results.csv and results.png.
-
-Every step skips what is already done, so rerunning after a stop continues.
-Commands run in this process (TensorFlow starts once), exactly as a user types them.
+Protocol (README.md): real data are ``synth`` scenes cut into zones patches; held-out
+``synth`` scenes are seen by no generator and no segmenter. Per replicate r every source
+of chance is redrawn from r (real subset, generator training seed, masks and samples of
+the synthetic pool, oracle content and scene seeds, segmenter seed) and shared by every
+condition of that replicate, so conditions are compared pair-wise. The oracle pool
+mirrors the generated one: ``synth --content-seed`` redraws of the real training masks
+where the generated pool has ``generate --samples`` of them, new ``synth`` scenes where
+it has new masks (``masks``, ``masks --from``). Every segmenter run has the same number
+of updates. Replicates run one after the other and every step skips what is done, so a
+stopped run (or ``--stop-after``) continues when rerun; results are tabulated from the
+runs done so far. Commands run in this process, exactly as a user types them.
 """
 
 from __future__ import annotations
@@ -33,343 +25,357 @@ import csv
 import json
 import logging
 import math
-import shutil
+import resource
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
+import analysis  # experiments/augmentation/analysis.py and steps.py, beside this script
+from steps import (
+    generated_pool,
+    manifest,
+    new_masks,
+    oracle_pool,
+    prepare,
+    real_subset,
+    segmenter_run,
+    synth,
+    train_generator,
+    write_json,
+)
 
-from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
+SOURCES = ("samples", "artificial", "moved")  # mask sources of the synthetic pool
 
 
 @dataclass(frozen=True)
 class Setup:
-    """Sizes of one experiment: the default (about an hour on 2 cores) or the smoke test."""
+    """Sizes of one experiment: the default (about 4 h wall on 2 cores) or the smoke test's."""
 
-    scenes: int = 5  # synth scenes (default data only)
-    held_out: int = 2  # of them held out
+    train_seeds: tuple[int, ...] = (0, 1, 2)  # synth scenes of the real training data
+    held_out_seeds: tuple[int, ...] = (100, 101, 102, 103, 104)  # seen by no generator or segmenter
     scene_size: int = 512
     patch_size: int = 64
-    fractions: tuple[float, ...] = (0.1, 1.0)
-    seeds: tuple[int, ...] = (0, 1, 2, 3)
-    generator_steps: int = 2000  # generator updates, at every fraction
+    scarce: float = 0.1  # the full condition grid
+    full: float | None = 1.0  # real only, the primary condition, real + oracle
+    curve: tuple[float, ...] = (0.05, 0.25, 0.5)  # real only, besides scarce and full
+    replicates: int = 6
+    samples: int = 2  # K: generated samples / oracle redraws per real training mask
+    shares: tuple[int, ...] = (25, 50)  # synthetic % of every batch
+    generators: tuple[str, ...] = ("sampler", "scene")  # the first is the primary's
+    ablation: bool = True  # the primary condition with one mask source at a time
+    generator_steps: int = 2000  # updates at every fraction
     generator_batch: int = 4
-    generator_set: tuple[str, ...] = ("model.base_filters=32",)
+    generator_set: tuple[str, ...] = ()
+    artificial_mask_size: int = 256
+    moved_front_sources: int = 8  # real training masks with a front that 'masks --from' moves
+    advance_px: int = 4
+    roughness_px: int = 2
+    oracle_new_scenes: int = 8  # new synth scenes per replicate for the oracle's "new masks" (>= 2n patches)
     seg_steps: int = 600
     seg_batch: int = 8
     seg_args: tuple[str, ...] = ("--base-filters", "16", "--depth", "4")
-    artificial_mask_size: int = 256
-    moved_front_sources: int = 4  # real training masks that 'masks --from' varies
 
 
 DEFAULT = Setup()
 SMOKE = Setup(
-    scenes=3,
-    held_out=1,
-    scene_size=128,
+    train_seeds=(0, 1),
+    held_out_seeds=(100,),
+    scene_size=192,  # prepare estimates the looks (the sampler's speckle) from 192-px scenes
     patch_size=32,
-    fractions=(0.5,),
-    seeds=(0, 1),
-    generator_steps=8,
-    generator_batch=4,
+    scarce=0.5,
+    full=None,  # the smoke runs the scarce grid only, one generator and share (the 30-s goal)
+    curve=(),
+    replicates=2,
+    shares=(25,),
+    generators=("sampler",),
+    ablation=False,
+    generator_steps=2,
     generator_set=("model.base_filters=8",),
+    artificial_mask_size=64,
+    moved_front_sources=2,
+    oracle_new_scenes=3,
     seg_steps=2,
     seg_batch=4,
     seg_args=("--base-filters", "4", "--depth", "2"),
-    artificial_mask_size=64,
-    moved_front_sources=2,
 )
 
-#: Segmenter training conditions: name -> synthetic share (None: no synthetic data; 1.0: synthetic only).
-CONDITIONS = {"real": None, "real+syn 0.25": 0.25, "real+syn 0.5": 0.5, "synthetic": 1.0}
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    generator: str | None = None  # None: real only or oracle
+    oracle: bool = False
+    share: int | None = None  # synthetic % of every batch; None: real only; 100: synthetic only
+    sources: tuple[str, ...] = SOURCES
+    role: str = "secondary"
 
 
-def default_data(out: Path, setup: Setup) -> Path:
-    data = out / "real"
-    if (data / "dataset.json").exists():
-        return data
-    scenes = []
-    for seed in range(setup.scenes):
-        folder = out / "scenes" / f"scene_{seed}"
-        if not (folder / "zones.tif").exists():
-            size = setup.scene_size
-            pix2pix_sar("synth", folder, "--width", size, "--height", size, "--seed", seed)
-        scenes.append(folder)
-    args = []
-    for folder in scenes:
-        args += ["--sar", folder / "scene.tif", "--mask", folder / "zones.tif"]
-    pix2pix_sar(
-        "-q",
-        "prepare",
-        *args,
-        "--out",
-        data,
-        "--patch-size",
-        setup.patch_size,
-        "--classes",
-        "zones",
-        "--split-by",
-        "scene",
-        "--val-fraction",
-        setup.held_out / setup.scenes,
-    )
-    return data
+def primary_name(setup: Setup) -> str:
+    return f"real+generated-{setup.generators[0]}-{setup.shares[0]}"
 
 
-def train_ids(data: Path) -> list[str]:
-    from pix2pix_sar.data.dataset import load_manifest
-
-    return [r.id for r in load_manifest(data) if r.split == "train"]
-
-
-def subset(data: Path, out: Path, keep: list[str], split_of: str = "train") -> Path:
-    """A copy of `data` with only the `keep` patches of `split_of` (and all others)."""
-    from pix2pix_sar.data.dataset import MANIFEST_FIELDS
-
-    if (out / "dataset.json").exists():
-        return out
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    keep_set = set(keep)
-    with (data / "manifest.csv").open(newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["split"] != split_of or r["id"] in keep_set]
-    for split in ("train", "val"):
-        (tmp / split).mkdir(parents=True)
-    for r in rows:
-        for kind in ("sar", "mask"):
-            shutil.copyfile(data / r["split"] / f"{r['id']}_{kind}.tif", tmp / r["split"] / f"{r['id']}_{kind}.tif")
-    with (tmp / "manifest.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    shutil.copyfile(data / "dataset.json", tmp / "dataset.json")
-    tmp.rename(out)
-    return out
+def conditions(setup: Setup, fraction: float) -> list[Condition]:
+    """The conditions run at `fraction`; names say real / generated / oracle as they apply."""
+    real, first = Condition("real", role="baseline"), setup.generators[0]
+    primary = Condition(primary_name(setup), first, share=setup.shares[0], role="primary")
+    oracle = [Condition(f"real+oracle-{s}", oracle=True, share=s) for s in setup.shares]
+    if fraction == setup.full:
+        return [real, primary, oracle[0]]
+    if fraction != setup.scarce:
+        return [real]
+    generated = [Condition(f"real+generated-{g}-{s}", g, share=s) for g in setup.generators for s in setup.shares]
+    generated = [primary if c.name == primary.name else c for c in generated]
+    alone = [Condition(f"generated-{g}-only", g, share=100) for g in setup.generators]
+    ablation = [Condition(f"{primary.name}-{s}-only", first, share=setup.shares[0], sources=(s,)) for s in SOURCES]
+    ablation = ablation if setup.ablation else []
+    return [real, *generated, *oracle, *alone, Condition("oracle-only", oracle=True, share=100), *ablation]
 
 
-def mask_folder(data: Path, ids: list[str], out: Path) -> Path:
-    """The masks of `ids` (train split) as a folder of GeoTIFFs, as 'generate' reads them."""
-    if out.exists():
-        return out
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for pid in ids:
-        shutil.copyfile(data / "train" / f"{pid}_mask.tif", tmp / f"{pid}_mask.tif")
-    tmp.rename(out)
-    return out
+def replicate_seeds(setup: Setup, r: int) -> dict:
+    """Every seed of replicate r. Shared by all conditions of r; different for each r."""
+    k = setup.samples
+    return {
+        "real_subset": 10_000 + r,
+        "generator_training": r,
+        "pool_masks": 1_000 * r,  # masks --seed; masks --from adds the source's index
+        "generate": 100 * r,  # generate --seed (--samples K: seeds generate .. generate+K-1)
+        "oracle_content": [1 + r * k + i for i in range(k)],  # synth --content-seed (0 is unused)
+        "oracle_new_scenes": [20_000 + r * setup.oracle_new_scenes + i for i in range(setup.oracle_new_scenes)],
+        "segmenter": r,
+    }
 
 
-def front_patches(data: Path) -> list[str]:
-    """Training patches whose mask holds a calving front (glacier next to ocean)."""
-    from pix2pix_sar.data.dataset import load_split
-    from pix2pix_sar.evaluation.fronts import front_mask
-
-    split = load_split(data, "train")
-    return [pid for pid, zones in zip(split.ids, split.zones) if front_mask(zones).any()]
+def fractions(setup: Setup) -> list[float]:
+    return [setup.scarce, *([setup.full] if setup.full else []), *setup.curve]
 
 
-def synthetic_pool(real: Path, run: Path, out: Path, setup: Setup, seed: int) -> list[Path]:
-    """Twice the real training set: n from the real masks, n from new masks (half artificial,
-    half moved fronts of real masks), each an 'as-dataset' synthetic set."""
-    ids = train_ids(real)
-    n = len(ids)
-    from_real = out / "from_real_masks"
-    if not (from_real / "dataset.json").exists():
-        masks = mask_folder(real, ids, out / "masks_real")
-        pix2pix_sar("-q", "generate", masks, "--run", run, "--as-dataset", from_real, "--val-fraction", 0)
-
-    new_masks = out / "masks_new"
-    if not new_masks.exists():
-        tmp = out / "masks_new.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        patches = (setup.artificial_mask_size // setup.patch_size) ** 2
-        count = math.ceil(n / 2 / patches)
-        size = setup.artificial_mask_size
-        pix2pix_sar("-q", "masks", tmp, "--count", count, "--size", size, "--seed", seed, "--pixel-size", 40)
-        rng = np.random.default_rng(seed)
-        with_front = front_patches(real)  # 'masks --from' moves a calving front: sources need one
-        sources = rng.choice(with_front, size=min(setup.moved_front_sources, len(with_front)), replace=False)
-        per_source = math.ceil(n / 2 / max(1, len(sources)))
-        for i, pid in enumerate(sources):
-            moved = out / f"moved_{i}"
-            shutil.rmtree(moved, ignore_errors=True)
-            pix2pix_sar(
-                "-q", "masks", moved, "--from", real / "train" / f"{pid}_mask.tif", "--count", per_source,
-                "--advance", f"{(-1) ** i * 4}px", "--roughness", "2px", "--seed", seed + i,
-            )  # fmt: skip
-            for path in sorted(moved.glob("*.tif")):
-                path.rename(tmp / f"moved{i}_{path.name}")
-            moved.rmdir()
-        tmp.rename(new_masks)
-    from_new = out / "from_new_masks_all"
-    if not (from_new / "dataset.json").exists():
-        pix2pix_sar("-q", "generate", new_masks, "--run", run, "--as-dataset", from_new, "--val-fraction", 0)
-    # Exactly n patches from new masks: half artificial, half moved fronts where both suffice.
-    new_ids = train_ids(from_new)
-    moved_ids = [i for i in new_ids if i.startswith("moved")]
-    artificial_ids = [i for i in new_ids if not i.startswith("moved")]
-    rng = np.random.default_rng(seed + 1)
-    take_moved = min(len(moved_ids), n // 2)
-    take_art = min(len(artificial_ids), n - take_moved)
-    keep = [*rng.choice(moved_ids, take_moved, replace=False), *rng.choice(artificial_ids, take_art, replace=False)]
-    trimmed = subset(from_new, out / "from_new_masks", [str(k) for k in keep])
-    return [from_real, trimmed]
+def tag(fraction: float) -> str:
+    return f"real{fraction * 100:05.1f}".replace(".", "p")
 
 
-def run_generator(real: Path, out: Path, setup: Setup) -> Path:
-    n = len(train_ids(real))
-    steps_per_epoch = max(1, n // setup.generator_batch)
-    epochs = max(1, math.ceil(setup.generator_steps / steps_per_epoch))
-    sets = [arg for s in setup.generator_set for arg in ("--set", s)]
-    pix2pix_sar(
-        "-q", "fit", "--data", real, "--out", out, "--variant", "scene", "--batch-size", setup.generator_batch,
-        "--epochs", epochs, "--checkpoint-every", epochs, *sets,
-    )  # fmt: skip
-    return out
+# --- Steps, each skipped when done -----------------------------------------------------
 
 
-def seg_score(data_dirs: list[Path], share: float | None, out: Path, held_out: Path, setup: Setup, seed: int) -> dict:
-    result_file = out / "eval" / "seg_val.json"
-    if result_file.exists():
-        return json.loads(result_file.read_text())
-    data_args = [a for d in data_dirs for a in ("--data", d)]
-    share_args = ["--synthetic-share", share] if share is not None and 0 < share < 1 else []
-    pix2pix_sar(
-        "-q", "seg", "fit", *data_args, "--out", out, "--steps", setup.seg_steps, "--batch-size", setup.seg_batch,
-        "--seed", seed, *share_args, *setup.seg_args,
-    )  # fmt: skip
-    from pix2pix_sar.evaluation.segscore import seg_evaluate
-
-    return seg_evaluate(out, held_out, split="val")
+class Stopped(Exception):
+    """--stop-after passed before the step named in the message."""
 
 
-def t_interval(values: list[float]) -> tuple[float, float]:
-    """Mean and half-width of the 95 % t-interval over seeds (NaN half-width for n < 2)."""
-    from scipy import stats
+class Ledger:
+    """CPU (this process, user + sys) and wall seconds of every finished step, in a JSON file,
+    so the budget survives stops; a step killed mid-way is not counted."""
 
-    x = np.asarray([v for v in values if math.isfinite(v)], float)
-    if x.size == 0:
-        return math.nan, math.nan
-    if x.size < 2:
-        return float(x.mean()), math.nan
-    return float(x.mean()), float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    def __init__(self, path: Path):
+        self.path = path
+        self.steps = json.loads(path.read_text()) if path.exists() else {}
+
+    def run(self, name: str, action):
+        """`action()`, timed the first time it finishes (a rerun only finds its outputs)."""
+        usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        result = action()
+        if name not in self.steps:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
+            self.steps[name] = {"cpu_s": round(cpu, 2), "wall_s": round(time.perf_counter() - wall0, 2)}
+            write_json(self.path, self.steps)
+        return result
+
+    def total(self, key: str) -> float:
+        return sum(s[key] for s in self.steps.values())
 
 
-def summarise(results: list[dict], out: Path, setup: Setup, seconds: float) -> str:
-    import matplotlib
+# --- One replicate ----------------------------------------------------------------------
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    rows = []
-    for fraction in setup.fractions:
-        for condition in CONDITIONS:
-            runs = [r for r in results if r["fraction"] == fraction and r["condition"] == condition]
-            miou, miou_ci = t_interval([r["miou"] for r in runs])
-            mde, mde_ci = t_interval([r["mde_m"] for r in runs])
-            rows.append(
-                {
-                    "real_fraction": fraction,
-                    "condition": condition,
-                    "n": len(runs),
-                    "miou": miou,
-                    "miou_ci95": miou_ci,
-                    "mde_m": mde,
-                    "mde_ci95": mde_ci,
-                    "real_patches": runs[0]["real_patches"],
-                    "synthetic_patches": runs[0]["synthetic_patches"],
-                }
-            )
-    with (out / "results.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = [
-        "| real patches | condition | mIoU (mean ± 95 % CI) | MDE m (mean ± 95 % CI) | n seeds |",
-        "|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['real_fraction']:.0%} ({r['real_patches']}) | {r['condition']} | "
-            f"{r['miou']:.3f} ± {r['miou_ci95']:.3f} | {r['mde_m']:.0f} ± {r['mde_ci95']:.0f} | {r['n']} |"
+class Experiment:
+    def __init__(self, out: Path, setup: Setup, sets: dict[str, list[str]], stop_after_s: float | None):
+        self.out, self.setup, self.sets = out, setup, sets
+        self.ledger = Ledger(out / "ledger.json")
+        self.deadline = time.perf_counter() + stop_after_s if stop_after_s else None
+        self.runs: list[dict] = json.loads((out / "runs.json").read_text()) if (out / "runs.json").exists() else []
+
+    def step(self, name: str, action, *args):
+        """`action(*args)` (it skips what is done); stop, resumably, once --stop-after has passed."""
+        if self.deadline and time.perf_counter() > self.deadline:
+            raise Stopped(name)
+        try:
+            return self.ledger.run(name, lambda: action(*args))
+        finally:
+            if "keras" in sys.modules:  # some 130 models in one process: drop each one's graph state
+                sys.modules["keras"].backend.clear_session()
+
+    def data(self) -> tuple[Path, Path]:
+        s, scenes = self.setup, self.out / "scenes"
+        train = [synth(scenes / f"train_{seed}", seed, s.scene_size) for seed in s.train_seeds]
+        real = prepare(train, self.out / "real", s)
+        held = [synth(scenes / f"held_out_{seed}", seed, s.scene_size) for seed in s.held_out_seeds]
+        return real, prepare(held, self.out / "held_out", s, scaling_from=real)
+
+    def oracle_draws(self, real: Path, r: int, seeds: dict) -> tuple[Path, dict[str, tuple]]:
+        """One dataset of replicate r's oracle scenes; scene path -> (train seed or None, kind)."""
+        s, folder = self.setup, self.out / "oracle_scenes" / f"r{r}"
+        scenes, scene_of = [], {}
+        for train_seed in s.train_seeds:
+            scene_of[str((self.out / "scenes" / f"train_{train_seed}" / "scene.tif").resolve())] = (train_seed, "real")
+            for c in seeds["oracle_content"]:
+                scenes.append(synth(folder / f"train_{train_seed}_c{c}", train_seed, s.scene_size, c))
+                scene_of[str((scenes[-1] / "scene.tif").resolve())] = (train_seed, "redraw")
+        for seed in seeds["oracle_new_scenes"]:
+            scenes.append(synth(folder / f"new_{seed}", seed, s.scene_size))
+            scene_of[str((scenes[-1] / "scene.tif").resolve())] = (None, "new")
+        return prepare(scenes, self.out / f"oracle_r{r}", s, scaling_from=real), scene_of
+
+    def replicate(self, real: Path, held_out: Path, r: int) -> None:
+        seeds = replicate_seeds(self.setup, r)
+        draws = self.step(f"r{r}/oracle_scenes", self.oracle_draws, real, r, seeds)
+        for fraction in fractions(self.setup):
+            self.fraction(real, held_out, r, seeds, draws, fraction)
+
+    def fraction(self, real: Path, held_out: Path, r: int, seeds: dict, draws: tuple, fraction: float) -> None:
+        """Replicate r's conditions at one real fraction; pools made only for the conditions not done."""
+        s, at, base = self.setup, f"r{r}/{tag(fraction)}", self.out / tag(fraction) / f"r{r}"
+        todo = [c for c in conditions(s, fraction) if not self.done(fraction, c.name, r)]
+        if not todo:
+            return
+        train = real_subset(real, base / "real", fraction, seeds["real_subset"])
+        pools: dict[str, dict] = {}
+        if any(c.oracle for c in todo):
+            pools["oracle"] = self.step(f"{at}/pool_oracle", oracle_pool, train, *draws, base / "oracle", s, seeds)
+        generators = sorted({c.generator for c in todo if c.generator}, key=s.generators.index)
+        if generators:
+            masks = self.step(f"{at}/masks", new_masks, train, base / "masks", s, seeds["pool_masks"])
+        for g in generators:
+            run = base / "generators" / g
+            self.step(f"{at}/generator_{g}", train_generator, g, train, run, s, r, self.sets.get(g, []))
+            pools[g] = self.step(f"{at}/pool_{g}", generated_pool, run, train, masks, base / "pool" / g, s, seeds)
+        for c in todo:
+            pool = pools["oracle" if c.oracle else c.generator] if c.share else {}
+            chosen = [pool[k] for k in pool if c.oracle or k in c.sources]
+            data = chosen if c.share == 100 else [train, *chosen]
+            run = base / "seg" / c.name.replace("+", "_")
+            scores = self.step(f"{at}/seg_{c.name}", segmenter_run, data, c.share, run, held_out, s, seeds["segmenter"])
+            self.record(fraction, c, r, seeds, train, chosen, scores, self.ledger.steps[f"{at}/seg_{c.name}"])
+
+    def done(self, fraction: float, condition: str, r: int) -> bool:
+        return any(x["fraction"] == fraction and x["condition"] == condition and x["replicate"] == r for x in self.runs)
+
+    def record(self, fraction, c: Condition, r: int, seeds: dict, real: Path, pool: list, scores: dict, cost) -> None:
+        """One runs.json row: every seed the run used (None: not used by this condition)."""
+        generated, oracle = c.generator is not None, c.oracle
+        used = {
+            "real_subset": seeds["real_subset"] if fraction < 1 else None,
+            "segmenter": seeds["segmenter"],
+            "generator_training": seeds["generator_training"] if generated else None,
+            "generate": seeds["generate"] if generated else None,
+            "pool_masks": seeds["pool_masks"] if generated or oracle else None,
+            "oracle_content": seeds["oracle_content"] if oracle else None,
+            "oracle_new_scenes": seeds["oracle_new_scenes"] if oracle else None,
+        }
+        mde = scores.get("mde_m")
+        self.runs.append(
+            {
+                "fraction": fraction,
+                "condition": c.name,
+                "replicate": r,
+                "role": c.role,
+                "generator": c.generator,
+                "synthetic_share": c.share,
+                "sources": list(c.sources) if c.share else [],
+                "seeds": used,
+                "real_patches": len(manifest(real)) if c.share != 100 else 0,
+                "synthetic_patches": sum(len(manifest(p)) for p in pool),
+                "seg_steps": self.setup.seg_steps,
+                "miou": scores["miou"],
+                "mde_m": mde if mde is not None and math.isfinite(mde) else None,
+                "mde_images": scores.get("mde_images"),
+                **cost,
+            }
         )
-    table = "\n".join(lines) + "\n"
-    (out / "results.md").write_text(
-        f"Held-out split of the real data; {len(setup.seeds)} seeds per condition; "
-        f"{setup.seg_steps} segmenter updates each; wall time {seconds / 60:.1f} min.\n\n{table}"
-    )
+        write_json(self.out / "runs.json", self.runs)
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    width = 0.8 / len(CONDITIONS)
-    for k, condition in enumerate(CONDITIONS):
-        sel = [r for r in rows if r["condition"] == condition]
-        x = np.arange(len(sel)) + (k - (len(CONDITIONS) - 1) / 2) * width
-        for ax, key in zip(axes, ("miou", "mde_m")):
-            ci = "miou_ci95" if key == "miou" else "mde_ci95"
-            ax.bar(x, [r[key] for r in sel], width, yerr=[r[ci] for r in sel], capsize=3, label=condition)
-    for ax, name in zip(axes, ("mIoU (held-out scenes)", "front MDE (m, held-out scenes)")):
-        ax.set_xticks(np.arange(len(setup.fractions)), [f"{f:.0%} real" for f in setup.fractions])
-        ax.set_ylabel(name)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "results.png", dpi=110)
-    plt.close(fig)
+
+def facts(setup: Setup, ledger: Ledger) -> dict:
+    grid = [f for f in (setup.scarce, setup.full) if f]
+    names = [c.name for f in grid for c in conditions(setup, f)]
+    return {
+        "scarce": setup.scarce,
+        "fractions": grid,
+        "conditions": list(dict.fromkeys(names)),
+        "roles": {c.name: c.role for c in conditions(setup, setup.scarce)},
+        "primary": primary_name(setup),
+        "generators": setup.generators,
+        "shares": setup.shares,
+        "header": (
+            f"Held out: synth seeds {', '.join(map(str, setup.held_out_seeds))} ({setup.scene_size} px), never "
+            f"trained on. {setup.seg_steps} segmenter updates of batch {setup.seg_batch} in every condition; "
+            f"generators {setup.generator_steps} updates of batch {setup.generator_batch}. Mean ± 95 % t-interval "
+            f"over replicates; Δ: paired per replicate (same real subset, generator seed, pool, segmenter seed). "
+            f"Steps done so far: {ledger.total('cpu_s') / 60:.1f} CPU-min, {ledger.total('wall_s') / 60:.1f} wall-min."
+        ),
+    }
+
+
+def write_results(runs: list[dict], setup: Setup, ledger: Ledger, results: Path) -> str:
+    from pix2pix_sar.atomic import atomic_path
+
+    f = facts(setup, ledger)
+    table = analysis.markdown(runs, f)
+    with atomic_path(results / "results.md") as tmp:
+        tmp.write_text(table)
+    rows = analysis.csv_rows(runs, f)
+    if rows:
+        with atomic_path(results / "results.csv") as tmp, tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    write_json(results / "runs.json", runs)
+    write_json(
+        results / "setup.json", {**asdict(setup), "cpu_s": ledger.total("cpu_s"), "wall_s": ledger.total("wall_s")}
+    )
     return table
+
+
+def parse_sets(values: list[str], variants: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {v: [] for v in variants}
+    for value in values:
+        variant, sep, assignment = value.partition(":")
+        if not sep or variant not in out:
+            raise SystemExit(f"--set {value}: give VARIANT:section.key=value with VARIANT one of {', '.join(variants)}")
+        out[variant].append(assignment)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", help="Real zones dataset; its val split is held out (default: synthetic scenes).")
     parser.add_argument("--out", required=True, help="Folder for everything the experiment makes.")
+    parser.add_argument("--results", help="Where runs.json, results.md/.csv and setup.json go [default: OUT].")
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes: checks the flow, not the answer.")
+    parser.add_argument("--replicates", type=int, help="Replicates [6; smoke 2].")
+    parser.add_argument("--stop-after", type=float, metavar="MIN", help="Start no new step after MIN wall minutes.")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="VARIANT:KEY=VALUE")
     args = parser.parse_args(argv)
     setup = SMOKE if args.smoke else DEFAULT
-    # Every seg fit traces its own train step; TensorFlow counts those as retracing.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    out = Path(args.out)
+    if args.replicates is not None:
+        setup = replace(setup, replicates=args.replicates)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # every seg fit traces its own step
+    out = Path(args.out).resolve()  # manifests name their scenes by absolute path
+    results = Path(args.results) if args.results else out
     out.mkdir(parents=True, exist_ok=True)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    data = Path(args.data) if args.data else default_data(out, setup)
-
-    results = []
-    all_train = train_ids(data)
-    for fraction in setup.fractions:
-        tag = f"real{round(fraction * 100):03d}"
-        if fraction < 1:
-            rng = np.random.default_rng(1234)
-            keep = sorted(rng.choice(all_train, max(1, round(fraction * len(all_train))), replace=False))
-            real = subset(data, out / tag / "real", [str(k) for k in keep])
-        else:
-            real = data
-        run = run_generator(real, out / tag / "generator", setup)
-        pool = synthetic_pool(real, run, out / tag / "synthetic", setup, seed=0)
-        n_real, n_syn = len(train_ids(real)), sum(len(train_ids(p)) for p in pool)
-        for condition, share in CONDITIONS.items():
-            data_dirs = pool if share == 1.0 else [real] if share is None else [real, *pool]
-            for seed in setup.seeds:
-                name = f"{condition.replace(' ', '_').replace('+', '_')}_seed{seed}"
-                scores = seg_score(data_dirs, share, out / tag / "seg" / name, data, setup, seed)
-                results.append(
-                    {
-                        "fraction": fraction,
-                        "condition": condition,
-                        "seed": seed,
-                        "miou": scores["miou"],
-                        "mde_m": scores.get("mde_m", math.nan),
-                        "real_patches": n_real,
-                        "synthetic_patches": n_syn,
-                    }
-                )
-    seconds = time.perf_counter() - t0
-    with (out / "runs.json").open("w") as fh:
-        json.dump(results, fh, indent=1)
-    table = summarise(results, out, setup, seconds)
-    cpu = time.process_time() - cpu0
+    results.mkdir(parents=True, exist_ok=True)
+    stop_after = args.stop_after * 60 if args.stop_after else None
+    experiment = Experiment(out, setup, parse_sets(args.sets, setup.generators), stop_after)
+    message = "all steps done"
+    try:
+        real, held_out = experiment.step("data", experiment.data)
+        for r in range(setup.replicates):
+            experiment.replicate(real, held_out, r)
+    except Stopped as stopped:
+        message = f"stopped before {stopped} (--stop-after); rerun the same command to continue"
+    table = write_results(experiment.runs, setup, experiment.ledger, results)
     print(table)
-    print(f"wall {seconds / 60:.1f} min, CPU {cpu / 60:.1f} min (this process); results in {out}")
+    ledger = experiment.ledger
+    cpu, wall = ledger.total("cpu_s") / 60, ledger.total("wall_s") / 60
+    print(f"{message}; steps so far: {wall:.1f} wall-min, {cpu:.1f} CPU-min; results in {results}")
 
 
 if __name__ == "__main__":

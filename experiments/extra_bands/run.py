@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pix2pix_sar import jsonio
 from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
 
 
@@ -125,7 +126,7 @@ def make_data(out: Path, setup: Setup) -> tuple[Path, Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(with_dem, tmp, ignore=shutil.ignore_patterns("*_dem.tif", "packed"))
         info = json.loads((tmp / "dataset.json").read_text())
-        (tmp / "dataset.json").write_text(json.dumps({**info, "extra_bands": []}, indent=2) + "\n")
+        (tmp / "dataset.json").write_text(jsonio.dumps({**info, "extra_bands": []}, indent=2) + "\n")
         tmp.rename(without)
     return with_dem, without
 
@@ -325,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         "wall_seconds": seconds,
         "cpu_seconds": time.process_time() - cpu0,
     }
-    (results_dir / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+    (results_dir / "results.json").write_text(jsonio.dumps(record, indent=1) + "\n")
     print(summary)
     print(f"wall {seconds / 60:.1f} min, CPU {record['cpu_seconds'] / 60:.1f} min; results in {results_dir}")
 

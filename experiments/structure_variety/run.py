@@ -150,8 +150,9 @@ def synth(folder: Path, seed: int, size: int, content_seed: int | None = None) -
     return folder
 
 
-def make_dataset(out: Path, setup: Setup) -> Path:
-    data = out / "data"
+def make_dataset(out: Path, setup: Setup, context: bool = False) -> Path:
+    """The training dataset; with `context` the same patches plus the context bands (prepare --context)."""
+    data = out / ("data_context" if context else "data")
     if not (data / "dataset.json").exists():
         pairs = []
         for seed in setup.train_seeds:
@@ -159,7 +160,7 @@ def make_dataset(out: Path, setup: Setup) -> Path:
             pairs += ["--sar", folder / "scene.tif", "--mask", folder / "zones.tif"]
         pix2pix_sar(
             "-q", "prepare", *pairs, "--out", data, "--patch-size", setup.patch_size, "--classes", "zones",
-            "--overwrite",
+            "--overwrite", *(["--context"] if context else []),
         )  # fmt: skip
     return data
 
@@ -383,7 +384,8 @@ def variety_ratios(raw: list[dict], oracle_raw: list[dict]) -> dict:
 
 def measure_variant(variant: str, run: Path, measurer: Measurer, cache: Path, setup: Setup) -> dict:
     """The variant's measures (cached per snapshot epoch) and the samples of the first scene."""
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 
     gen = RunGenerator.from_run(run)
     samples_file = cache.with_suffix(".npy")
@@ -585,6 +587,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", help="Where results.json/.md, scene.png and zoom.png go [default: OUT].")
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes: checks the flow, not the answer.")
     parser.add_argument("--variants", default="scene,sampler", help="Comma-separated variants [scene,sampler].")
+    parser.add_argument(
+        "--context-for",
+        default="sampler",
+        help="Variants trained with the context bands (prepare --context) [sampler; '' for none].",
+    )
     parser.add_argument("--judge", help="The variant the pass/fail column judges [default: the last variant].")
     parser.add_argument("--cpu-minutes", type=float, help="Training budget per variant [15; smoke 0.05].")
     parser.add_argument("--patch-size", type=int, choices=(64, 128), help="Training patches [64; smoke 32].")
@@ -615,9 +622,19 @@ def main(argv: list[str] | None = None) -> None:
     scaling = load_info(data).scaling
     scenes = held_out_scenes(out, setup, scaling)
     segmenter = train_segmenter(data, out / "segmenter", setup)
+    context_for = {v for v in args.context_for.split(",") if v} & set(variants)
+    data_of = {v: data for v in variants}
+    if context_for:
+        data_context = make_dataset(out, setup, context=True)
+        if load_info(data_context).scaling != scaling:
+            raise SystemExit(f"{data_context}: another SAR scaling than {data}; the measures need one")
+        data_of.update({v: data_context for v in context_for})
     budgets = {
-        v: train_variant(v, data, out / "runs" / v, out / "budget" / f"{v}.json", setup, sets[v]) for v in variants
+        v: train_variant(v, data_of[v], out / "runs" / v, out / "budget" / f"{v}.json", setup, sets[v])
+        for v in variants
     }
+    for v in variants:
+        budgets[v]["context_bands"] = v in context_for
 
     measurer = Measurer(scenes, scaling, segmenter, setup)
     oracle = measure_oracle(measurer, out / "measures" / "oracle.json")
@@ -635,7 +652,9 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - t0
     header = (
         f"Training: synth seeds {', '.join(map(str, setup.train_seeds))} ({setup.train_size} px), "
-        f"{setup.patch_size}-px zones patches; {setup.cpu_minutes:g} CPU-minutes per variant "
+        f"{setup.patch_size}-px zones patches"
+        + (f" (with the context bands for {', '.join(sorted(context_for))})" if context_for else "")
+        + f"; {setup.cpu_minutes:g} CPU-minutes per variant "
         f"(experiments/demo/config.yaml). Held out: synth seeds {', '.join(map(str, setup.held_out_seeds))} "
         f"({setup.held_out_size} px), {setup.samples} samples each against {setup.samples} oracle draws "
         f"(--content-seed 1..{setup.samples}). Ratios are generated / real (variety: / oracle). Segmenter: "
@@ -651,6 +670,7 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "setup": asdict(setup),
         "variants": variants,
+        "context_for": sorted(context_for),
         "judged": judged,
         "best": best,
         "goals_met": judge(rows[judged], rows),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, overwrite_opt, user_errors
+from pix2pix_sar.cli.options import cli_state, on_interrupt, overwrite_opt, say, user_errors
+from pix2pix_sar.cli.progress import Progress
 
 
 @click.group(name="dataset")
@@ -26,12 +27,14 @@ def pack_command(ctx, dataset, overwrite):
     changed (training refuses an out-of-date pack)."""
     from pix2pix_sar.data.packed import is_packed, pack_dataset
 
-    quiet = cli_state(ctx).quiet
+    on_interrupt(ctx, "the pack was not written (it appears only when complete); a rerun starts over")
+    with Progress(unit="patch", enabled=not cli_state(ctx).quiet) as bar:
 
-    def progress(split: str, done: int, total: int) -> None:
-        if not quiet:
-            click.echo(f"  {split}: {done}/{total}")
+        def progress(split: str, done: int, total: int) -> None:
+            if split != bar.label:
+                bar.start(split, total)
+            bar.update(done, total)
 
-    was_packed = is_packed(dataset) and not overwrite
-    path = pack_dataset(dataset, overwrite=overwrite, progress=progress)
-    click.echo(f"{path} is up to date; nothing to do" if was_packed else f"packed: {path}")
+        was_packed = is_packed(dataset) and not overwrite
+        path = pack_dataset(dataset, overwrite=overwrite, progress=progress)
+    say(ctx, f"{path} is up to date; nothing to do" if was_packed else f"packed: {path}")

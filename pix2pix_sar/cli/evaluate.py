@@ -3,42 +3,40 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import click
 
-from pix2pix_sar.cli.options import cli_state, input_opt, quiet_tensorflow, seed_opt, user_errors
+from pix2pix_sar.cli.options import cli_state, input_opt, on_interrupt, quiet_tensorflow, say, seed_opt, user_errors
+from pix2pix_sar.cli.progress import Progress
 
 
-class ProgbarEvalReporter:
-    """A Keras progress bar per snapshot (a live bar on a terminal, one line otherwise)."""
+class EvalProgress:
+    """One bar over the images of every snapshot this call evaluates, with the time left;
+    each snapshot's scores as a line above it (cli/progress.py)."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar = None
+    def __init__(self, bar: Progress):
+        self.bar = bar
+        self.offset = 0  # images of the snapshots before this one
 
-    def epoch_started(self, epoch, images):
-        import keras
-
-        if not self.quiet:
-            click.echo(f"snapshot epoch {epoch}")
-            self.bar = keras.utils.Progbar(images, verbose=1 if sys.stdout.isatty() else 2, unit_name="image")
+    def epoch_started(self, epoch, images, index, count):
+        if index == 0:
+            self.bar.start("evaluating", images * count)
+        self.offset = index * images
+        self.bar.update(self.offset, status=f"snapshot epoch {epoch} ({index + 1}/{count})")
 
     def batch_finished(self, images_done):
-        if self.bar is not None:
-            self.bar.update(images_done)
+        self.bar.update(self.offset + images_done)
 
     def epoch_finished(self, epoch, row):
-        if not self.quiet:
-            seg = ""
-            if "seg_miou" in row:
-                seg = f"   seg mIoU {row['seg_miou']:.3f} (real {row['seg_real_miou']:.3f})"
-                if math.isfinite(row["seg_real_mde_m"]) or math.isfinite(row["seg_mde_m"]):
-                    seg += f", MDE {row['seg_mde_m']:.0f} m (real {row['seg_real_mde_m']:.0f} m)"
-            click.echo(
-                f"  dice {row['dice_mean']:.4f} ± {row['dice_std']:.4f}   "
-                f"ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}{seg}"
-            )
+        seg = ""
+        if "seg_miou" in row:
+            seg = f"   seg mIoU {row['seg_miou']:.3f} (real {row['seg_real_miou']:.3f})"
+            if math.isfinite(row["seg_real_mde_m"]) or math.isfinite(row["seg_mde_m"]):
+                seg += f", MDE {row['seg_mde_m']:.0f} m (real {row['seg_real_mde_m']:.0f} m)"
+        self.bar.echo(
+            f"epoch {epoch}: dice {row['dice_mean']:.4f} ± {row['dice_std']:.4f}   "
+            f"ssim {row['ssim_mean']:.4f} ± {row['ssim_std']:.4f}{seg}"
+        )
 
 
 @click.command(name="evaluate")
@@ -104,12 +102,14 @@ def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, 
     from pix2pix_sar.evaluation.sweep import evaluate_run
 
     quiet = cli_state(ctx).quiet
+    on_interrupt(ctx, f"snapshots evaluated so far are kept in {run}/eval; a rerun evaluates the rest")
+    bar = ctx.with_resource(Progress(unit="image", enabled=not quiet))
     result = evaluate_run(
         run,
         data,
         batch_size=batch_size,
         seed=seed,
-        reporter=ProgbarEvalReporter(quiet),
+        reporter=EvalProgress(bar),
         segmenter=segmenter,
         split=split,
         input_mode=input_mode,
@@ -118,10 +118,10 @@ def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, 
         done = f"evaluated epoch(s) {', '.join(map(str, result.evaluated)) or 'none new'}"
         if result.seg_scored:
             done += f"; segmentation score for epoch(s) {', '.join(map(str, result.seg_scored))}"
-        click.echo(f"{done} ({result.images_per_second:.1f} images/s); {len(result.skipped)} were evaluated before")
+        say(ctx, f"{done} ({result.images_per_second:.1f} images/s); {len(result.skipped)} were evaluated before")
     else:
-        click.echo(f"all {len(result.skipped)} snapshot(s) already evaluated; nothing to do")
-    click.echo(f"per-epoch metrics: {result.run.eval_per_epoch_csv}\ncurves: {result.run.eval_curves_png}")
+        say(ctx, f"all {len(result.skipped)} snapshot(s) already evaluated; nothing to do")
+    say(ctx, f"per-epoch metrics: {result.run.eval_per_epoch_csv}\ncurves: {result.run.eval_curves_png}")
     if scene:
         from pix2pix_sar.evaluation.scene_eval import evaluate_scene, scene_json_path
 
@@ -131,5 +131,5 @@ def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, 
             shown = ", ".join(
                 f"{k} {v:.2f}" for k, v in ratios.items() if v is not None and k in measured["structure_goal_keys"]
             )
-            click.echo(f"scene (epoch {measured['epoch']}, {samples} samples): structure vs real: {shown}")
-        click.echo(f"scene measures: {scene_json_path(run, scene[0])}")
+            say(ctx, f"scene (epoch {measured['epoch']}, {samples} samples): structure vs real: {shown}")
+        say(ctx, f"scene measures: {scene_json_path(run, scene[0])}")

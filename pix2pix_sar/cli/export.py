@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, user_errors
+from pix2pix_sar.cli.options import overwrite_opt, quiet_tensorflow, say, user_errors
 
 
 @click.command(name="export")
@@ -29,4 +29,4 @@ def command(run, out, epoch, overwrite):
     from pix2pix_sar.generation.export import CARD, export_run
 
     path = export_run(run, out, epoch=epoch, overwrite=overwrite)
-    click.echo(f"exported: {path} (model card: {path / CARD})")
+    say(click.get_current_context(), f"exported: {path} (model card: {path / CARD})")

@@ -2,55 +2,52 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from pix2pix_sar.cli.options import (
     cli_state,
     config_opt,
     quiet_tensorflow,
+    say,
     set_opt,
     state_every_opt,
     user_errors,
     variant_opt,
 )
+from pix2pix_sar.cli.progress import Progress
 from pix2pix_sar.config import PRECISIONS, STRATEGIES
 
 
-class ProgbarReporter:
-    """A Keras progress bar per epoch with the running means of the four loss parts
-    (a live bar on a terminal, one line per epoch otherwise)."""
+class FitProgress:
+    """One bar over all the steps still to train, with the time left and the running means
+    of the four loss parts of the epoch; a line per finished epoch above it (cli/progress.py)."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar = None
+    def __init__(self, bar: Progress):
+        self.bar = bar
         self.sums: dict[str, float] = {}
         self.before: int | None = 0  # steps of the epoch done before this process (a resumed epoch)
+        self.epoch = self.epochs = self.steps = 0
 
     def epoch_started(self, epoch, epochs, steps):
-        import keras
-
         from pix2pix_sar.training.step import LOSS_NAMES
 
+        if not self.steps:
+            self.bar.start("training", epochs * steps)
         self.sums = dict.fromkeys(LOSS_NAMES, 0.0)
         self.before = None
-        if not self.quiet:
-            click.echo(f"Epoch {epoch}/{epochs}")
-            self.bar = keras.utils.Progbar(
-                steps, verbose=1 if sys.stdout.isatty() else 2, stateful_metrics=LOSS_NAMES, unit_name="step"
-            )
+        self.epoch, self.epochs, self.steps = epoch, epochs, steps
 
     def step_finished(self, step, losses):
         if self.before is None:
             self.before = step - 1
         for k, v in losses.items():
             self.sums[k] += v
-        if self.bar is not None:
-            self.bar.update(step, values=[(k, v / (step - self.before)) for k, v in self.sums.items()])
+        means = " ".join(f"{k} {v / (step - self.before):.3f}" for k, v in self.sums.items())
+        self.bar.update((self.epoch - 1) * self.steps + step, status=f"epoch {self.epoch}/{self.epochs}  {means}")
 
     def epoch_finished(self, epoch, losses, seconds):
-        pass
+        parts = ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
+        self.bar.echo(f"epoch {epoch}/{self.epochs}: {parts} ({seconds:.1f} s)")
 
 
 @click.command(name="fit")
@@ -108,27 +105,29 @@ def command(
     quiet_tensorflow()
     from pix2pix_sar.config import resolve_config
 
-    flags = {
-        "training.epochs": epochs,
-        "training.checkpoint_every": checkpoint_every,
-        "training.state_every": state_every,
-        "training.batch_size": batch_size,
-        "training.seed": seed,
-        "training.strategy": strategy,
-        "training.precision": precision,
-        "training.xla": None if xla is None else ("on" if xla else "off"),
+    training = {
+        "epochs": epochs,
+        "checkpoint_every": checkpoint_every,
+        "state_every": state_every,
+        "batch_size": batch_size,
+        "seed": seed,
+        "strategy": strategy,
+        "precision": precision,
+        "xla": None if xla is None else ("on" if xla else "off"),
     }
-    extra = [f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = resolve_config(variant, config_file, [*assignments, *extra])  # a bad config fails before TensorFlow loads
+    # Typed values, not section.key=value text: YAML would read "on" as a boolean.
+    given = {"training": {k: v for k, v in training.items() if v is not None}}
+    cfg = resolve_config(variant, config_file, assignments, given)  # a bad config fails before TensorFlow loads
     from pix2pix_sar.training.loop import fit
 
-    quiet = cli_state(ctx).quiet
-    result = fit(cfg, data, out, ProgbarReporter(quiet))
+    with Progress(unit="step", enabled=not cli_state(ctx).quiet) as bar:
+        result = fit(cfg, data, out, FitProgress(bar))
     if result.start_epoch == result.end_epoch:
-        click.echo(f"{out} is already trained to epoch {result.end_epoch}; nothing to do (ask for more with --epochs)")
+        say(ctx, f"{out} is already trained to epoch {result.end_epoch}; nothing to do (ask for more with --epochs)")
     else:
         snaps = result.run.snapshots()
-        click.echo(
+        say(
+            ctx,
             f"trained epochs {result.start_epoch + 1}-{result.end_epoch} into {out} "
-            f"({len(snaps)} snapshot(s), last: {snaps[max(snaps)].name if snaps else 'none'})"
+            f"({len(snaps)} snapshot(s), last: {snaps[max(snaps)].name if snaps else 'none'})",
         )

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from pix2pix_sar.cli.options import cli_state, extra_opt, overwrite_opt, quiet_tensorflow, user_errors
+from pix2pix_sar.cli.options import (
+    cli_state,
+    extra_opt,
+    on_interrupt,
+    overwrite_opt,
+    quiet_tensorflow,
+    say,
+    user_errors,
+)
+from pix2pix_sar.cli.progress import Progress
 
 
 @click.command(name="generate")
@@ -121,7 +132,8 @@ def command(
     if dataset_out is not None and units is not None:
         raise click.UsageError("--units applies to --out; a dataset holds the model's [-1, 1] values")
     quiet_tensorflow()
-    from pix2pix_sar.generation.generate import TileSettings, generate_dataset, generate_files
+    from pix2pix_sar.generation.generate import generate_dataset, generate_files
+    from pix2pix_sar.generation.run_generator import TileSettings
 
     settings = TileSettings(
         tile=tile,
@@ -131,14 +143,28 @@ def command(
         xla="auto" if xla is None else ("on" if xla else "off"),
     )
     quiet = cli_state(ctx).quiet
+    # Outputs appear whole or not at all (atomic.py); a rerun does not skip finished images.
+    if dataset_out is not None:
+        on_interrupt(ctx, f"{dataset_out} was not written (it appears only when complete); a rerun starts over")
+    elif Path(input_path).is_dir() or samples > 1:
+        on_interrupt(
+            ctx,
+            f"images finished in {out} are kept, the one in progress was discarded; a rerun starts over "
+            "(with --overwrite, since the finished ones exist)",
+        )
+    else:
+        on_interrupt(ctx, f"{out} was not written (it appears only when complete); a rerun starts over")
+    bar = ctx.with_resource(Progress("generating", unit="mask" if dataset_out else "tile", enabled=not quiet))
 
     def tiles_done(name, done, total):
-        if done == total:
-            click.echo(f"  {name}: {total} tile(s)", err=True)
+        if name != bar.label or done < bar.done:  # the next mask (or sample): its own time left
+            bar.start(name, total)
+        bar.update(done, total)
 
     def masks_done(name, done, total):
-        click.echo(f"  {name}: mask {done}/{total}", err=True)
+        bar.update(done, total, label="generating", status=name)
 
+    progress = None if quiet else masks_done if dataset_out is not None else tiles_done
     if dataset_out is not None:
         if layout == "caffe":
             from pix2pix_sar.generation.caffe_layout import generate_caffe_set
@@ -151,10 +177,10 @@ def command(
                 settings=settings,
                 test_fraction=val_fraction,
                 overwrite=overwrite,
-                progress=None if quiet else masks_done,
+                progress=progress,
                 mask_values=mask_values,
             )
-            click.echo(f"synthetic set in CaFFe's layout: {path}")
+            say(ctx, f"synthetic set in CaFFe's layout: {path}")
             return
         path = generate_dataset(
             run_dir,
@@ -164,12 +190,12 @@ def command(
             settings=settings,
             val_fraction=val_fraction,
             overwrite=overwrite,
-            progress=None if quiet else masks_done,
+            progress=progress,
             mask_values=mask_values,
             bands=extras,
             samples=samples,
         )
-        click.echo(f"synthetic dataset: {path}")
+        say(ctx, f"synthetic dataset: {path}")
         return
     written = generate_files(
         run_dir,
@@ -179,10 +205,10 @@ def command(
         settings=settings,
         units=units,
         overwrite=overwrite,
-        progress=None if quiet else tiles_done,
+        progress=progress,
         mask_values=mask_values,
         bands=extras,
         samples=samples,
     )
     for path in written:
-        click.echo(f"generated: {path}")
+        say(ctx, f"generated: {path}")

@@ -8,7 +8,9 @@ import logging
 import click
 
 from pix2pix_sar import __version__
-from pix2pix_sar.cli.options import CliState
+from pix2pix_sar.cli.native_logs import set_native_log_level
+from pix2pix_sar.cli.options import CliState, OptionNamesInLogs
+from pix2pix_sar.cli.progress import install_log_handler
 
 #: Subcommands; each is the `command` of the module of the same name under pix2pix_sar.cli.
 COMMANDS = (
@@ -55,12 +57,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     Typical flow: synth or your scenes -> prepare -> fit -> preview.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose + 1, 2)]
-    # Other libraries (absl, TensorFlow) stay at warnings unless -vv.
-    logging.basicConfig(
-        level=logging.DEBUG if verbose >= 2 else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    set_native_log_level(verbose, quiet)  # before any command imports TensorFlow
+    # Other libraries (absl, TensorFlow, Python warnings) stay at warnings unless -vv (-q: errors).
+    install_log_handler(logging.ERROR if quiet else logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("pix2pix_sar").setLevel(level)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, OptionNamesInLogs) for f in handler.filters):
+            handler.addFilter(OptionNamesInLogs())
     ctx.obj = CliState(verbose=verbose, quiet=quiet)
 
 

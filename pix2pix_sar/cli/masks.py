@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import overwrite_opt, user_errors
+from pix2pix_sar.cli.options import overwrite_opt, say, user_errors
 
 
 @click.command(name="masks")
@@ -107,4 +107,4 @@ def command(
             coast=coast,
             orientation=orientation,
         )
-    click.echo(f"{len(paths)} mask(s) in {out}")
+    say(click.get_current_context(), f"{len(paths)} mask(s) in {out}")

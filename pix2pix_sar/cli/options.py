@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Iterator
 
 import click
 
+from pix2pix_sar.cli.native_logs import quiet_tensorflow_import
+from pix2pix_sar.cli.progress import finish_active_bar
 from pix2pix_sar.config import INPUT_MODES, VARIANTS, parse_interval
-from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted
+from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted, fill_options
 
 log = logging.getLogger("pix2pix_sar")
 
@@ -121,8 +123,8 @@ set_opt = click.option(
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ start-up chatter out of the user's terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Keep TensorFlow's C++ start-up chatter out of the user's terminal (cli/native_logs.py)."""
+    quiet_tensorflow_import()
 
 
 def _param_of(ctx: click.Context | None, field: str) -> click.Parameter | None:
@@ -169,8 +171,26 @@ def cli_message(exc: Pix2PixSarError, ctx: click.Context | None) -> str:
     return exc.render(lambda field: option_name(ctx, field))
 
 
-def _config_hint(ctx: click.Context | None) -> str:
-    """The options of this command that make its config (fit: --config/--set/--variant)."""
+class OptionNamesInLogs(logging.Filter):
+    """Log lines name settings as errors do (:func:`pix2pix_sar.errors.option`): a handler
+    with this filter shows them as the running command's options."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "{option:" in message:
+            ctx = click.get_current_context(silent=True)
+            record.msg, record.args = fill_options(message, lambda field: option_name(ctx, field)), ()
+        return True
+
+
+def _config_hint(ctx: click.Context | None, exc: ConfigError) -> str:
+    """The options of this command that make its config (fit: --config/--set/--variant), or
+    the one option given here that set the field the error names (``--epochs`` for
+    ``training.epochs``: it wins over the config)."""
+    for field in re.findall(r"\b(?:model|loss|optimizer|data|training)\.(\w+)", str(exc)):
+        param = _param_of(ctx, field)
+        if param is not None and given_here(ctx, field):
+            return f"'{_shown(param)}'"
     names = [option_name(ctx, n) for n in ("config_file", "assignments", "variant") if _param_of(ctx, n)]
     return "/".join(f"'{n}'" for n in names) or "'--config'/'--set'/'--variant'"
 
@@ -181,6 +201,23 @@ def rerun_command(ctx: click.Context | None) -> str:
     if root is None or "argv" not in root.meta:
         return "the same command"
     return shlex.join([root.info_name or "pix2pix-sar", *root.meta["argv"]])
+
+
+#: ``ctx.meta`` key: what a Ctrl-C leaves behind and what a rerun does (set by the command).
+INTERRUPTED_KEY = "pix2pix_sar.interrupted"
+
+
+def on_interrupt(ctx: click.Context, text: str) -> None:
+    """What :func:`user_errors` says after Ctrl-C, besides exiting 130."""
+    ctx.meta[INTERRUPTED_KEY] = text
+
+
+def say(ctx: click.Context, text: str) -> None:
+    """A command's report of what it did (stdout); ``-q`` leaves it out. What a command is
+    asked to print (a table, JSON) uses click.echo."""
+    if not cli_state(ctx).quiet:
+        finish_active_bar()
+        click.echo(text)
 
 
 def user_errors(func):
@@ -197,7 +234,7 @@ def user_errors(func):
             return func(*args, **kwargs)
         except ConfigError as exc:
             ctx = click.get_current_context(silent=True)
-            raise click.BadParameter(cli_message(exc, ctx), param_hint=_config_hint(ctx)) from None
+            raise click.BadParameter(cli_message(exc, ctx), param_hint=_config_hint(ctx, exc)) from None
         except TrainingInterrupted as exc:
             ctx = click.get_current_context(silent=True)
             click.echo(f"{cli_message(exc, ctx)}; to resume, rerun: {rerun_command(ctx)}", err=True)
@@ -211,6 +248,11 @@ def user_errors(func):
         except Pix2PixSarError as exc:
             raise click.ClickException(cli_message(exc, click.get_current_context(silent=True))) from None
         except KeyboardInterrupt:
-            raise click.ClickException("interrupted; rerun the same command to resume") from None
+            # Exit 130 as a shell does for SIGINT, saying what is left and what a rerun does.
+            ctx = click.get_current_context(silent=True)
+            said = ctx.meta.get(INTERRUPTED_KEY) if ctx is not None else None
+            finish_active_bar(keep=False)
+            click.echo(f"interrupted (Ctrl-C){'; ' + said if said else ''}", err=True)
+            raise SystemExit(130) from None
 
     return wrapper

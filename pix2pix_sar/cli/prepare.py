@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from pix2pix_sar.cli.options import (
+    cli_state,
     extra_opt,
     given_here,
+    on_interrupt,
     overwrite_opt,
     patch_size_opt,
+    say,
     scaling_from_opt,
     seed_opt,
     user_errors,
 )
+from pix2pix_sar.cli.progress import Progress
 
 UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
 
@@ -63,7 +66,13 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     help="patch: random patches (the paper); scene: whole scenes apart; source: CaFFe's own split "
     "[default: patch; with --caffe, CaFFe's default]. CaFFe's test split stays test under every rule.",
 )
-@click.option("--units", type=click.Choice(UNITS), default="auto", show_default=True, help="Units of the SAR values.")
+@click.option(
+    "--units",
+    type=click.Choice(UNITS, case_sensitive=False),
+    default="auto",
+    show_default=True,
+    help="Units of the SAR values (any case: dB, db).",
+)
 @click.option(
     "--classes",
     type=click.Choice(["binary", "zones"]),
@@ -76,6 +85,14 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     "An extra conditioning band (repeatable, in order), e.g. dem=copdem.tif: a raster in any CRS, "
     "or a folder where scene NAME.tif pairs with NAME_<band>.tif. Warped onto each scene (average where "
     "finer, bilinear where coarser); no data over the ocean counts as 0.",
+)
+@click.option(
+    "--context",
+    is_flag=True,
+    default=None,
+    help="Add context bands computed from each whole mask (distance to the calving front and to rock), "
+    "so the generator knows where in the fjord a patch lies; needs --classes zones. A run trained with "
+    "them computes them itself from every mask it generates for. [default: as --scaling-from's dataset; off]",
 )
 @scaling_from_opt
 @seed_opt
@@ -102,6 +119,7 @@ def command(
     classes,
     band,
     extras,
+    context,
     scaling_from,
     seed,
     overwrite,
@@ -115,6 +133,7 @@ def command(
     pix2pix-sar prepare --sar S.tif --mask S_zones.tif --extra dem=copdem.tif --out DATASET
     pix2pix-sar prepare --sar HELD_OUT.tif --mask HELD_OUT_zones.tif --scaling-from RUN --out DATASET
     """
+    from pix2pix_sar.data.context import CONTEXT_BANDS, is_context_band
     from pix2pix_sar.data.dataset import load_manifest
     from pix2pix_sar.data.prepare import PrepareOptions, ScalingSource, prepare_scenes
     from pix2pix_sar.data.scenes import AreaOfInterest, VectorLabels, pair_scenes
@@ -133,6 +152,8 @@ def command(
     if source is not None:  # what the command line leaves out follows the source
         patch_size = patch_size if given_here(ctx, "patch_size") else source.info.patch_size
         classes = classes if given_here(ctx, "classes") else source.info.classes
+        if context is None:
+            context = any(is_context_band(name) for name in source.info.band_names)
     given = dict(
         patch_size=patch_size,
         stride=stride,
@@ -143,6 +164,7 @@ def command(
         band=band,
         max_nodata=max_nodata,
         split_by=split_by,
+        context=context,
     )
     if caffe:
         from pix2pix_sar.data.caffe import caffe_options, prepare_caffe
@@ -152,12 +174,12 @@ def command(
         options = PrepareOptions(**{k: v for k, v in given.items() if v is not None})
     options.check()  # before the progress bar: a bad combination is reported alone
     if source is not None:
-        source.check(options, [b.name for b in extras])
-    with click.progressbar(length=1, label="preparing", show_pos=True, file=sys.stderr) as bar:
+        source.check(options, [b.name for b in extras] + (list(CONTEXT_BANDS) if options.context else []))
+    on_interrupt(ctx, f"{out} was not written (a dataset appears only when complete); a rerun starts over")
+    with Progress("preparing", enabled=not cli_state(ctx).quiet) as bar:
 
         def progress(done: int, total: int, what: str) -> None:
-            bar.length, bar.label = total, what
-            bar.update(done - bar.pos)
+            bar.update(done, total, status=what)
 
         if caffe:
             path = prepare_caffe(
@@ -191,4 +213,4 @@ def command(
     records = load_manifest(path)
     counts = {split: sum(r.split == split for r in records) for split in ("train", "val", "test")}
     shown = ", ".join(f"{n} {split}" for split, n in counts.items() if n or split != "test")
-    click.echo(f"dataset: {path} ({shown} patches of {patch_size}x{patch_size})")
+    say(ctx, f"dataset: {path} ({shown} patches of {patch_size}x{patch_size})")

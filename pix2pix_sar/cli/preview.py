@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import quiet_tensorflow, seed_opt, user_errors
+from pix2pix_sar.cli.options import quiet_tensorflow, say, seed_opt, user_errors
 
 
 @click.command(name="preview")
@@ -28,4 +28,4 @@ def command(run, out, data, count, epoch, seed, scene):
     from pix2pix_sar.evaluation.preview import write_preview
 
     path = write_preview(run, out, data, count=count, epoch=epoch, seed=seed, scene=scene or None)
-    click.echo(f"preview: {path}")
+    say(click.get_current_context(), f"preview: {path}")

@@ -2,43 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
+from pix2pix_sar import jsonio
 from pix2pix_sar.cli.options import (
     cli_state,
     config_opt,
     given_here,
     input_opt,
     quiet_tensorflow,
+    say,
     set_opt,
     state_every_opt,
     user_errors,
 )
+from pix2pix_sar.cli.progress import Progress
 
 
-class SegProgbar:
-    """One Keras progress bar over the steps still to train (none when quiet)."""
+class SegProgress:
+    """One bar over the steps still to train, with the time left and the loss (cli/progress.py)."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar = None
-        self.start = 0
+    def __init__(self, bar: Progress):
+        self.bar = bar
 
     def started(self, step: int, total: int) -> None:
-        import keras
-
-        self.start = step
-        if not self.quiet and step < total:
-            click.echo(f"Training steps {step + 1}-{total}")
-            verbose = 1 if sys.stdout.isatty() else 2
-            self.bar = keras.utils.Progbar(total - step, verbose=verbose, stateful_metrics=["loss"], unit_name="step")
+        self.bar.start("training", total)
+        self.bar.done = step
 
     def step_finished(self, step: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(step - self.start, values=[("loss", loss)])
+        self.bar.update(step, status=f"loss {loss:.4f}")
 
 
 @click.group(name="seg")
@@ -100,11 +92,12 @@ def fit_command(ctx, data, out, config_file, assignments, **options):
     cfg = resolve_seg_config(config_file, [*assignments, *given])  # a bad config fails before TensorFlow loads
     from pix2pix_sar.segmentation.train import seg_fit
 
-    result = seg_fit(cfg, data, out, SegProgbar(cli_state(ctx).quiet))
+    with Progress(unit="step", enabled=not cli_state(ctx).quiet) as bar:
+        result = seg_fit(cfg, data, out, SegProgress(bar))
     if result.start_step == result.end_step:
-        click.echo(f"{out} is already trained to step {result.end_step}; nothing to do")
+        say(ctx, f"{out} is already trained to step {result.end_step}; nothing to do")
     else:
-        click.echo(f"trained steps {result.start_step + 1}-{result.end_step} into {out} ({result.model_path.name})")
+        say(ctx, f"trained steps {result.start_step + 1}-{result.end_step} into {out} ({result.model_path.name})")
 
 
 @command.command(name="evaluate")
@@ -119,4 +112,4 @@ def evaluate_command(segrun, data, split):
     quiet_tensorflow()
     from pix2pix_sar.evaluation.segscore import seg_evaluate
 
-    click.echo(json.dumps(seg_evaluate(segrun, data, split)))
+    click.echo(jsonio.dumps(seg_evaluate(segrun, data, split)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pix2pix_sar.cli.options import seed_opt, user_errors
+from pix2pix_sar.cli.options import say, seed_opt, user_errors
 
 
 @click.command(name="synth")
@@ -40,6 +40,8 @@ def command(out, width, height, looks, pixel_size, crs, content_seed, seed):
         out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs, content_seed=content_seed
     )
     files = SynthFiles.in_folder(out)
-    click.echo(
-        f"scene: {files.scene}\nzones: {files.zones}\nzone polygons: {files.zones_vector}\nAOI (EPSG:4326): {files.aoi}"
+    say(
+        click.get_current_context(),
+        f"scene: {files.scene}\nzones: {files.zones}\nzone polygons: {files.zones_vector}\n"
+        f"AOI (EPSG:4326): {files.aoi}",
     )

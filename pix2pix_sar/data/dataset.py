@@ -31,7 +31,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from pix2pix_sar import geo
+from pix2pix_sar import geo, jsonio
 from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.data.extra_bands import BandScaling
 from pix2pix_sar.data.scaling import SarScaling
@@ -304,7 +304,7 @@ class DatasetWriter:
             for r in self.records:
                 size = f"{r.pixel_size_m:.6g}" if math.isfinite(r.pixel_size_m) else ""
                 writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height, size])
-        (self.tmp / "dataset.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n")
+        (self.tmp / "dataset.json").write_text(jsonio.dumps(info.to_dict(), indent=2) + "\n")
         return self._dir.commit()
 
 

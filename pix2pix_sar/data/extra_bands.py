@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.data.context import CONTEXT_BANDS
 from pix2pix_sar.data.zones import OCEAN, ClassScheme
 from pix2pix_sar.errors import InputError, option
 
@@ -76,6 +77,11 @@ class ExtraBandInput:
 
 
 def check_band_name(name: str, option_field: str = "extras") -> str:
+    if name in CONTEXT_BANDS:
+        raise InputError(
+            f"{option(option_field)} {name}=...: {name} is a context band, computed from the mask; "
+            f"add {option('context')} instead, or give the band another name"
+        )
     if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
         raise InputError(
             f"{option(option_field)} {name}=...: band names are lower-case words (letters, digits, _) other than "

@@ -41,12 +41,12 @@ from typing import Callable
 
 import numpy as np
 
-from pix2pix_sar import geo
+from pix2pix_sar import geo, jsonio
 from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.config import INPUT_MODES
 from pix2pix_sar.data.dataset import extra_path, load_info, load_manifest, mask_path, read_extra_patch, sar_path
 from pix2pix_sar.data.zones import check_zones
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, option
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def pack_dataset(
             "sar_dtype": np.dtype(SAR_DTYPE).name,
             "extra_bands": bands,
         }
-        (out.path / "pack.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (out.path / "pack.json").write_text(jsonio.dumps(meta, indent=2) + "\n")
         return out.commit()
 
 
@@ -134,7 +134,7 @@ def _pack_meta(dataset_dir: Path) -> dict:
     ):
         raise InputError(
             f"{path}: out of date (manifest.csv changed or an older pack format); "
-            f"run 'pix2pix-sar dataset pack {dataset_dir} --overwrite'"
+            f"run 'pix2pix-sar dataset pack {dataset_dir} {option('overwrite')}'"
         )
     return meta
 
@@ -186,7 +186,7 @@ class PackedSplit:
                     if got != record:
                         raise InputError(
                             f"{self._path(kind)}: truncated (record {row}); "
-                            f"run 'pix2pix-sar dataset pack {self.dataset_dir} --overwrite'"
+                            f"run 'pix2pix-sar dataset pack {self.dataset_dir} {option('overwrite')}'"
                         )
             finally:
                 os.close(fd)

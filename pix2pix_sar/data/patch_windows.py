@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from pix2pix_sar.data.dataset import DatasetWriter, PatchRecord
-from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_units, fit_band_scaling
+from pix2pix_sar.data.extra_bands import BandScaling, band_units, fit_band_scaling
 from pix2pix_sar.data.scaling import SarScaling
 from pix2pix_sar.data.scene_reader import OpenedScene
 from pix2pix_sar.data.zones import NODATA
@@ -31,15 +31,15 @@ def window_count(scene: OpenedScene, size: int, step: int) -> int:
 
 
 def fit_band_scalings(
-    bands: list[ExtraBandInput], scenes: list[OpenedScene], samples: list[np.ndarray]
+    band_names: list[str], scenes: list[OpenedScene], samples: list[np.ndarray]
 ) -> tuple[BandScaling, ...]:
     """Each band's scaling from its values sampled over all kept patches; its units from
     the first scene's raster, its resampling as used (several: joined by '+')."""
     scalings = []
-    for k, band in enumerate(bands):
+    for k, name in enumerate(band_names):
         values = np.concatenate([s[:, k] for s in samples if s.size])
         units = band_units(scenes[0].bands[k][0])
-        scalings.append(fit_band_scaling(band.name, units, values, resampling_used(scenes, k)))
+        scalings.append(fit_band_scaling(name, units, values, resampling_used(scenes, k)))
     return tuple(scalings)
 
 

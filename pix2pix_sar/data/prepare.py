@@ -39,6 +39,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.config import check_patch_size
+from pix2pix_sar.data.context import CONTEXT_BANDS, ContextRasters
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, load_info
 from pix2pix_sar.data.extra_bands import ExtraBandInput, check_unique
 from pix2pix_sar.data.looks import LooksEstimator
@@ -74,6 +75,7 @@ class PrepareOptions:
     units: str = "auto"
     classes: str = "binary"
     band: int | None = None  # None: the scene must have one band
+    context: bool = False  # add the context bands (data/context.py) after the extra bands
 
     @property
     def step(self) -> int:
@@ -103,6 +105,8 @@ class PrepareOptions:
                 f"{self.patch_size}, or {option('val_fraction')} 0",
             )
         class_scheme(self.classes, option("classes"))
+        if self.context and self.classes != "zones":
+            raise InvalidValue("context", f"context bands need rock, glacier and ocean; add {option('classes')} zones")
 
 
 @dataclass(frozen=True)
@@ -181,8 +185,9 @@ def prepare_scenes(
     `scaling_from` gives the scaling (units, clip range, band ranges, classes) instead of the percentiles."""
     options.check()
     check_unique([b.name for b in bands])
+    band_names = [b.name for b in bands] + (list(CONTEXT_BANDS) if options.context else [])
     if scaling_from is not None:
-        scaling_from.check(options, [b.name for b in bands])
+        scaling_from.check(options, band_names)
     if not scenes:
         raise InputError(f"no scenes given; pass {option('sar')} FILE (repeatable) or a folder")
     out = Path(out)
@@ -194,8 +199,9 @@ def prepare_scenes(
         stack.enter_context(geo.block_cache_limit(_BLOCK_CACHE_BYTES))
         stack.callback(lambda: [s.close() for s in opened])
         gaps = []
+        context = stack.enter_context(ContextRasters()) if options.context else None
         for scene in scenes:
-            s, gap = open_scene(scene, labels, aoi, options.band, options.units, list(bands))
+            s, gap = open_scene(scene, labels, aoi, options.band, options.units, list(bands), context)
             opened.append(s)
             gaps.append(gap)
         _check_aoi_overlap(opened, gaps, aoi)
@@ -206,7 +212,8 @@ def prepare_scenes(
             raise InputError(
                 "scenes are in different units ("
                 + ", ".join(f"{s.input.sar.name}: {s.units}" for s in opened)
-                + f"); convert them or pass {option('units')}"
+                + "); one dataset holds one unit: convert the scenes to the same units (e.g. all to dB) "
+                "or prepare them as separate datasets"
             )
         _name_patches(opened)
         total = 2 * sum(window_count(s, options.patch_size, options.step) for s in opened)
@@ -235,7 +242,7 @@ def prepare_scenes(
             scaling = fit_scaling(
                 np.concatenate([x for x, _ in samples if x.size]), first.units, dtype=first.dtype, nodata=first.nodata
             )
-            band_scalings = fit_band_scalings(bands, opened, [b for _, b in samples])
+            band_scalings = fit_band_scalings(band_names, opened, [b for _, b in samples])
         else:
             scaling = dataclasses.replace(scaling_from.info.scaling, dtype=first.dtype, nodata=first.nodata)
             band_scalings = tuple(
@@ -245,12 +252,13 @@ def prepare_scenes(
             log.info("scaling copied from %s", scaling_from.path)
         splits = assign_splits(opened, options.split_by, options.val_fraction, options.seed)
         log.info(
-            "kept %d patches (%s); %s range %.2f .. %.2f",
+            "kept %d patches (%s); clip range %.2f .. %.2f %s (scenes in %s)",
             sum(len(s.windows) for s in opened),
             ", ".join(f"{n} {name}" for name in SPLITS if (n := sum(x.count(name) for x in splits))),
-            scaling.units,
             scaling.db_min,
             scaling.db_max,
+            "DN" if scaling.units == "dn" else "dB",  # the range is in dB whatever the scenes' units
+            scaling.units,
         )
         with DatasetWriter(out, overwrite=overwrite) as writer:
             for scene, scene_splits in zip(opened, splits):
@@ -265,7 +273,7 @@ def prepare_scenes(
                 val_fraction=options.val_fraction,
                 sources=[str(p.resolve()) for s in scenes for p in (s.sar, s.mask) if p is not None]
                 + ([str(labels.path.resolve())] if labels else [])
-                + list(dict.fromkeys(str(raster.resolve()) for s in opened for raster, _ in s.bands)),
+                + list(dict.fromkeys(str(raster.resolve()) for s in opened for raster, _ in s.bands[: len(bands)])),
                 extra={
                     "stride": options.step,
                     "max_nodata": options.max_nodata,

@@ -17,6 +17,16 @@ from pix2pix_sar.errors import InputError
 #: (already-scaled 8/16-bit numbers whose physics we do not know) pass through as they are:
 #: for "dn", db_min/db_max are a clip range in DN.
 DB_FACTORS = {"intensity": 10.0, "amplitude": 20.0, "db": None, "dn": None}
+#: The GDAL band unit type that names each of those units in a written raster, and that
+#: `prepare` reads back before guessing (see :func:`units_of_unit_type`).
+UNIT_TYPES = {"intensity": "intensity", "amplitude": "amplitude", "db": "dB", "dn": "DN"}
+
+
+def units_of_unit_type(unit_type: str | None) -> str | None:
+    """The units a band's GDAL unit type names ("dB", "decibel", "intensity", "amplitude",
+    "DN"; any case), or None for anything else (e.g. "m", or unset)."""
+    text = (unit_type or "").strip().lower()
+    return "db" if text == "decibel" else text if text in DB_FACTORS else None
 
 
 def to_db(values: np.ndarray, units: str) -> np.ndarray:

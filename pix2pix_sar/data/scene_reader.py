@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.data.context import ContextRasters
 from pix2pix_sar.data.extra_bands import ExtraBandInput, band_on_grid, choose_resampling
 from pix2pix_sar.data.looks import LooksEstimator
 from pix2pix_sar.data.scaling import to_db
@@ -20,8 +21,9 @@ from pix2pix_sar.data.scenes import (
     VectorLabels,
     aoi_on_grid,
     check_codes,
+    check_linear_units,
     format_bounds,
-    guess_units,
+    guess_units_why,
     labels_on_grid,
 )
 from pix2pix_sar.data.zones import NODATA
@@ -108,17 +110,26 @@ def open_scene(
     sar_band: int | None,
     units: str,
     bands: list[ExtraBandInput] = (),
+    context: ContextRasters | None = None,
 ) -> tuple[OpenedScene, float]:
     """Open a scene, resolve `units` ("auto": guessed), put labels and AOI on its grid.
-    `sar_band` None: the scene must have one band. Returns it and the AOI gap."""
+    `sar_band` None: the scene must have one band. Returns it and the AOI gap.
+    `context`: computes the context bands from the whole labels, after `bands`."""
     source = geo.RasterSource(scene.sar)
     if source.band_count > 1 and sar_band is None:
         raise InputError(f"{scene.sar}: has {source.band_count} bands; pick the SAR band with {option('band')} N")
     band = sar_band or 1
     info = source.band_info(band)
+    preview = source.read_decimated(band).astype(np.float64)
+    why = f"{option('units')} {units}"
     if units == "auto":
-        units = guess_units(info, source.read_decimated(band).astype(np.float64))
-        log.info("%s: units guessed as %s", scene.sar.name, units)
+        units, evidence = guess_units_why(info, preview)
+        why = f"its unit type says {info.unit!r}" if evidence is None else f"guessed from {evidence}"
+        if evidence is not None:
+            log.warning(
+                "%s: units guessed as %s: %s; set %s if they are not", scene.sar, units, evidence, option("units")
+            )
+    check_linear_units(units, info, preview, scene.sar, why)
     opened = OpenedScene(scene, source, band, units, info.nodata, info.dtype)
     grid = source.grid
     opened.zones_full, opened.mask_source = labels_on_grid(scene, grid, labels)
@@ -129,11 +140,17 @@ def open_scene(
             raise InputError(f"band {band_input.name}: {raster} has {band_count} bands; give a one-band raster")
         _check_band_overlaps(band_input.name, raster, scene.sar, grid)
         opened.bands.append((raster, choose_resampling(band_grid, grid)))
+    if context is not None:
+        zones = opened.zones_full
+        if zones is None:
+            zones = opened.mask_source.read((0, 0, grid.width, grid.height))
+        # On the scene's own grid: the warp that reads them back changes no value.
+        opened.bands += [(raster, "bilinear") for raster in context.write(zones, grid).values()]
 
     gap = 0.0
     opened.region = (0, 0, grid.width, grid.height)
     if aoi is not None:
-        opened.aoi, gap = aoi_on_grid(aoi, grid)
+        opened.aoi, gap = aoi_on_grid(aoi, grid, scene.sar)
         if opened.aoi is None:
             opened.region = (0, 0, 0, 0)  # the AOI misses this scene: no patches from it
         else:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.data.scaling import units_of_unit_type
 from pix2pix_sar.data.zones import NODATA, ZONE_CODES, ZONE_NAMES, check_zones
 from pix2pix_sar.errors import InputError, option
 
@@ -125,16 +126,47 @@ def _mask_in_folder(scene: Path, folder: Path) -> Path:
 
 
 def guess_units(band: geo.BandInfo, preview: np.ndarray) -> str:
-    """Integer pixels are DN; metadata naming the units wins; negative values mean dB; else intensity."""
+    """The band's unit type (as `generate` writes it) decides; else integer pixels are DN;
+    metadata naming the units wins; negative values mean dB; else intensity."""
+    return guess_units_why(band, preview)[0]
+
+
+def guess_units_why(band: geo.BandInfo, preview: np.ndarray) -> tuple[str, str | None]:
+    """(units, evidence) by :func:`guess_units`' rule; evidence is None where the band's
+    unit type states the units (nothing guessed), else the words a warning shows."""
+    stated = units_of_unit_type(band.unit)
+    if stated is not None:
+        return stated, None
     if np.dtype(band.dtype).kind in "iu":
-        return "dn"
+        return "dn", f"its pixels are integers ({band.dtype}) and it names no unit"
     for word, units in (("amplitude", "amplitude"), ("intensity", "intensity"), ("sigma0", "intensity"), ("db", "db")):
         if re.search(rf"\b{word}\b", band.text):
-            return units
+            return units, f"its description or metadata says {word!r}"
+    median = _median_value(band, preview)
+    if median is None:
+        return "intensity", "it has no valid value to judge by"
+    if median < 0:
+        return "db", f"the median value {median:.4g} is negative, as only dB values are"
+    return "intensity", f"the median value {median:.4g} is positive (amplitude would look alike)"
+
+
+def _median_value(band: geo.BandInfo, preview: np.ndarray) -> float | None:
     valid = preview[np.isfinite(preview)]
     if band.nodata is not None:
         valid = valid[valid != band.nodata]
-    return "db" if valid.size and np.percentile(valid, 50) < 0 else "intensity"
+    return float(np.percentile(valid, 50)) if valid.size else None
+
+
+def check_linear_units(units: str, band: geo.BandInfo, preview: np.ndarray, source: Path, why: str) -> None:
+    """Intensity and amplitude are never negative: a scene whose median is negative is in dB
+    (every pixel would otherwise turn to no-data and no patch be kept). `why`: where the
+    units came from, for the message."""
+    median = _median_value(band, preview)
+    if units in ("intensity", "amplitude") and median is not None and median < 0:
+        raise InputError(
+            f"{source}: its values are in dB, not {units} ({why}, but the median value {median:.4g} is "
+            f"negative, which {units} cannot be); pass {option('units')} db"
+        )
 
 
 # --- Labels and AOI on a scene's grid ------------------------------------------------------
@@ -149,13 +181,11 @@ def labels_on_grid(
         mask_grid, mask_bands, _ = geo.raster_info(scene.mask)
         if mask_bands != 1:
             raise InputError(f"{scene.mask}: has {mask_bands} bands; a zone mask must have one band")
+        check_zones(mask_file_values(scene.mask), str(scene.mask))
         if mask_grid.same_as(grid):
             return None, geo.RasterSource(scene.mask)
         if not grid.crs_wkt or not mask_grid.crs_wkt:
-            raise InputError(
-                f"{scene.mask}: grid differs from {scene.sar} ({mask_grid.width}x{mask_grid.height} vs "
-                f"{grid.width}x{grid.height}) and one has no CRS; give a mask on the scene's grid"
-            )
+            raise InputError(_grids_without_crs(scene, mask_grid, grid))
         zones = check_codes(geo.warp_to_grid(scene.mask, grid, nodata=NODATA), str(scene.mask))
         if not zones.any():
             raise InputError(
@@ -166,6 +196,27 @@ def labels_on_grid(
     if labels is not None:
         return _vector_zones(labels, grid, scene.sar), None
     raise InputError(f"{scene.sar}: no labels; give {option('mask')} (raster) or {option('labels')} (vectors)")
+
+
+def _grids_without_crs(scene: SceneInput, mask_grid: geo.Grid, grid: geo.Grid) -> str:
+    """Why a mask cannot be put on its scene's grid when one of them (or both) has no CRS."""
+    if grid.crs_wkt or mask_grid.crs_wkt:
+        missing, other, known = (
+            (scene.sar, scene.mask, mask_grid) if mask_grid.crs_wkt else (scene.mask, scene.sar, grid)
+        )
+        return (
+            f"{missing}: has no CRS but {other} is in {crs_name(known)}, so the mask cannot be placed on the scene; "
+            f"assign {missing} its CRS (gdal_edit.py -a_srs EPSG:<code> {missing})"
+        )
+    differs = (
+        f"sizes {mask_grid.width}x{mask_grid.height} vs {grid.width}x{grid.height}"
+        if (mask_grid.width, mask_grid.height) != (grid.width, grid.height)
+        else f"geotransforms {format_bounds(mask_grid.geotransform)} vs {format_bounds(grid.geotransform)}"
+    )
+    return (
+        f"{scene.mask}: neither it nor {scene.sar} has a CRS and their pixel grids differ ({differs}); "
+        "give a mask with the scene's size and geotransform, or assign both their CRS"
+    )
 
 
 def _label_code(value) -> int | None:
@@ -211,6 +262,20 @@ def _vector_zones(labels: VectorLabels, grid: geo.Grid, scene: Path) -> np.ndarr
     return zones
 
 
+def mask_file_values(path: str | Path, rows: int = 1024) -> np.ndarray:
+    """Every distinct value of band 1 of the mask file at `path` (read in row bands): the
+    values `prepare` and `generate` both check, so that both list the same bad ones."""
+    found = []
+    with geo.RasterSource(path) as source:
+        for row in range(0, source.height, rows):
+            block = source.read((0, row, source.width, min(rows, source.height - row)))
+            if block.dtype == np.uint8:  # a bincount: cheap on a whole scene
+                found.append(np.flatnonzero(np.bincount(block.ravel(), minlength=256)))
+            else:
+                found.append(np.unique(block))
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint8)
+
+
 def check_codes(zones: np.ndarray, source: str) -> np.ndarray:
     """check_zones on the values present (a bincount: cheap on a whole scene)."""
     if zones.dtype == np.uint8:
@@ -219,10 +284,19 @@ def check_codes(zones: np.ndarray, source: str) -> np.ndarray:
     return check_zones(zones, source)
 
 
-def aoi_on_grid(aoi: AreaOfInterest, grid: geo.Grid) -> tuple[np.ndarray | None, float]:
+def aoi_on_grid(
+    aoi: AreaOfInterest, grid: geo.Grid, scene: Path | str = "the scene"
+) -> tuple[np.ndarray | None, float]:
     """The AOI rasterised on `grid` (pixel centres inside) and its distance from the scene (0 if it overlaps)."""
     if grid.crs_wkt and not aoi.crs_wkt:
         raise InputError(f"{aoi.source}: has no CRS; assign one (e.g. EPSG:4326)")
+    if aoi.crs_wkt and not grid.crs_wkt:
+        # Read as pixel coordinates, degrees or metres land somewhere meaningless.
+        raise InputError(
+            f"{aoi.source}: is in {_crs_words(aoi.crs_wkt)} but {scene} has no CRS, so the area of interest "
+            f"cannot be placed on it; assign the scene its CRS (gdal_edit.py -a_srs EPSG:<code> {scene}) "
+            "or leave out the area of interest"
+        )
     geometries = geo.transform_geometries(aoi.geometries, aoi.crs_wkt, grid.crs_wkt)
     a, s = geo.geometries_bounds(geometries), geo.grid_bounds(grid)
     gap = float(np.hypot(max(a[0] - s[2], s[0] - a[2], 0.0), max(a[1] - s[3], s[1] - a[3], 0.0)))
@@ -230,6 +304,11 @@ def aoi_on_grid(aoi: AreaOfInterest, grid: geo.Grid) -> tuple[np.ndarray | None,
         return None, gap
     mask = geo.rasterize(geometries, [1] * len(geometries), grid)
     return (mask if mask.any() else None), gap
+
+
+def _crs_words(crs_wkt: str) -> str:
+    epsg = geo.Grid(crs_wkt, (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), 1, 1).epsg
+    return f"EPSG:{epsg}" if epsg else "a CRS"
 
 
 def format_bounds(bounds: tuple[float, ...]) -> str:

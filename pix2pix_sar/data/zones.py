@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from pix2pix_sar.errors import InputError
+from pix2pix_sar.errors import InputError, InvalidMask
 
 NODATA = 0
 ROCK = 64
@@ -35,7 +35,7 @@ def check_zones(zones: np.ndarray, source: str) -> np.ndarray:
     bad = [v for v in values.tolist() if v not in ZONE_CODES]
     if bad:
         shown = ", ".join(str(v) for v in bad[:5])
-        raise InputError(
+        raise InvalidMask(
             f"{source}: mask values {shown} are not zone codes; use 0 (no data), 64 (rock), 127 (glacier), 254 (ocean)"
         )
     return zones.astype(np.uint8, copy=False)

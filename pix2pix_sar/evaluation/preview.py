@@ -12,7 +12,8 @@ from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
 from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.evaluation.figures import plot_image_grid
-from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image, read_zones
+from pix2pix_sar.generation.generate import generate_image, read_zones
+from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
 
@@ -53,7 +54,8 @@ def write_preview(
     outputs = np.where(valid_zones(split.zones[pick])[..., None], outputs, -1.0)  # no data as in the target
     columns = [("target", split.images[pick]), (f"generated (epoch {epoch})", outputs)]
     panel = _whole_scene(run, epoch, seed, *scene) if scene is not None else None
-    return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick], scene=panel)
+    labels = [split.ids[i] for i in pick]
+    return plot_image_grid(split.zones[pick], columns, out, row_labels=labels, scene=panel, scaling=info.scaling)
 
 
 def _whole_scene(run: RunFolder, epoch: int, seed: int, zones_path, sar_path):

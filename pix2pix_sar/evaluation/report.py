@@ -99,6 +99,27 @@ def load_evaluated(run_dirs: list[str | Path]) -> list[EvaluatedRun]:
     return loaded
 
 
+def check_same_data(runs: list[EvaluatedRun], allow_different_data: bool = False) -> list[str]:
+    """Runs ranked against each other must have been trained on the same data: the same
+    dataset.json content and the same manifest.csv (compared by hash, not by folder).
+    Refused unless `allow_different_data`; then returns the differences (report.md states them)."""
+    first, *others = runs
+    ours = first.run.dataset_identity()
+    found = []
+    for run in others:
+        theirs = run.run.dataset_identity()
+        if theirs[0] != ours[0]:
+            found.append(f"{run.label}'s dataset.json differs from {first.label}'s")
+        elif None not in (theirs[1], ours[1]) and theirs[1] != ours[1]:
+            found.append(f"{run.label}'s patches (manifest.csv) differ from {first.label}'s")
+    if found and not allow_different_data:
+        raise RunStateError(
+            f"the runs were trained on different datasets ({'; '.join(found)}), so their scores do not rank them; "
+            f"compare runs trained on the same dataset, or pass {option('allow_different_data')} to report them anyway"
+        )
+    return found
+
+
 def common_epoch(runs: list[EvaluatedRun], epoch: int | None) -> int:
     """`epoch` if every run has it, else the last epoch that all runs have."""
     shared = set.intersection(*({r["epoch"] for r in run.per_epoch} for run in runs))
@@ -217,7 +238,8 @@ def _example_grid(
             columns.append((run.label, np.where(valid_zones(split.zones[pick])[..., None], images, -1.0)))
     finally:
         tf_log.setLevel(level)
-    return plot_image_grid(split.zones[pick], columns, out, row_labels=[split.ids[i] for i in pick])
+    labels = [split.ids[i] for i in pick]
+    return plot_image_grid(split.zones[pick], columns, out, row_labels=labels, scaling=load_info(data_dir).scaling)
 
 
 def write_report(
@@ -227,12 +249,15 @@ def write_report(
     count: int = 3,
     seed: int = 0,
     data_dir: str | Path | None = None,
+    allow_different_data: bool = False,
 ) -> ReportResult:
-    """Fig. 3, Table I, Fig. 4 and report.md for evaluated runs; see the module docstring."""
+    """Fig. 3, Table I, Fig. 4 and report.md for evaluated runs; see the module docstring.
+    Runs trained on different datasets are refused unless `allow_different_data`."""
 
     if not run_dirs:
         raise InputError("give at least one evaluated RUN folder")
     runs = load_evaluated(list(run_dirs))
+    different_data = check_same_data(runs, allow_different_data)
     split = evaluated_split(runs[0].run)
     word = split_title(split)
     epoch = common_epoch(runs, epoch)
@@ -265,6 +290,11 @@ def write_report(
         + (f", extra bands: {', '.join(bands[r.label]) or 'none'}" if any(bands.values()) else "")
         for r in runs
     )
+    caveat = (
+        f" (but the runs were trained on different datasets: {'; '.join(different_data)}; the scores do not rank them)"
+        if different_data
+        else ""
+    )
     text = f"""# pix2pix-sar evaluation report
 
 Runs compared (labelled by variant):
@@ -281,7 +311,7 @@ generator; the band is ±1 standard deviation over patches, the dotted line mark
 ## Table I — epoch {epoch}
 
 {table_md}
-Highest SSIM at epoch {epoch}: **{best["label"]}**. Also in `table1.csv` / `table1.md`. The paper's
+Highest SSIM at epoch {epoch}: **{best["label"]}**{caveat}. Also in `table1.csv` / `table1.md`. The paper's
 numbers come from its own data (2003/223 patches of real glacier scenes); compare trends, not values.
 Where runs were evaluated with `--segmenter`, "seg" is the segmentation score: a zone segmenter
 trained on real images segments the generated ones, scored against the masks they were made

@@ -18,12 +18,11 @@ Written to RUN/eval/scene_<ZONES stem>.json, atomically.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from pix2pix_sar import geo
+from pix2pix_sar import geo, jsonio
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.zones import valid_zones
 from pix2pix_sar.errors import InputError, option
@@ -36,22 +35,14 @@ from pix2pix_sar.evaluation.structure import (
     structure_measures,
     structure_ratios,
 )
-from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image, read_zones
+from pix2pix_sar.generation.generate import generate_image, read_zones
+from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 from pix2pix_sar.generation.seams import grid_statistic
 from pix2pix_sar.run_folder import SegRunFolder
 
 
 def scene_json_path(run_dir: str | Path, zones_path: str | Path) -> Path:
     return Path(run_dir) / "eval" / f"scene_{Path(zones_path).stem}.json"
-
-
-def _finite(value):
-    """JSON-safe: NaN and inf become None."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def evaluate_scene(
@@ -122,7 +113,7 @@ def evaluate_scene(
     out = scene_json_path(run_dir, zones_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(_finite(result), indent=2) + "\n")
+        tmp.write_text(jsonio.dumps(result, indent=2) + "\n")
     return result
 
 

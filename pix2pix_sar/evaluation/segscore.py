@@ -12,11 +12,11 @@ in metres from each patch's pixel size.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from pix2pix_sar import jsonio
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.zones import NODATA, ClassScheme
@@ -113,5 +113,5 @@ def seg_evaluate(run_dir: str | Path, data_dir: str | Path | None = None, split:
     result: dict = {"split": split, "dataset": str(data_dir.resolve()), "patches": len(patches)}
     result.update(segmenter.score(patches.images, patches.zones, patches.pixel_sizes))
     with atomic_path(folder.eval_json(split)) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.write_text(jsonio.dumps(result, indent=2) + "\n")
     return result

@@ -46,19 +46,20 @@ from typing import Protocol
 
 import numpy as np
 
-from pix2pix_sar import __version__
+from pix2pix_sar import __version__, jsonio
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import SPLITS, load_info, load_manifest, load_split, pixel_sizes_of
-from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
-from pix2pix_sar.data.packed import PackedSplit, choose_input, memory_bytes
+from pix2pix_sar.data.dataset import SPLITS, load_manifest
+from pix2pix_sar.data.extra_bands import encode_inputs
 from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
+from pix2pix_sar.evaluation.eval_patches import EvalPatches
 from pix2pix_sar.evaluation.figures import plot_curves
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
 from pix2pix_sar.evaluation.segscore import SegmentationScores, Segmenter
 from pix2pix_sar.noise import KEY_SIZE, patch_keys
-from pix2pix_sar.run_folder import PER_EPOCH_COUNTS, RunFolder, read_per_epoch, read_rows
+from pix2pix_sar.run_folder import RunFolder
+from pix2pix_sar.run_tables import PER_EPOCH_COUNTS, read_per_epoch, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def per_epoch_fields(with_segmenter: bool = False) -> list[str]:
 class EvalReporter(Protocol):
     """Receives progress; the library itself never prints."""
 
-    def epoch_started(self, epoch: int, images: int) -> None: ...
+    def epoch_started(self, epoch: int, images: int, index: int, count: int) -> None:
+        """Snapshot `epoch` starts: the `index`-th (from 0) of the `count` this call evaluates."""
 
     def batch_finished(self, images_done: int) -> None: ...
 
@@ -94,7 +96,7 @@ class EvalReporter(Protocol):
 
 
 class SilentEvalReporter:
-    def epoch_started(self, epoch: int, images: int) -> None:
+    def epoch_started(self, epoch: int, images: int, index: int, count: int) -> None:
         pass
 
     def batch_finished(self, images_done: int) -> None:
@@ -284,7 +286,7 @@ def evaluate_run(
     if work:
         run.eval_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(run.eval_json, suffix=".json") as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
+            tmp.write_text(jsonio.dumps(record, indent=2) + "\n")
     ceiling = {}
     if seg is not None and work:
         real = SegmentationScores(seg.scheme)
@@ -296,13 +298,13 @@ def evaluate_run(
     seeded: SnapshotGenerator | None = None
     evaluate = None
     seconds, images_done = 0.0, 0
-    for epoch in work:
+    for index, epoch in enumerate(work):
         snapshot = load_generator(run.find_snapshot(epoch)[1])
         if seeded is None:
             seeded = SnapshotGenerator(snapshot, run.load_config().model, seed)
             evaluate = make_evaluate_fn(seeded.generate)
         seeded.load(snapshot)
-        reporter.epoch_started(epoch, len(split))
+        reporter.epoch_started(epoch, len(split), index, len(work))
         stats = SarStatistics(info.scaling)
         metrics = {m: [] for m in IMAGE_METRICS}
         scores = SegmentationScores(seg.scheme) if seg is not None else None
@@ -352,60 +354,6 @@ def evaluate_run(
         )
     seg_scored = [e for e in work if seg is not None]
     return EvaluateResult(run, todo, skipped, seg_scored, images_done / seconds if seconds else math.nan)
-
-
-@dataclass
-class EvalPatches:
-    """The patches `evaluate` scores, read batch by batch in manifest order: decoded
-    into memory once (exact GeoTIFF values), or streamed from the pack (SAR rounded
-    to float16, as streamed training reads it; memory does not grow with the split)."""
-
-    ids: list[str]
-    pixel_sizes: np.ndarray
-    input_mode: str  # "memory" or "streamed"
-    _read: object  # (start, stop) -> (zones, targets, extras or None)
-
-    @classmethod
-    def open(cls, data_dir: Path, split: str, run_info, input_mode: str) -> "EvalPatches":
-        """`run_info`: the run's DatasetInfo (the bands it takes, in its order)."""
-        data_info = load_info(data_dir)
-        records = [r for r in load_manifest(data_dir) if r.split == split]
-        mode = choose_input(
-            input_mode,
-            [data_dir],
-            memory_bytes(len(records), data_info.patch_size, 1, len(data_info.band_names)),
-        )
-        if mode == "memory":
-            arrays = load_split(data_dir, split)
-            extras = select_bands(arrays.extras, data_info.band_names, run_info.band_names, str(data_dir))
-
-            def read(start, stop):
-                return (
-                    arrays.zones[start:stop],
-                    arrays.images[start:stop],
-                    None if extras is None else extras[start:stop],
-                )
-
-            return cls(arrays.ids, arrays.pixel_sizes, mode, read)
-        packed = PackedSplit.open(data_dir, split, with_extras=True)
-        # Refuse a dataset without the run's bands now, before anything is written.
-        select_bands(np.zeros(len(data_info.band_names)), data_info.band_names, run_info.band_names, str(data_dir))
-
-        def read(start, stop):
-            zones, planes = packed.read(np.arange(start, stop))
-            planes = planes.astype(np.float32)
-            extras = select_bands(planes[..., 1:], data_info.band_names, run_info.band_names, str(data_dir))
-            return zones, planes[..., :1], extras
-
-        return cls([r.id for r in records], pixel_sizes_of(data_dir, split, records), mode, read)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def batches(self, batch_size: int):
-        """(first index, (zones, targets, extras or None)) per batch, in order."""
-        for start in range(0, len(self), batch_size):
-            yield start, self._read(start, min(start + batch_size, len(self)))
 
 
 def _load_segmenter(run: RunFolder, segmenter: str | Path | None):

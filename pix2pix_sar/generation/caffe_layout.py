@@ -37,13 +37,12 @@ from pix2pix_sar.errors import InputError, option
 from pix2pix_sar.generation.export import is_export
 from pix2pix_sar.generation.generate import (
     Progress,
-    RunGenerator,
-    TileSettings,
     check_mask,
     find_masks,
     generate_image,
     read_zones,
 )
+from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 
 SATELLITE = "PIX2PIXSAR"
 CAFFE_SPLITS = ("train", "test")

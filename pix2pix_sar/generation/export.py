@@ -31,10 +31,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pix2pix_sar import jsonio
 from pix2pix_sar.atomic import already_exists, atomic_dir
 from pix2pix_sar.config import Config, config_from_dict
 from pix2pix_sar.data.dataset import DatasetInfo
-from pix2pix_sar.errors import InputError, RunStateError
+from pix2pix_sar.errors import InputError, RunStateError, option
 from pix2pix_sar.generation.model_card import model_card
 from pix2pix_sar.generation.run_facts import model_facts
 from pix2pix_sar.run_folder import RunFolder
@@ -74,7 +75,9 @@ def export_run(run_dir: str | Path, out: str | Path, *, epoch: int | None = None
     if out.exists() and not overwrite:
         raise already_exists(out)
     if out.resolve() == run.path.resolve() or out.resolve() in run.path.resolve().parents:
-        raise InputError(f"{out}: holds the run {run.path}, which an export may not replace; choose another --out")
+        raise InputError(
+            f"{out}: holds the run {run.path}, which an export may not replace; choose another {option('out')}"
+        )
     model = load_generator(snapshot)
     if is_legacy(model):
         raise RunStateError(
@@ -93,7 +96,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, epoch: int | None = None
             for p in sorted((folder.path / SAVED_MODEL).rglob("*"))
             if p.is_file()
         }
-        (folder.path / FACTS).write_text(json.dumps(facts, indent=2) + "\n")
+        (folder.path / FACTS).write_text(jsonio.dumps(facts, indent=2) + "\n")
         (folder.path / CARD).write_text(model_card(facts))
         return folder.commit()
 

@@ -35,17 +35,14 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
-from pix2pix_sar.config import Config
 from pix2pix_sar.data.dataset import DatasetInfo, DatasetWriter, PatchRecord, iter_windows, split_ids
-from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
+from pix2pix_sar.data.extra_bands import ExtraBandInput
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
-from pix2pix_sar.data.zones import GLACIER, OCEAN, ClassScheme, check_zones, class_scheme, valid_zones
-from pix2pix_sar.devices import resolve_xla
-from pix2pix_sar.errors import InputError, InvalidValue, RunStateError
-from pix2pix_sar.generation.export import ExportedModel, is_export
-from pix2pix_sar.generation.tiling import CropPlan, TilePlan
-from pix2pix_sar.noise import tile_keys
-from pix2pix_sar.run_folder import RunFolder
+from pix2pix_sar.data.scenes import mask_file_values
+from pix2pix_sar.data.zones import GLACIER, OCEAN, ClassScheme, check_zones, valid_zones
+from pix2pix_sar.errors import InputError, InvalidValue, option
+from pix2pix_sar.generation.provenance import PICTURE, output_tags, source_facts
+from pix2pix_sar.generation.run_generator import BandSource, RunGenerator, TileSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,161 +54,6 @@ _CHECK_ROWS = 1024
 MODEL_UNITS = "model"
 
 Progress = Callable[[str, int, int], None]  # (mask name, tiles done, tiles total)
-
-
-#: Smallest default tile of whole-scene variants, in pixels (at least 4 receptive fields).
-SCENE_TILE = 512
-
-
-@dataclass(frozen=True)
-class TileSettings:
-    """How a mask is cut into tiles: `tile` (default: the run's patch size; for
-    whole-scene variants a large multiple of the stride) and `overlap` (paper
-    variants' blending; default a quarter of the tile) in pixels, tiles per batch,
-    seed, and XLA ("auto": on for GPUs, off on CPUs, as for training)."""
-
-    tile: int | None = None
-    overlap: int | None = None
-    batch_size: int = 16
-    seed: int = 0
-    xla: str = "auto"
-
-
-class RunGenerator:
-    """A generator ready to generate batches of encoded tiles: a run's snapshot
-    (:meth:`from_run`) or an export's SavedModel (:meth:`from_export`), which gives the
-    same pixels; :meth:`load` takes either folder. `path` is the folder given; `run` the
-    run folder (None for an export); `generate` maps (tiles, noise keys) to images."""
-
-    def __init__(
-        self,
-        path: Path,
-        run: RunFolder | None,
-        config: Config,
-        info: DatasetInfo,
-        scheme: ClassScheme,
-        epoch: int,
-        generate: Callable,
-        seed: int = 0,
-    ):
-        import tensorflow as tf
-
-        self.path, self.run, self.config, self.info, self.scheme = path, run, config, info, scheme
-        self.model_config = config.model
-        self.epoch, self.seed = epoch, seed
-        self._fn, self._tf = generate, tf
-
-    @classmethod
-    def load(cls, path: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto") -> "RunGenerator":
-        """The generator of `path`, a run folder or an export folder (`epoch`: the run's
-        snapshot, default the last; an export holds one)."""
-        if is_export(path):
-            return cls.from_export(path, epoch=epoch, seed=seed)
-        return cls.from_run(path, epoch=epoch, seed=seed, xla=xla)
-
-    @classmethod
-    def from_run(
-        cls, run: str | Path | RunFolder, epoch: int | None = None, seed: int = 0, xla: str = "auto"
-    ) -> "RunGenerator":
-        """The run's snapshot at `epoch` (default: the last), compiled with XLA per `xla`."""
-        from pix2pix_sar.models.inference import inference_generator, make_generate_fn
-        from pix2pix_sar.models.snapshots import load_generator
-
-        run = (run if isinstance(run, RunFolder) else RunFolder(run)).require()
-        config, info = run.load_config(), run.dataset_info()
-        scheme = class_scheme(info.classes, str(run.dataset_json))
-        epoch, snapshot = run.find_snapshot(epoch)
-        model = inference_generator(load_generator(snapshot), config.model)
-        generate = make_generate_fn(model, jit_compile=resolve_xla(xla))
-        return cls(run.path, run, config, info, scheme, epoch, generate, seed)
-
-    @classmethod
-    def from_export(cls, path: str | Path, epoch: int | None = None, seed: int = 0) -> "RunGenerator":
-        """The generator of an export folder, checked complete; `epoch`, if given, must be
-        the one it holds."""
-        path = Path(path)
-        exported = ExportedModel(path).require()
-        if epoch is not None and epoch != exported.epoch:
-            raise RunStateError(
-                f"{path}: an export holds the snapshot of epoch {exported.epoch} only; "
-                f"leave out --epoch, or export epoch {epoch} from the run"
-            )
-        config, info = exported.config(), exported.dataset_info()
-        scheme = class_scheme(info.classes, str(path))
-        generate = exported.keyed_function()  # as saved: XLA is not applied to an export
-        return cls(path, None, config, info, scheme, exported.epoch, generate, seed)
-
-    @property
-    def patch_size(self) -> int:
-        return self.config.model.patch_size
-
-    @property
-    def scaling(self) -> SarScaling:
-        return self.info.scaling
-
-    @property
-    def bands(self) -> tuple[BandScaling, ...]:
-        """The extra bands the generator takes after the mask channels, in order."""
-        return self.info.extra_bands
-
-    def band_rasters(self, given: list[ExtraBandInput], mask: Path) -> list["_BandSource"]:
-        """The rasters of the run's bands for `mask`, in the run's order; refuses an
-        unknown or a missing band with a message naming it."""
-        check_unique([b.name for b in given])
-        known = {b.name: b for b in self.bands}
-        for band in given:
-            if band.name not in known:
-                trained = ", ".join(known) or "no extra bands"
-                raise InputError(f"band {band.name}: unknown to {self.path}, which takes {trained}")
-        by_name = {b.name: b for b in given}
-        sources = []
-        for scaling in self.bands:
-            if scaling.name not in by_name:
-                raise InputError(
-                    f"band {scaling.name}: missing; {self.path} was trained with it, give --extra {scaling.name}=RASTER"
-                )
-            sources.append(_BandSource(scaling, by_name[scaling.name].raster_for(mask)))
-        return sources
-
-    def generate_batch(self, tiles: np.ndarray, origins: np.ndarray) -> np.ndarray:
-        """Images of encoded `tiles` whose top-left pixels in the scene are `origins`
-        (N, 2): the noise is keyed by (seed, origin), so a tile's pixels never depend on
-        the batch it is in."""
-        keys = tile_keys(self.seed, origins[:, 0], origins[:, 1])
-        return self._fn(self._tf.constant(tiles, self._tf.float32), self._tf.constant(keys)).numpy()
-
-    def plan(self, width: int, height: int, settings: TileSettings) -> TilePlan | CropPlan:
-        if settings.batch_size < 1:
-            raise InvalidValue("batch_size", f"batch size {settings.batch_size}: must be at least 1")
-        if self.model_config.whole_scene:
-            return self._crop_plan(width, height, settings.tile)
-        tile = settings.tile or self.patch_size
-        if tile != self.patch_size:
-            raise InvalidValue(
-                "tile",
-                f"tile {tile}: a {self.config.variant} run generates {self.patch_size}-pixel tiles only (its "
-                f"1x1 bottleneck and per-tile normalisation make other sizes another model); use the default, "
-                f"or train the 'scene' variant, which takes any tile",
-            )
-        overlap = tile // 4 if settings.overlap is None else settings.overlap
-        if not 0 <= overlap <= tile // 2:
-            raise InvalidValue("overlap", f"overlap {overlap}: must be between 0 and half the tile ({tile // 2})")
-        return TilePlan(width, height, tile, overlap)
-
-    def _crop_plan(self, width: int, height: int, tile: int | None) -> CropPlan:
-        stride = self.model_config.stride
-        margin = -(-self.model_config.reach // (stride // 2)) * (stride // 2)  # keeps tiles stride-aligned
-        if tile is None:
-            needed = max(width, height) + 2 * margin
-            tile = min(SCENE_TILE, -(-needed // stride) * stride)
-            tile = max(tile, 2 * margin + stride)
-        if tile % stride or tile <= 2 * margin:
-            raise InvalidValue(
-                "tile",
-                f"tile {tile}: must be a multiple of {stride} larger than {2 * margin} (twice the margin cut "
-                f"from each tile of this {self.config.variant} run), e.g. {SCENE_TILE}",
-            )
-        return CropPlan(width, height, tile, margin)
 
 
 # --- Inputs -------------------------------------------------------------------------
@@ -241,7 +83,7 @@ def _binary_to_zones(values: np.ndarray, source: str) -> np.ndarray:
         shown = ", ".join(str(v) for v in bad[:5])
         raise InputError(
             f"{source}: mask values {shown} are not binary; use 0 (ocean) and 1 or 255 (land), "
-            "or zone codes without --mask-values binary"
+            f"or zone codes without {option('mask_values')} binary"
         )
     return np.where(values == 0, OCEAN, GLACIER).astype(np.uint8)
 
@@ -256,35 +98,13 @@ def read_zones(path: Path, window: tuple[int, int, int, int] | None = None, mask
 
 
 def check_mask(path: Path, mask_values: str = "zones") -> geo.Grid:
-    """The mask's grid, after checking every value (read in row bands)."""
+    """The mask's grid, after checking every value (the same check and message as `prepare`'s)."""
     grid, bands, _ = geo.raster_info(path)
-    for row in range(0, grid.height, _CHECK_ROWS):
-        read_zones(path, (0, row, grid.width, min(_CHECK_ROWS, grid.height - row)), mask_values)
+    MASK_VALUES[mask_values](mask_file_values(path, _CHECK_ROWS), str(path))
     return grid
 
 
-@dataclass(frozen=True)
-class _BandSource:
-    """One extra band for one mask: its run scaling and its raster."""
-
-    scaling: BandScaling
-    raster: Path
-
-    def on_grid(self, grid: geo.Grid, zones: np.ndarray, mask: Path) -> np.ndarray:
-        """The band scaled to the model range on `grid` (-1 where the zone is no data, as
-        in a prepared patch); a band without data where the mask has data is refused."""
-        resampling = choose_resampling(geo.raster_info(self.raster)[0], grid)
-        values, missing = band_on_grid(self.raster, grid, resampling, zones)
-        gaps = missing & valid_zones(zones)
-        if gaps.any():
-            raise InputError(
-                f"band {self.scaling.name}: {self.raster} does not cover {mask} ({int(gaps.sum())} pixels without "
-                "data outside the ocean); give a raster that covers the whole mask"
-            )
-        return np.where(valid_zones(zones), self.scaling.to_model(values), np.float32(-1.0))
-
-
-def check_band_coverage(mask: Path, grid: geo.Grid, bands: list[_BandSource], mask_values: str = "zones") -> None:
+def check_band_coverage(mask: Path, grid: geo.Grid, bands: list[BandSource], mask_values: str = "zones") -> None:
     """Every band has data wherever the mask has data (but the ocean), read in row blocks."""
     for row in range(0, grid.height, _CHECK_ROWS):
         n_rows = min(_CHECK_ROWS, grid.height - row)
@@ -294,7 +114,7 @@ def check_band_coverage(mask: Path, grid: geo.Grid, bands: list[_BandSource], ma
 
 
 def encode_with_bands(
-    scheme: ClassScheme, zones: np.ndarray, grid: geo.Grid, bands: list[_BandSource], mask: Path
+    scheme: ClassScheme, zones: np.ndarray, grid: geo.Grid, bands: list[BandSource], mask: Path
 ) -> np.ndarray:
     """The generator input of `zones` on `grid`: mask channels, then the bands in order."""
     encoded = scheme.encode(zones)
@@ -310,9 +130,7 @@ class _ZoneRows:
     are finished, which take their no-data from the same read (every tiling reads a
     band that covers the rows it finishes)."""
 
-    def __init__(
-        self, path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str, bands: list[_BandSource] = ()
-    ):
+    def __init__(self, path: Path, grid: geo.Grid, scheme: ClassScheme, mask_values: str, bands: list[BandSource] = ()):
         self.path, self.grid, self.scheme, self.mask_values = path, grid, scheme, mask_values
         self.extra_bands = list(bands)
         self._bands: list[tuple[int, np.ndarray]] = []  # (first row, zones)
@@ -359,7 +177,9 @@ def _in_units(scaling: SarScaling, units: str) -> SarScaling:
 
 def output_encoding(scaling: SarScaling, units: str | None, driver: str) -> OutputEncoding:
     """GeoTIFF: values in `units` (default: the training data's; 'model': [-1, 1]),
-    no-data NaN for floats. PNG: an 8-bit picture of the model range, 1..255, no-data 0."""
+    no-data NaN for floats. PNG: an 8-bit picture of the model range, 1..255, no-data 0.
+    `units` in any case ("dB", "db")."""
+    units = units.lower() if units else units
     if driver == "PNG":
         return OutputEncoding(
             lambda x: np.rint(1.0 + (np.clip(x, -1, 1) + 1.0) * 127.0).astype(np.uint8), np.dtype("uint8"), 0
@@ -378,7 +198,7 @@ def output_encoding(scaling: SarScaling, units: str | None, driver: str) -> Outp
 def _output_paths(masks: list[Path], input_path: Path, out: Path) -> list[Path]:
     if input_path.is_dir():
         if out.suffix.lower() in geo.OUTPUT_DRIVERS:
-            raise InputError(f"{out}: INPUT is a folder, so --out must be a folder, not a {out.suffix} file")
+            raise InputError(f"{out}: INPUT is a folder, so {option('out')} must be a folder, not a {out.suffix} file")
         return [out / m.name if m.suffix.lower() in geo.OUTPUT_DRIVERS else out / f"{m.stem}.tif" for m in masks]
     if out.suffix.lower() not in geo.OUTPUT_DRIVERS:
         raise InputError(f"{out}: name the output .tif (cloud-optimised GeoTIFF) or .png")
@@ -403,7 +223,9 @@ def _check_writable(paths: list[Path], overwrite: bool) -> None:
         while not folder.exists():
             folder = folder.parent
         if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            raise InputError(f"{path}: cannot write there ({folder} is not a writable folder); choose another --out")
+            raise InputError(
+                f"{path}: cannot write there ({folder} is not a writable folder); choose another {option('out')}"
+            )
 
 
 def generate_file(
@@ -414,15 +236,28 @@ def generate_file(
     units: str | None = None,
     progress: Progress | None = None,
     mask_values: str = "zones",
-    bands: list[_BandSource] = (),
+    bands: list[BandSource] = (),
+    sample: int = 0,
 ) -> Path:
     """Generate one mask into `out` (streamed; written atomically; the mask's values
-    are checked as they are read); `bands` are the run's extra bands for this mask."""
+    are checked as they are read); `bands` are the run's extra bands for this mask;
+    `sample`: which of the mask's samples this is (recorded in the file's metadata)."""
     grid = geo.raster_info(mask)[0]
     plan = gen.plan(grid.width, grid.height, settings)
-    encoding = output_encoding(gen.scaling, units, geo.OUTPUT_DRIVERS[out.suffix.lower()])
+    driver = geo.OUTPUT_DRIVERS[out.suffix.lower()]
+    encoding = output_encoding(gen.scaling, units, driver)
+    written_units = PICTURE if driver == "PNG" else units or gen.scaling.units
+    tags = output_tags(gen, written_units, seed=gen.seed, sample=sample, mask=mask)
     on_tile = (lambda done, total: progress(mask.name, done, total)) if progress else None
-    with geo.RasterRowWriter(out, grid, encoding.dtype, nodata=encoding.nodata) as writer:
+    with geo.RasterRowWriter(
+        out,
+        grid,
+        encoding.dtype,
+        nodata=encoding.nodata,
+        description=tags.description,
+        unit=tags.unit,
+        metadata=tags.metadata,
+    ) as writer:
         rows = _ZoneRows(mask, grid, gen.scheme, mask_values, bands)
         for row_off, block in plan.generate(rows.encoded, gen.generate_batch, settings.batch_size, on_tile):
             zones = rows.zones(row_off, block.shape[0])
@@ -470,7 +305,7 @@ def generate_files(
     for mask, group, mask_bands in zip(masks, sample_targets, sources):
         for k, target in enumerate(group):
             gen.seed = settings.seed + k  # the noise keys of sample k
-            written.append(generate_file(gen, mask, target, settings, units, progress, mask_values, mask_bands))
+            written.append(generate_file(gen, mask, target, settings, units, progress, mask_values, mask_bands, k))
             log.info("generated %s -> %s", mask, target)
     gen.seed = settings.seed
     return written
@@ -480,14 +315,19 @@ def generate_image(
     gen: RunGenerator, zones: np.ndarray, settings: TileSettings, extras: np.ndarray | None = None
 ) -> np.ndarray:
     """The generated image (model range, float32) of an in-memory zone mask; `extras`
-    (H, W, K): the run's extra bands in the model range, in the run's order."""
+    (H, W, K): the run's extra bands in the model range, in the run's order; the context
+    bands may be left out (they are computed from the whole of `zones`)."""
     plan = gen.plan(zones.shape[1], zones.shape[0], settings)
     given = 0 if extras is None else extras.shape[-1]
+    context = gen.context_image(zones) if given == len(gen.user_bands) else None
+    if context is not None:
+        extras = context if extras is None else np.concatenate([extras, context], axis=-1)
+        given = extras.shape[-1]
     if given != len(gen.bands):
-        wanted = ", ".join(b.name for b in gen.bands) or "none"
+        wanted = ", ".join(b.name for b in gen.user_bands) or "none"
         raise InputError(
             f"{gen.path} takes the extra bands ({wanted}) after the mask, {given} given; "
-            "generate with --extra NAME=RASTER per band"
+            f"generate with {option('extras')} NAME=RASTER per band"
         )
     encoded = gen.scheme.encode(zones)
     if given:
@@ -589,8 +429,8 @@ def generate_dataset(
             synthetic=True,
             extra={
                 "generated_by": {
-                    "run": str(gen.path.resolve()),
-                    "epoch": gen.epoch,
+                    **source_facts(gen),
+                    "seed": settings.seed,  # sample k (patch ids _s<k>) used seed + k
                     **({"samples": samples} if samples > 1 else {}),
                 }
             },

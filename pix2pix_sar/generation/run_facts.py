@@ -7,7 +7,9 @@ Everything is read through :class:`~pix2pix_sar.run_folder.RunFolder`."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,12 @@ from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.zones import ZONE_CODES, class_scheme
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.run_folder import RunFolder
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file (a snapshot: which weights, exactly; generated images record it)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def model_facts(
@@ -39,6 +47,7 @@ def model_facts(
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "run": str(run.path.resolve()),
         "epoch": epoch,
+        "snapshot_sha256": file_sha256(run.find_snapshot(epoch)[1]),  # as generated images record it
         "variant": cfg.variant,
         "patch_size": model.patch_size,
         "stride": model.stride,

@@ -33,6 +33,8 @@ COARSE_SCALES = 3
 
 def _with_noise(x, key, level: int, channels: int, name: str):
     """`x` with `channels` more: coordinate noise at the resolution of `level`."""
+    if channels == 0:
+        return x
     noise = CoordinateNoise(salt=level + 1, level=level, channels=channels, name=name)([x, key])
     return keras.layers.Concatenate(name=f"{name}_concat")([x, noise])
 
@@ -68,7 +70,12 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
 
     mask = keras.Input((side, side, cfg.in_channels), name="mask")
     key = keras.Input((KEY_SIZE,), dtype="int32", name="noise_key")
-    x = keras.layers.Concatenate(name="mask_noise")([mask, CoordinateNoise(name="noise")([mask, key])])
+    # With a speckle stage, speckle is the only randomness at the finest two scales (as in
+    # the data): noise there would add to it and lower the ENL below the data's looks.
+    fine = 0 if cfg.speckle_looks > 0 else 1
+    x = mask
+    if fine:
+        x = keras.layers.Concatenate(name="mask_noise")([mask, CoordinateNoise(name="noise")([mask, key])])
     skips = []
     for i, f in enumerate(filters):
         down = downsample(
@@ -79,7 +86,7 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         skips.append(x)
 
     def channels(level: int) -> int:
-        return cfg.noise_channels if level > depth - COARSE_SCALES else 1
+        return cfg.noise_channels if level > depth - COARSE_SCALES else fine
 
     x = _with_noise(x, key, level=depth, channels=channels(depth), name="noise_bottleneck")
     for j, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]))):
@@ -88,7 +95,7 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         x = _with_noise(x, key, level=level, channels=channels(level), name=f"noise{j + 1}")
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
 
-    x = _with_noise(Bilinear2x(name="image_resize")(x), key, level=0, channels=1, name="noise_image")
+    x = _with_noise(Bilinear2x(name="image_resize")(x), key, level=0, channels=fine, name="noise_image")
     backscatter = keras.layers.Conv2D(
         cfg.out_channels, 3, padding="same", kernel_initializer=weight_init(cfg.init_std), activation="tanh",
         dtype="float32", name="backscatter" if cfg.speckle_looks > 0 else "image",

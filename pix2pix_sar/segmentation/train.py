@@ -36,7 +36,7 @@ from pix2pix_sar.config import SegConfig
 from pix2pix_sar.data.dataset import DatasetInfo, SplitArrays, load_info, load_split, split_size
 from pix2pix_sar.data.packed import PackedSplit, PackedUnion, choose_input, memory_bytes
 from pix2pix_sar.data.zones import class_scheme
-from pix2pix_sar.errors import InputError, InvalidValue, TrainingDivergedError
+from pix2pix_sar.errors import InputError, InvalidValue, TrainingDivergedError, option
 from pix2pix_sar.run_folder import SegRunFolder
 from pix2pix_sar.segmentation.model import build_segmenter, check_depth
 from pix2pix_sar.training.preemption import StopSignals
@@ -180,7 +180,7 @@ def load_training_set(data_dirs: Sequence[Path], infos: Sequence[DatasetInfo], c
         if not (synthetic == is_synthetic).any():
             raise InvalidValue(
                 "synthetic_share",
-                f"{cfg.synthetic_share} needs a {kind} dataset among --data "
+                f"{cfg.synthetic_share} needs a {kind} dataset among {option('data')} "
                 f'(dataset.json "synthetic": {str(is_synthetic).lower()}); none was given',
             )
         pools.append(Pool(kind, rows[synthetic == is_synthetic], count))
@@ -266,7 +266,7 @@ def seg_fit(
                     if not math.isfinite(loss):
                         raise TrainingDivergedError(
                             f"loss became {loss} at step {step + 1}; the last good state "
-                            f"({saver.latest or 'none saved yet'}) is kept; lower --learning-rate and rerun"
+                            f"({saver.latest or 'none saved yet'}) is kept; lower {option('learning_rate')} and rerun"
                         )
                     step += 1
                     loss_sum += loss

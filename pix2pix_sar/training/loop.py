@@ -118,7 +118,7 @@ def fit(
 
     from pix2pix_sar.training.distribute import is_chief, num_workers, task_index
     from pix2pix_sar.training.inputs import epoch_steps, load_worker_shard
-    from pix2pix_sar.training.step import make_train_step
+    from pix2pix_sar.training.step import make_train_step, remapper_guard
 
     timing.mark("imports")
     reporter = reporter or SilentReporter()
@@ -212,7 +212,7 @@ def fit(
     )
     # Signals only set a flag until the last write is done: a SIGTERM after the last step
     # lets the final state finish instead of killing its write.
-    with StopSignals() as stop:
+    with StopSignals() as stop, remapper_guard(cfg.model):
         try:
             loop.run(start_epoch, start_step, stop)
         finally:
@@ -221,7 +221,7 @@ def fit(
             finally:
                 timing.final_wait += outputs_writer.close()
         timing.teardown = loop.release_input()
-    log.info("timing %s", timing.finish().to_json())
+    log.debug("timing %s", timing.finish().to_json())  # for -v: where the time went
     return FitResult(run, start_epoch, tcfg.epochs, cfg, timing)
 
 

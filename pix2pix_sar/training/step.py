@@ -20,13 +20,14 @@ The patch discriminators judge (mask, image) pairs; the segmentation discriminat
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import keras
 import tensorflow as tf
 
-from pix2pix_sar.config import LossConfig
+from pix2pix_sar.config import LossConfig, ModelConfig
 from pix2pix_sar.data.zones import encoded_labels, valid_pixels
 from pix2pix_sar.models.layers import training_keys
 from pix2pix_sar.training.losses import (
@@ -118,6 +119,30 @@ def replica_keys(seed: int, epoch, step, per_replica_batch) -> tf.Tensor:
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     first = tf.cast(replica, tf.int32) * per_replica_batch
     return training_keys(seed, epoch, step, first + tf.range(per_replica_batch, dtype=tf.int32))
+
+
+@contextlib.contextmanager
+def remapper_guard(model: ModelConfig) -> Iterator[None]:
+    """Grappler's remapper pass off while a generator without normalisation trains on CPU.
+
+    Its convolutions have a bias, so each encoder block is Conv2D + BiasAdd + LeakyRelu. On
+    CPU (oneDNN) builds, TF 2.21's remapper fuses that pattern although the backward pass's
+    LeakyReluGrad still reads the BiasAdd output; the rewrite fails ("E0000 ...
+    meta_optimizer.cc ... remapper failed: INVALID_ARGUMENT: Mutation::Apply error: fanout
+    '.../LeakyReluGrad' exist for missing node '.../BiasAdd'"), and the meta-optimizer drops
+    the whole pass for the train step, so it ran without any remapper fusion anyway. Off, the
+    step gets the same graph without that error line (which reads like a crash). Restored
+    afterwards: generation graphs have no gradients, and their fusions work. GPUs are left as
+    they are (not measured there)."""
+    if model.normalization != "none" or tf.config.list_physical_devices("GPU"):
+        yield
+        return
+    before = tf.config.optimizer.get_experimental_options().get("remapping", True)
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"remapping": before})
 
 
 def make_train_step(

@@ -4,12 +4,12 @@ the training state) and the account of one `fit` call besides its epochs."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from pix2pix_sar import jsonio
 from pix2pix_sar.training.step import LOSS_NAMES
 
 #: Where an epoch's seconds went (history.csv columns after ``seconds``).
@@ -72,4 +72,4 @@ class Timing:
         return f"start-up {sum(self.startup.values()):.2f} s ({parts}); first step {self.first_step:.2f} s"
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+        return jsonio.dumps(dataclasses.asdict(self))

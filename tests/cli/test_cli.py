@@ -167,3 +167,34 @@ def test_variants_table_shows_exact_parameter_counts():
     assert "1,557,633" in lines["dis3"]
     assert set(lines) == {"orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50", "scene", "sampler"}
     assert "<= 113 px" in lines["scene"] and "<= 113 px" in lines["sampler"] and "whole tile" in lines["orig"]
+
+
+@pytest.mark.parametrize(
+    "args, xla",
+    [
+        ([], "auto"),
+        (["--xla"], "on"),
+        (["--no-xla"], "off"),
+        (["--set", "training.xla=on"], "on"),  # YAML 1.1 reads an unquoted on as a boolean
+        (["--config", "{tmp}/off.yaml"], "off"),
+        (["--set", "training.xla=off", "--xla"], "on"),  # fit's own option wins over --set
+    ],
+)
+def test_fit_xla_reaches_the_config_as_a_word(args, xla, tmp_path, monkeypatch):
+    """`fit --xla` once became training.xla=on, which the override reader took for a boolean and refused."""
+    import types
+
+    seen = []
+
+    def fake_fit(cfg, data, out, reporter):
+        seen.append(cfg)
+        return types.SimpleNamespace(start_epoch=1, end_epoch=1)
+
+    # The command imports the loop in its body: a stand-in keeps TensorFlow out of this test.
+    monkeypatch.setitem(sys.modules, "pix2pix_sar.training.loop", types.SimpleNamespace(fit=fake_fit))
+    (tmp_path / "off.yaml").write_text("training:\n  xla: off\n")
+    argv = ["fit", "--data", tmp_path, "--out", tmp_path / "run", *(str(a).format(tmp=tmp_path) for a in args)]
+    result = run_cli(*argv)
+    assert result.exit_code == 0, result.output
+    (cfg,) = seen
+    assert cfg.training.xla == xla

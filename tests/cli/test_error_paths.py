@@ -166,12 +166,12 @@ CASES = [
         "pix2pix-sar stopped --out {tmp}/out",
         id="training-interrupted",
     ),
-    # user_errors: KeyboardInterrupt outside training's own handler -> one line (exit 1)
+    # user_errors: KeyboardInterrupt outside training's own handler -> one line (exit 130, as SIGINT)
     pytest.param(
         tiny_cli,
         ["ctrl-c", "--out", "{tmp}/out"],
-        1,
-        "Error: interrupted; rerun the same command to resume",
+        130,
+        "interrupted (Ctrl-C)",
         id="keyboard-interrupt",
     ),
 ]

@@ -28,7 +28,8 @@ def zone_mask(width, height, seed):
 
 def test_caffe_layout_writes_images_zones_fronts_and_reads_back(tiny_run, tmp_path, write_mask):
     from pix2pix_sar.generation.caffe_layout import caffe_dn, generate_caffe_set
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 
     zones = {f"mask_{i}": zone_mask(96, 64 + 32 * i, seed=i) for i in range(3)}
     for name, z in zones.items():

@@ -75,7 +75,7 @@ PLAIN_TF = textwrap.dedent(
 
 @pytest.mark.slow
 def test_export_loads_in_plain_tensorflow_and_generates_the_runs_pixels(evaluated_run, model, tmp_path, write_mask):
-    from pix2pix_sar.generation.generate import RunGenerator
+    from pix2pix_sar.generation.run_generator import RunGenerator
     from pix2pix_sar.noise import tile_keys
 
     facts = json.loads((model / "export.json").read_text())

@@ -73,7 +73,7 @@ def test_small_png_mask_gives_png_of_the_same_size(tiny_run, tmp_path):
     image = geo.read_raster(folder_out / "sketch.png")[0]
     assert image.shape == (41, 37) and image.dtype == np.uint8
     np.testing.assert_array_equal(image == 0, zones == NODATA)
-    assert sorted(p.name for p in folder_out.iterdir()) == ["sketch.png"]
+    assert sorted(p.name for p in folder_out.iterdir()) == ["sketch.png", "sketch.png.aux.xml"]  # its description
 
 
 def test_binary_mask_values_generate_like_the_same_zones(tiny_run, tmp_path, write_mask):
@@ -93,7 +93,8 @@ def test_binary_mask_values_generate_like_the_same_zones(tiny_run, tmp_path, wri
 def test_tiles_blend_without_seams_on_a_large_mask(tiny_run):
     """Mean |step| across tile edges vs across tile middles: within 10% when blended,
     and closer to 1 than with hard tile edges (no overlap)."""
-    from pix2pix_sar.generation.generate import RunGenerator, TileSettings, generate_image
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
     from pix2pix_sar.generation.seams import seam_stats
 
     zones = zone_mask(768, 768, seed=5, nodata_corner=False)
@@ -160,7 +161,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, message, tiny_run, tmp_p
 
 
 def test_xla_generation_matches_plain_generation(tiny_run):
-    from pix2pix_sar.generation.generate import RunGenerator
+    from pix2pix_sar.generation.run_generator import RunGenerator
 
     masks = np.where(zone_mask(64, 64, seed=2, nodata_corner=False) == 254, -1.0, 1.0)[None, ..., None]
     masks = np.repeat(masks.astype(np.float32), 2, axis=0)

@@ -1,5 +1,7 @@
 """`masks`: artificial scenes with the requested front; moved fronts; synthetic datasets for `fit`."""
 
+import hashlib
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -97,7 +99,11 @@ def test_masks_cli_then_generate_as_dataset_then_fit(tiny_run, tmp_path):
     result = run_cli("-q", "generate", tmp_path / "masks", "--run", tiny_run, "--as-dataset", ds, "--epoch", 1)
     assert result.exit_code == 0, result.output
     info = load_info(ds)
-    assert info.synthetic and info.extra["generated_by"] == {"run": str(tiny_run.resolve()), "epoch": 1}
+    by = info.extra["generated_by"]
+    snapshot = RunFolder(tiny_run).find_snapshot(1)[1]
+    assert info.synthetic and by["run"] == str(tiny_run.resolve())
+    assert (by["epoch"], by["variant"], by["seed"]) == (1, "orig", 0)
+    assert by["snapshot_sha256"] == hashlib.sha256(snapshot.read_bytes()).hexdigest() and by["tool"] == "pix2pix-sar"
     assert info.patch_size == 32 and info.scaling == RunFolder(tiny_run).dataset_info().scaling
     train, val = load_split(ds, "train"), load_split(ds, "val")
     assert len(train) + len(val) == 8 and len(val) == 1

@@ -40,7 +40,7 @@ def legacy_run(tiny_dataset, tmp_path):
 
 
 def test_a_legacy_snapshot_generates_per_image_and_repeatably(legacy_run):
-    from pix2pix_sar.generation.generate import RunGenerator
+    from pix2pix_sar.generation.run_generator import RunGenerator
 
     masks = np.random.default_rng(1).uniform(-1, 1, (3, 32, 32, 1)).astype(np.float32)
     origins = np.zeros((3, 2), np.int64)
@@ -55,7 +55,7 @@ def test_fit_refuses_to_continue_a_legacy_run_and_says_why(legacy_run, tiny_data
     from pix2pix_sar.training.loop import fit
 
     cfg = resolve_config("orig", assignments=["model.base_filters=8", "training.epochs=2"])
-    with pytest.raises(RunStateError, match="trained by pix2pix-sar < 0.2.*choose a new --out"):
+    with pytest.raises(RunStateError, match="trained by pix2pix-sar < 0.2.*choose a new out"):
         fit(cfg, tiny_dataset, legacy_run.path)
 
 
@@ -63,7 +63,7 @@ def test_a_format_2_run_is_not_continued_but_still_generates(tiny_dataset, tmp_p
     """Format 2 shuffled per replica; format 3 cuts one data order for any replica count."""
     from pix2pix_sar import RUN_FORMAT
     from pix2pix_sar.errors import RunStateError
-    from pix2pix_sar.generation.generate import RunGenerator
+    from pix2pix_sar.generation.run_generator import RunGenerator
     from pix2pix_sar.training.assembly import build_pix2pix
     from pix2pix_sar.training.loop import fit
 
@@ -79,7 +79,7 @@ def test_a_format_2_run_is_not_continued_but_still_generates(tiny_dataset, tmp_p
     before = {p: p.stat().st_mtime_ns for p in run.path.rglob("*")}
 
     more = resolve_config("orig", assignments=["model.base_filters=8", "training.epochs=2"])
-    with pytest.raises(RunStateError, match=r"run format 2, whose data order depended on the replica count.*new --out"):
+    with pytest.raises(RunStateError, match=r"run format 2, whose data order depended on the replica count.*new out"):
         fit(more, tiny_dataset, run.path)
     assert {p: p.stat().st_mtime_ns for p in run.path.rglob("*")} == before  # nothing rewritten
     masks = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 1)).astype(np.float32)

@@ -14,8 +14,11 @@ from pix2pix_sar.data.zones import CLASS_SCHEMES, GLACIER, NODATA, OCEAN, ROCK
 TINY = ["--base-filters", "4", "--depth", "2", "--batch-size", "16"]
 
 
-def seg_fit(data, out, *args):
-    return CliRunner().invoke(cli, ["-q", "seg", "fit", "--data", str(data), "--out", str(out), *TINY, *args])
+def seg_fit(data, out, *args, quiet=True):
+    """seg fit; -q prints nothing on success, so tests of its report pass quiet=False."""
+    return CliRunner().invoke(
+        cli, [*(["-q"] if quiet else []), "seg", "fit", "--data", str(data), "--out", str(out), *TINY, *args]
+    )
 
 
 def model_weights(path):
@@ -30,7 +33,7 @@ def test_seg_fit_writes_the_run_folder_and_exactly_n_updates(tiny_dataset, tmp_p
     out = tmp_path / "seg"
     result = seg_fit(tiny_dataset, out, "--steps", "6")
     assert result.exit_code == 0, result.output
-    assert str(out) in result.output
+    assert result.output == ""  # -q: a success prints nothing
     for name in ("config.yaml", "run.json", "dataset.json", "history.csv", "segmenter.keras"):
         assert (out / name).is_file(), name
     assert any((out / "logs").iterdir()) and tf.train.latest_checkpoint(str(out / "state"))
@@ -42,7 +45,7 @@ def test_seg_fit_writes_the_run_folder_and_exactly_n_updates(tiny_dataset, tmp_p
     assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 6
     assert reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
     # Rerunning the finished command does nothing.
-    again = seg_fit(tiny_dataset, out, "--steps", "6")
+    again = seg_fit(tiny_dataset, out, "--steps", "6", quiet=False)
     assert again.exit_code == 0 and "nothing to do" in again.output
 
 
@@ -51,7 +54,7 @@ def test_seg_fit_resume_equals_a_straight_run(tiny_dataset, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert seg_fit(tiny_dataset, straight, "--steps", "6").exit_code == 0
     assert seg_fit(tiny_dataset, resumed, "--steps", "2").exit_code == 0
-    result = seg_fit(tiny_dataset, resumed, "--steps", "6")
+    result = seg_fit(tiny_dataset, resumed, "--steps", "6", quiet=False)
     assert result.exit_code == 0 and "trained steps 3-6" in result.output, result.output
     for a, b in zip(model_weights(straight / "segmenter.keras"), model_weights(resumed / "segmenter.keras")):
         np.testing.assert_array_equal(a, b)
@@ -131,7 +134,7 @@ def test_seg_fit_stops_on_sigterm_mid_epoch_and_resumes_bit_identically(tiny_dat
     assert "stopped after step 2" in result.output and "to resume, rerun" in result.output
     assert not (stopped / "segmenter.keras").exists()
     monkeypatch.delenv("PIX2PIX_SAR_SIGNAL_AT_STEP")
-    resumed = seg_fit(tiny_dataset, stopped, "--steps", "6")
+    resumed = seg_fit(tiny_dataset, stopped, "--steps", "6", quiet=False)
     assert resumed.exit_code == 0 and "trained steps 3-6" in resumed.output, resumed.output
     for a, b in zip(model_weights(straight / "segmenter.keras"), model_weights(stopped / "segmenter.keras")):
         np.testing.assert_array_equal(a, b)
@@ -161,7 +164,9 @@ def test_seg_fit_takes_config_and_set_like_fit(tiny_dataset, tmp_path):
     # --set wins over --config, and the options over both (TINY's --base-filters 4).
     assert saved["training"]["seed"] == 3 and saved["optimizer"]["learning_rate"] == 0.002
     assert saved["model"] == {"base_filters": 4, "depth": 2}
-    assert "nothing to do" in seg_fit(tiny_dataset, out, *map(str, args)).output  # the saved config resumes
+    assert (
+        "nothing to do" in seg_fit(tiny_dataset, out, *map(str, args), quiet=False).output
+    )  # the saved config resumes
     bad = seg_fit(tiny_dataset, tmp_path / "x", "--steps", "1", "--set", "training.step=1")
     assert bad.exit_code == 2 and not (tmp_path / "x").exists()
     message = bad.stderr.splitlines()[3:]  # after Click's usage banner
