@@ -64,6 +64,7 @@ class ModelConfig:
     noise_channels: int = 1  # sampler: coordinate-noise channels at the bottleneck and the two scales below it
     speckle_looks: float = 0.0  # sampler: Gamma speckle with this many looks; 0 off; -1 fit takes dataset.json's
     speckle_db_unit: float = 0.0  # dB per model unit ((db_max - db_min) / 2); fit takes it from dataset.json
+    fine_noise: bool = True  # sampler: keyed noise at the two finest scales too (off: speckle is all there is)
     # patch: PatchGAN on (mask, image) (the paper); multiscale: PatchGANs at 1x and 2x down (pix2pixHD);
     # segmentation: a U-Net on the image alone with classes + 1 ("fake") logits per pixel (OASIS)
     discriminator: str = "patch"
@@ -136,8 +137,10 @@ class ModelConfig:
                 f">= 0; got {self.speckle_looks} and {self.speckle_db_unit}"
             )
         if self.generator != "sampler":
-            if self.speckle_looks != 0 or self.noise_channels != 1:
-                raise ConfigError("model.speckle_looks and model.noise_channels are model.generator=sampler's")
+            if self.speckle_looks != 0 or self.noise_channels != 1 or not self.fine_noise:
+                raise ConfigError(
+                    "model.speckle_looks, model.noise_channels and model.fine_noise are model.generator=sampler's"
+                )
         elif not self.whole_scene or self.upsampling != "resize":
             raise ConfigError(
                 "model.generator=sampler builds on the scene variant: it needs model.unet_depth > 0, "

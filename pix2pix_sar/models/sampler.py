@@ -70,9 +70,9 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
 
     mask = keras.Input((side, side, cfg.in_channels), name="mask")
     key = keras.Input((KEY_SIZE,), dtype="int32", name="noise_key")
-    # With a speckle stage, speckle is the only randomness at the finest two scales (as in
-    # the data): noise there would add to it and lower the ENL below the data's looks.
-    fine = 0 if cfg.speckle_looks > 0 else 1
+    # Off, speckle is the only randomness at the finest two scales (as in the data): noise
+    # there can add to it and lower the ENL below the data's looks.
+    fine = 1 if cfg.fine_noise else 0
     x = mask
     if fine:
         x = keras.layers.Concatenate(name="mask_noise")([mask, CoordinateNoise(name="noise")([mask, key])])

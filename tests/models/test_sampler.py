@@ -39,6 +39,16 @@ def test_sampler_needs_its_looks_resolved_and_the_scene_settings():
         resolve_config("orig", assignments=["model.generator=sampler"])
     with pytest.raises(ConfigError, match="generator=sampler's"):
         resolve_config("scene", assignments=["model.speckle_looks=4"])
+    with pytest.raises(ConfigError, match="generator=sampler's"):
+        resolve_config("scene", assignments=["model.fine_noise=false"])
+
+
+def test_fine_noise_off_leaves_speckle_the_only_pixel_scale_randomness():
+    gen_on, _ = _sampler(*SPECKLE)
+    gen_off, _ = _sampler(*SPECKLE, "model.fine_noise=false")
+    noise_layers = {layer.name for layer in gen_on.layers} - {layer.name for layer in gen_off.layers}
+    assert {"noise", "noise_image"} <= noise_layers  # the input's and the last scale's noise are gone
+    assert gen_off.count_params() < gen_on.count_params()
 
 
 def test_seeds_change_structure_not_only_speckle_and_a_seed_repeats():
