@@ -81,6 +81,12 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     help="binary: land/ocean (the paper); zones: one-hot rock/glacier/ocean.",
 )
 @click.option("--band", type=int, help="Band of a multi-band scene.")
+@click.option(
+    "--sensor",
+    help="The scenes' sensor, one of CaFFe's codes: ERS, ENVISAT, RSAT, PALSAR, TSX, TDX, S1 (any case) "
+    "[default: each scene's SENSOR metadata item, which synth --sensor writes; none: no sensor]. "
+    "CaFFe names carry their own.",
+)
 @extra_opt(
     "An extra conditioning band (repeatable, in order), e.g. dem=copdem.tif: a raster in any CRS, "
     "or a folder where scene NAME.tif pairs with NAME_<band>.tif. Warped onto each scene (average where "
@@ -118,6 +124,7 @@ def command(
     units,
     classes,
     band,
+    sensor,
     extras,
     context,
     scaling_from,
@@ -146,6 +153,8 @@ def command(
         raise click.UsageError("give labels either as rasters (--mask) or as vectors (--labels), not both")
     if aoi and bounds:
         raise click.UsageError("give the area of interest either as --aoi or as --bounds, not both")
+    if caffe and sensor:
+        raise click.UsageError("--sensor applies to --sar scenes; CaFFe's file names carry each image's sensor")
     if caffe and extras:
         raise click.UsageError("--extra applies to georeferenced --sar scenes; CaFFe's images have no CRS to warp to")
     source = ScalingSource.load(scaling_from) if scaling_from else None
@@ -165,6 +174,7 @@ def command(
         max_nodata=max_nodata,
         split_by=split_by,
         context=context,
+        sensor=sensor,
     )
     if caffe:
         from pix2pix_sar.data.caffe import caffe_options, prepare_caffe

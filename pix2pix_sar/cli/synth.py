@@ -11,8 +11,16 @@ from pix2pix_sar.cli.options import say, seed_opt, user_errors
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--width", type=int, default=1024, show_default=True)
 @click.option("--height", type=int, default=1024, show_default=True)
-@click.option("--looks", type=float, default=4.0, show_default=True, help="Equivalent number of looks of the speckle.")
-@click.option("--pixel-size", type=float, default=40.0, show_default=True, help="Metres per pixel.")
+@click.option(
+    "--looks", type=float, help="Equivalent number of looks of the speckle [default: --sensor's; without it, 4]."
+)
+@click.option("--pixel-size", type=float, help="Metres per pixel [default: --sensor's in CaFFe; without it, 40].")
+@click.option(
+    "--sensor",
+    help="Render this sensor (CaFFe's codes: ERS, ENVISAT, RSAT, PALSAR, TSX, TDX, S1; any case): its looks, "
+    "pixel size, band texture, calibration offset and noise floor, features sized in metres; recorded as "
+    "scene.tif's SENSOR metadata item, which prepare reads. Default: no sensor (the scene as always).",
+)
 @click.option("--crs", default="EPSG:3031", show_default=True, help="CRS of the scene.")
 @click.option(
     "--content-seed",
@@ -22,7 +30,7 @@ from pix2pix_sar.cli.options import say, seed_opt, user_errors
 )
 @seed_opt
 @user_errors
-def command(out, width, height, looks, pixel_size, crs, content_seed, seed):
+def command(out, width, height, looks, pixel_size, sensor, crs, content_seed, seed):
     """Write a synthetic glacier SAR scene and its labels.
 
     OUT/scene.tif (Float32 linear intensity, no-data 0), OUT/zones.tif (zone codes
@@ -34,10 +42,19 @@ def command(out, width, height, looks, pixel_size, crs, content_seed, seed):
 
     if width < 16 or height < 16:
         raise click.BadParameter("must be at least 16 pixels", param_hint="'--width'/'--height'")
-    if looks <= 0:
-        raise click.BadParameter("must be positive", param_hint="'--looks'")
+    for value, name in ((looks, "--looks"), (pixel_size, "--pixel-size")):
+        if value is not None and not value > 0:
+            raise click.BadParameter("must be positive", param_hint=f"'{name}'")
     write_synth_scene(
-        out, width, height, seed=seed, looks=looks, pixel_size=pixel_size, crs=crs, content_seed=content_seed
+        out,
+        width,
+        height,
+        seed=seed,
+        looks=looks,
+        pixel_size=pixel_size,
+        crs=crs,
+        content_seed=content_seed,
+        sensor=sensor,
     )
     files = SynthFiles.in_folder(out)
     say(

@@ -22,7 +22,8 @@ val, test -> test. The original layout has no validation split: validation is dr
 from its training images, whole images at a time (``--val-fraction``, seeded). Every
 file is a scene of its own (torchgeo's patches overlap their neighbours in the source
 image, so they are not mosaicked back), and its patches keep its split. The
-resolution in the name is the pixel size; patches that are mostly no-data are skipped;
+resolution in the name is the pixel size, the satellite its sensor (CaFFe's codes are
+:mod:`pix2pix_sar.data.sensors`' vocabulary); patches that are mostly no-data are skipped;
 no CRS is invented (patches carry pixel coordinates only). These defaults live in
 :data:`CAFFE_DEFAULTS` (the CLI reads them through :func:`caffe_options`).
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from pix2pix_sar.data.prepare import PrepareOptions, ProgressFn, ScalingSource, prepare_scenes
 from pix2pix_sar.data.scenes import SceneInput
+from pix2pix_sar.data.sensors import sensor_named
 from pix2pix_sar.errors import InputError
 
 #: Layout name -> its split folders (CaFFe's split = ours).
@@ -57,6 +59,10 @@ _PATTERNS = {
 }
 #: Suffix of a zones file in the original layout; the patched layout puts it before "__".
 ZONES_SUFFIX, FRONT_SUFFIX = "_zones", "_front"
+
+#: The satellite `generate --layout caffe` names (generation/caffe_layout.py's SATELLITE):
+#: images of no sensor.
+GENERATED_SATELLITE = "PIX2PIXSAR"
 
 #: CaFFe's defaults, where the user gives no other value: its PNGs are 8-bit DN, its own
 #: split is kept, and a patch may be up to half no-data (the image borders are wide).
@@ -89,6 +95,14 @@ class CaffeImage:
     date: str
     satellite: str
     resolution_m: float  # metres per pixel, from the file name
+
+    @property
+    def sensor(self) -> str | None:
+        """The satellite's sensor code; None for our own generated images; a one-line
+        error for a satellite outside the vocabulary."""
+        if self.satellite.upper() == GENERATED_SATELLITE:
+            return None
+        return sensor_named(self.satellite, f"{self.sar} (satellite in the name)").code
 
 
 def caffe_layout(root: str | Path) -> tuple[Path, str]:
@@ -182,7 +196,7 @@ def prepare_caffe(
     copies a run's scaling (e.g. to score it on CaFFe's test split)."""
     folder, layout = caffe_layout(root)
     images = find_caffe_images(folder)
-    scenes = [SceneInput(i.sar, i.zones, i.split, i.resolution_m) for i in images]
+    scenes = [SceneInput(i.sar, i.zones, i.split, i.resolution_m, i.sensor) for i in images]
     extra = {
         "caffe": str(folder.resolve()),
         "caffe_layout": layout,

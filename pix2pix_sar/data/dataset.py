@@ -1,7 +1,7 @@
 """The patch dataset on disk: what `prepare` writes and `fit` reads.
 
     DATASET/dataset.json     patch size, class scheme, SAR scaling, seed, sources
-    DATASET/manifest.csv     id, split, source, col_off, row_off, width, height, pixel_size_m
+    DATASET/manifest.csv     id, split, source, col_off, row_off, width, height, pixel_size_m[, sensor]
     DATASET/train/<id>_sar.tif, <id>_mask.tif (and <id>_<band>.tif per extra band)
     DATASET/val/<id>_sar.tif,   <id>_mask.tif
     DATASET/test/<id>_sar.tif,  <id>_mask.tif   (only where the source has a test split: CaFFe)
@@ -17,6 +17,10 @@ split (a held-out split kept from the source, never trained on); datasets withou
 one load unchanged. Format 4 added extra conditioning bands (``extra_bands``: their
 scaling, in order; :mod:`pix2pix_sar.data.extra_bands`), one float32 GeoTIFF per band
 per patch in the model range; older datasets load unchanged, without extra bands.
+
+A dataset whose scenes name their sensor (:mod:`pix2pix_sar.data.sensors`) has a
+``sensor`` column in manifest.csv and lists its sensors in dataset.json (``sensors``);
+one without has neither, so its files are what they were before sensors existed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pix2pix_sar import geo, jsonio
 from pix2pix_sar.atomic import atomic_dir
 from pix2pix_sar.data.extra_bands import BandScaling
 from pix2pix_sar.data.scaling import SarScaling
+from pix2pix_sar.data.sensors import sensor_order
 from pix2pix_sar.data.zones import check_zones, class_scheme
 from pix2pix_sar.errors import InputError
 
@@ -43,6 +48,8 @@ SPLITS = ("train", "val", "test")
 MANIFEST_FIELDS = ("id", "split", "source", "col_off", "row_off", "width", "height", "pixel_size_m")
 #: Columns a format-1 manifest has (no pixel size).
 REQUIRED_MANIFEST_FIELDS = MANIFEST_FIELDS[:-1]
+#: The column after MANIFEST_FIELDS in a dataset whose patches name their sensor.
+SENSOR_FIELD = "sensor"
 FORMAT_VERSION = 4
 
 
@@ -59,6 +66,7 @@ class DatasetInfo:
     synthetic: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # other facts (stride, AOI, ...), kept as they are
     extra_bands: tuple[BandScaling, ...] = ()  # conditioning bands after the mask channels, in order
+    sensors: tuple[str, ...] = ()  # sensor codes of its patches (data/sensors.py order); () unknown
 
     @property
     def band_names(self) -> list[str]:
@@ -75,6 +83,7 @@ class DatasetInfo:
             "sources": list(self.sources),
             "synthetic": self.synthetic,
             "extra_bands": [b.to_dict() for b in self.extra_bands],
+            **({"sensors": list(self.sensors)} if self.sensors else {}),
             **self.extra,
         }
 
@@ -91,6 +100,7 @@ class DatasetInfo:
                 "sources",
                 "synthetic",
                 "extra_bands",
+                "sensors",
             }
             info = cls(
                 patch_size=int(data["patch_size"]),
@@ -102,6 +112,7 @@ class DatasetInfo:
                 synthetic=bool(data.get("synthetic", False)),
                 extra={k: v for k, v in data.items() if k not in known},
                 extra_bands=tuple(BandScaling.from_dict(b) for b in data.get("extra_bands", [])),
+                sensors=tuple(str(s) for s in data.get("sensors", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
@@ -123,6 +134,7 @@ class PatchRecord:
     width: int
     height: int
     pixel_size_m: float = math.nan  # metres per pixel; NaN: unknown (format 1, or no CRS)
+    sensor: str = ""  # data/sensors.py code; "": unknown
 
 
 def sar_path(dataset_dir: Path, split: str, patch_id: str) -> Path:
@@ -170,6 +182,7 @@ def load_manifest(dataset_dir: str | Path) -> list[PatchRecord]:
                     int(row["width"]),
                     int(row["height"]),
                     float(row.get("pixel_size_m") or math.nan),
+                    row.get(SENSOR_FIELD) or "",
                 )
                 for row in reader
             ]
@@ -186,10 +199,13 @@ class SplitArrays:
     images: np.ndarray  # (N, H, W, 1) float32 in [-1, 1]
     pixel_sizes: np.ndarray | None = None  # (N,) metres per pixel, NaN where unknown (None: all unknown)
     extras: np.ndarray | None = None  # (N, H, W, K) float32 in [-1, 1], dataset.json's band order; None: no bands
+    sensors: list[str] | None = None  # (N,) sensor codes, "" where unknown (None: all unknown)
 
     def __post_init__(self) -> None:
         if self.pixel_sizes is None:
             self.pixel_sizes = np.full(len(self.ids), np.nan)
+        if self.sensors is None:
+            self.sensors = [""] * len(self.ids)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -229,7 +245,14 @@ def load_split(dataset_dir: str | Path, split: str, indices: Sequence[int] | Non
         images[i, ..., 0] = sar
         for k, path in enumerate(band_paths):
             extras[i, ..., k] = read_extra_patch(path, size)
-    return SplitArrays([r.id for r in records], zones, images, pixel_sizes_of(dataset_dir, split, records), extras)
+    return SplitArrays(
+        [r.id for r in records],
+        zones,
+        images,
+        pixel_sizes_of(dataset_dir, split, records),
+        extras,
+        [r.sensor for r in records],
+    )
 
 
 def pixel_sizes_of(dataset_dir: Path, split: str, records: Sequence[PatchRecord]) -> np.ndarray:
@@ -298,12 +321,17 @@ class DatasetWriter:
         self.records.append(record)
 
     def commit(self, info: DatasetInfo) -> Path:
+        # The sensor column only where some patch names one: datasets without stay as they were.
+        with_sensor = any(r.sensor for r in self.records)
         with (self.tmp / "manifest.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(MANIFEST_FIELDS)
+            writer.writerow(MANIFEST_FIELDS + ((SENSOR_FIELD,) if with_sensor else ()))
             for r in self.records:
                 size = f"{r.pixel_size_m:.6g}" if math.isfinite(r.pixel_size_m) else ""
-                writer.writerow([r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height, size])
+                row = [r.id, r.split, r.source, r.col_off, r.row_off, r.width, r.height, size]
+                writer.writerow(row + ([r.sensor] if with_sensor else []))
+        if with_sensor:  # dataset.json lists what the manifest holds
+            info = dataclasses.replace(info, sensors=tuple(sensor_order(r.sensor for r in self.records)))
         (self.tmp / "dataset.json").write_text(jsonio.dumps(info.to_dict(), indent=2) + "\n")
         return self._dir.commit()
 

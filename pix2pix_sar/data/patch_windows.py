@@ -138,6 +138,7 @@ def write_windows(
                 size,
                 size,
                 math.nan if scene.input.pixel_size_m is None else scene.input.pixel_size_m,
+                scene.input.sensor or "",
             )
             writer.add(record, scaled, patch_zones, scene.grid.window(col, row, size, size), extras)
         tick(scene, "writing", per_strip)

@@ -48,6 +48,7 @@ from pix2pix_sar.data.patch_windows import fit_band_scalings, resampling_used, s
 from pix2pix_sar.data.scaling import DB_FACTORS, fit_scaling
 from pix2pix_sar.data.scene_reader import OpenedScene, open_scene
 from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput, VectorLabels, crs_name
+from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, sensor_named
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, option
 
@@ -76,6 +77,7 @@ class PrepareOptions:
     classes: str = "binary"
     band: int | None = None  # None: the scene must have one band
     context: bool = False  # add the context bands (data/context.py) after the extra bands
+    sensor: str | None = None  # every scene's sensor (data/sensors.py); None: each scene's metadata says
 
     @property
     def step(self) -> int:
@@ -107,6 +109,8 @@ class PrepareOptions:
         class_scheme(self.classes, option("classes"))
         if self.context and self.classes != "zones":
             raise InvalidValue("context", f"context bands need rock, glacier and ocean; add {option('classes')} zones")
+        if self.sensor is not None:
+            sensor_named(self.sensor, option("sensor"))
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ def prepare_scenes(
         scaling_from.check(options, band_names)
     if not scenes:
         raise InputError(f"no scenes given; pass {option('sar')} FILE (repeatable) or a folder")
+    scenes = _with_sensors(scenes, options.sensor)
     out = Path(out)
     if out.exists() and not overwrite:
         # Refuse before the (possibly long) scan, not only at write time.
@@ -288,6 +293,33 @@ def prepare_scenes(
                 extra_bands=band_scalings,
             )
             return writer.commit(info)
+
+
+def _with_sensors(scenes: list[SceneInput], given: str | None) -> list[SceneInput]:
+    """Each scene with its sensor: its own (CaFFe: the name's), else `given` (``--sensor``),
+    else its GeoTIFF metadata item SENSOR; the scenes of a dataset all have one or none."""
+    named = []
+    for scene in scenes:
+        code = scene.sensor
+        if code is None:
+            stated = geo.raster_metadata(scene.sar).get(SENSOR_METADATA_ITEM)
+            where = f"{scene.sar} (metadata item {SENSOR_METADATA_ITEM})"
+            if given is not None:
+                code = sensor_named(given, option("sensor")).code
+                if stated and stated.strip().upper() != code:
+                    log.warning("%s says %s; the given sensor %s wins", where, stated, code)
+            elif stated:
+                code = sensor_named(stated, where).code
+        named.append(dataclasses.replace(scene, sensor=code))
+    without = [s for s in named if s.sensor is None]
+    if without and len(without) < len(named):
+        other = next(s for s in named if s.sensor is not None)
+        raise InputError(
+            f"{without[0].sar}: names no sensor, while {other.sar} is {other.sensor}; a dataset's scenes name "
+            f"their sensor all or none: set its {SENSOR_METADATA_ITEM} metadata item "
+            f"(gdal_edit.py -mo {SENSOR_METADATA_ITEM}=NAME FILE), give {option('sensor')} NAME, or prepare them apart"
+        )
+    return named
 
 
 def _looks(scenes: list[OpenedScene]) -> float | None:

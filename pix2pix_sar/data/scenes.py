@@ -31,12 +31,14 @@ SCENE_PATTERNS = ("*.tif", "*.tiff")
 @dataclass(frozen=True)
 class SceneInput:
     """One SAR scene and, optionally, its raster labels; `split` forces its split (CaFFe);
-    `pixel_size_m` overrides the geotransform's (CaFFe: the resolution in the file name)."""
+    `pixel_size_m` overrides the geotransform's (CaFFe: the resolution in the file name);
+    `sensor` is its sensor's code (data/sensors.py; None: its metadata's, or unknown)."""
 
     sar: Path
     mask: Path | None = None
     split: str | None = None
     pixel_size_m: float | None = None
+    sensor: str | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ zones come from `seed` alone, the content from (seed, content_seed). It is a sec
 draw of the same world, the oracle that variety is measured against
 (:mod:`pix2pix_sar.evaluation.structure`). Without it a seed gives the scene it always
 gave. The DEM follows the terrain, so it changes with the content seed too.
+
+``sensor`` (:mod:`pix2pix_sar.data.sensors`) renders a sensor's characteristics: its
+looks and pixel size (as defaults), features sized in metres (crevasse spacing, flow
+stripe wiggle, iceberg size and density: what they are in pixels at
+:data:`REFERENCE_PIXEL_M`), its band's texture, its calibration offset and additive
+thermal noise at its NESZ (itself speckled). Without a sensor the scene is what it was
+before sensors existed (features sized in pixels, no noise floor).
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar import geo
+from pix2pix_sar.data.sensors import BAND_TEXTURES, SENSOR_METADATA_ITEM, Sensor, sensor_named
 from pix2pix_sar.data.zones import GLACIER, NODATA, OCEAN, ROCK
+from pix2pix_sar.errors import option
 
 #: Antarctic Polar Stereographic; the default origin lies on the Antarctic Peninsula.
 DEFAULT_CRS = "EPSG:3031"
@@ -54,6 +63,10 @@ ROCK_BASE_M = 100.0
 #: dem.tif: its pixels are this many scene pixels wide (coarser, so `prepare` has to warp it).
 DEM_PIXEL_FACTOR = 3
 DEM_NODATA = -9999.0
+#: Without a sensor: the looks and pixel size a scene has. The pixel size at which
+#: features sized in metres (with a sensor) have the pixel sizes they have without one.
+DEFAULT_LOOKS, DEFAULT_PIXEL_SIZE_M = 4.0, 40.0
+REFERENCE_PIXEL_M = DEFAULT_PIXEL_SIZE_M
 
 
 def power_noise(shape: tuple[int, ...], beta: float, rng: np.random.Generator) -> np.ndarray:
@@ -72,6 +85,7 @@ class SynthScene:
     zones: np.ndarray  # uint8 zone codes
     looks: float
     heights: np.ndarray | None = None  # float32 elevation in metres, NaN over the ocean (no data, like REMA)
+    sensor: str | None = None  # the sensor rendered (data/sensors.py code); None: none
 
 
 def synth_scene(
@@ -84,9 +98,15 @@ def synth_scene(
     front_roughness: float = 1.0,
     pixel_size: float = 40.0,
     content_seed: int | None = None,
+    sensor: Sensor | None = None,
 ) -> SynthScene:
     """Draw a scene; `front_position` is the calving front's row as a fraction of height;
-    `pixel_size` (metres) only scales the heights; `content_seed` redraws all but the zones."""
+    `pixel_size` (metres) scales the heights (and, with a `sensor`, the features);
+    `content_seed` redraws all but the zones; `sensor` renders its characteristics (its
+    looks and pixel size are the caller's to pass: :func:`synth_settings`)."""
+    texture = BAND_TEXTURES["C" if sensor is None else sensor.band]  # C: as without a sensor
+    # Pixels per reference pixel: features sized in metres with a sensor, in pixels without.
+    scale = 1.0 if sensor is None else REFERENCE_PIXEL_M / pixel_size
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
     v = rows / height  # 0 at the glacier source (top), 1 at the sea (bottom)
@@ -113,23 +133,28 @@ def synth_scene(
     db_rock = -7.0 + 3.0 * np.clip(slope, -2.5, 2.5) + 1.5 * power_noise((height, width), 2.0, rng)
     # Glacier: flow stripes along the fjord, and transverse crevasse fields that bow
     # downstream (faster flow in the centre), patchy and strongest near the front.
-    wiggle = 8.0 * power_noise((width,), 2.5, rng)[None, :]
+    wiggle = 8.0 * scale * power_noise((width,), 2.5, rng)[None, :]
     across = np.clip((cols - centre) / half_width, -1.0, 1.0)
     bow = 0.06 * height * (1.0 - across**2)
-    bands = np.maximum(0.0, np.sin(2 * np.pi * (rows - bow + wiggle) / 14.0)) ** 4
+    bands = np.maximum(0.0, np.sin(2 * np.pi * (rows - bow + wiggle) / (14.0 * scale))) ** 4
     near_front = np.clip(1.0 - (front - rows) / (0.35 * height), 0.0, 1.0)
-    db_glacier = -9.0 + 1.2 * power_noise((height, width), 2.5, rng) + 7.0 * bands * near_front
+    db_glacier = (
+        -9.0
+        + 1.2 * texture.glacier_texture * power_noise((height, width), 2.5, rng)
+        + 7.0 * texture.crevasse_contrast * bands * near_front
+    )
     # Ocean: dark with wind texture; melange and icebergs close to the front.
     distance = np.clip(rows - front, 0.0, None)
     melange = np.exp(-distance / (0.06 * height)) * np.clip(power_noise((height, width), 2.2, rng) + 0.8, 0, None)
-    db_ocean = -20.0 + 1.5 * power_noise((height, width), 2.8, rng) + 7.0 * melange
-    n_bergs = int(0.00015 * width * height)
+    db_ocean = -20.0 + texture.ocean_db + 1.5 * texture.ocean_texture * power_noise((height, width), 2.8, rng)
+    db_ocean = db_ocean + 7.0 * melange
+    n_bergs = int(0.00015 * width * height / scale**2)
     berg_rows = np.where(
         rng.random(n_bergs) < 0.8,
         np.minimum(height - 1, np.median(front) + rng.exponential(0.08 * height, n_bergs)),
         rng.uniform(0, height, n_bergs),
     )
-    berg_cols, berg_radii = rng.uniform(0, width, n_bergs), rng.uniform(1.5, 6.0, n_bergs)
+    berg_cols, berg_radii = rng.uniform(0, width, n_bergs), scale * rng.uniform(1.5, 6.0, n_bergs)
     stripes = 0.8 * power_noise((width,), 2.5, rng)[None, :]
     shadow = slope < -2.0
     db_rock = np.where(shadow, -18.0 + 2.0 * power_noise((height, width), 2.0, rng), db_rock)
@@ -150,8 +175,13 @@ def synth_scene(
         db_ocean[r_lo:r_hi, c_lo:c_hi] = np.where(inside, berg_db, db_ocean[r_lo:r_hi, c_lo:c_hi])
 
     db[rock], db[glacier], db[ocean] = db_rock[rock], db_glacier[glacier], db_ocean[ocean]
+    if sensor is not None:
+        db += sensor.calibration_db
     speckle = rng.gamma(looks, 1.0 / looks, size=(height, width))
-    intensity = (10.0 ** (db / 10.0) * speckle).astype(np.float32)
+    intensity = 10.0 ** (db / 10.0) * speckle
+    if sensor is not None:  # thermal noise: additive, at the noise floor, speckled like the signal
+        intensity = intensity + 10.0 ** (sensor.nesz_db / 10.0) * rng.gamma(looks, 1.0 / looks, size=(height, width))
+    intensity = intensity.astype(np.float32)
 
     zones = np.full((height, width), OCEAN, np.uint8)
     zones[rock], zones[glacier] = ROCK, GLACIER
@@ -159,7 +189,7 @@ def synth_scene(
     zones[swath_edge] = NODATA
     intensity[swath_edge] = 0.0
     heights = _heights(terrain, rows, front, rock, glacier, width, pixel_size)
-    return SynthScene(intensity, zones, looks, heights)
+    return SynthScene(intensity, zones, looks, heights, None if sensor is None else sensor.code)
 
 
 def _heights(
@@ -224,11 +254,31 @@ class SynthFiles:
         )
 
 
+def synth_settings(
+    sensor: str | None, looks: float | None = None, pixel_size: float | None = None
+) -> tuple[Sensor | None, float, float]:
+    """(sensor, looks, pixel size) of a scene: the sensor named `sensor` (a one-line error
+    listing the known ones for another name) sets the looks and pixel size that are not
+    given; without a sensor, :data:`DEFAULT_LOOKS` and :data:`DEFAULT_PIXEL_SIZE_M`."""
+    chosen = None if sensor is None else sensor_named(sensor, option("sensor"))
+    if looks is None:
+        looks = DEFAULT_LOOKS if chosen is None else chosen.looks
+    if pixel_size is None:
+        pixel_size = DEFAULT_PIXEL_SIZE_M if chosen is None else chosen.pixel_size_m
+    return chosen, looks, pixel_size
+
+
 def synth_metadata(
-    width: int, height: int, seed: int, content_seed: int | None, looks: float, pixel_size: float
+    width: int,
+    height: int,
+    seed: int,
+    content_seed: int | None,
+    looks: float,
+    pixel_size: float,
+    sensor: str | None = None,
 ) -> dict[str, str]:
     """What scene.tif records of how it was drawn (GeoTIFF metadata items); content_seed
-    is "none" for the scene a seed always gave."""
+    is "none" for the scene a seed always gave; SENSOR (what `prepare` reads) only with a sensor."""
     return {
         "SYNTH_GENERATOR": "pix2pix_sar.data.synth.synth_scene",
         "SYNTH_SEED": str(seed),
@@ -237,6 +287,7 @@ def synth_metadata(
         "SYNTH_HEIGHT": str(height),
         "SYNTH_LOOKS": repr(float(looks)),
         "SYNTH_PIXEL_SIZE_M": repr(float(pixel_size)),
+        **({SENSOR_METADATA_ITEM: sensor} if sensor else {}),
     }
 
 
@@ -250,11 +301,12 @@ def write_synth_scene(
     height: int = 1024,
     *,
     seed: int = 0,
-    looks: float = 4.0,
-    pixel_size: float = 40.0,
+    looks: float | None = None,
+    pixel_size: float | None = None,
     crs: str = DEFAULT_CRS,
     origin: tuple[float, float] = DEFAULT_ORIGIN,
     content_seed: int | None = None,
+    sensor: str | None = None,
 ) -> tuple[Path, Path]:
     """Write the files of :class:`SynthFiles`; returns (scene, zones).
 
@@ -262,12 +314,16 @@ def write_synth_scene(
     corner), written in EPSG:4326 so that `prepare --aoi` has to reproject it. The DEM
     lies in the scene's CRS on pixels DEM_PIXEL_FACTOR times as large (block means), so
     `prepare --extra dem=...` has to resample it. scene.tif records the seeds and
-    parameters in its metadata (:func:`synth_metadata`).
+    parameters in its metadata (:func:`synth_metadata`). `sensor` renders that sensor and
+    sets the `looks` and `pixel_size` left out (:func:`synth_settings`).
     """
-    scene = synth_scene(width, height, seed=seed, looks=looks, pixel_size=pixel_size, content_seed=content_seed)
+    chosen, looks, pixel_size = synth_settings(sensor, looks, pixel_size)
+    scene = synth_scene(
+        width, height, seed=seed, looks=looks, pixel_size=pixel_size, content_seed=content_seed, sensor=chosen
+    )
     grid = geo.Grid.north_up(geo.crs_from_user(crs), origin, pixel_size, width, height)
     files = SynthFiles.in_folder(out_dir)
-    metadata = synth_metadata(width, height, seed, content_seed, looks, pixel_size)
+    metadata = synth_metadata(width, height, seed, content_seed, looks, pixel_size, scene.sensor)
     geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0, metadata=metadata)
     geo.write_geotiff(files.zones, scene.zones, grid, nodata=NODATA)
     dem = coarsen_heights(scene.heights, DEM_PIXEL_FACTOR)
