@@ -53,6 +53,7 @@ class Setup:
     """Sizes of one experiment: the default (about 4 h wall on 2 cores) or the smoke test's."""
 
     train_seeds: tuple[int, ...] = (0, 1, 2)  # synth scenes of the real training data
+    harder: bool = False  # every synth scene with its own fjord width, mélange, icebergs, looks (steps.harder_factors)
     held_out_seeds: tuple[int, ...] = (100, 101, 102, 103, 104)  # seen by no generator or segmenter
     scene_size: int = 512
     patch_size: int = 64
@@ -64,6 +65,7 @@ class Setup:
     shares: tuple[int, ...] = (25, 50)  # synthetic % of every batch
     generators: tuple[str, ...] = ("sampler", "scene")  # the first is the primary's
     ablation: bool = True  # the primary condition with one mask source at a time
+    synthetic_only: bool = True  # generated-GEN-only and oracle-only (synthetic data alone)
     generator_steps: int = 2000  # updates at every fraction
     generator_batch: int = 4
     generator_set: tuple[str, ...] = ()
@@ -83,18 +85,20 @@ SMOKE = Setup(
     held_out_seeds=(100,),
     scene_size=192,  # prepare estimates the looks (the sampler's speckle) from 192-px scenes
     patch_size=32,
-    scarce=0.5,
-    full=None,  # the smoke runs the scarce grid only, one generator and share (the 30-s goal)
+    scarce=0.25,  # about 15 patches: 4 generator updates (one epoch)
+    full=None,  # the 30-s goal: the scarce grid only, one generator and share, no synthetic-only runs
     curve=(),
     replicates=2,
     shares=(25,),
     generators=("sampler",),
     ablation=False,
+    synthetic_only=False,
+    samples=1,
     generator_steps=2,
-    generator_set=("model.base_filters=8",),
+    generator_set=("model.base_filters=8", "model.unet_depth=2", "model.noise_channels=1", "model.fine_noise=false"),
     artificial_mask_size=64,
     moved_front_sources=2,
-    oracle_new_scenes=3,
+    oracle_new_scenes=2,  # about 60 patches for the 2n = 32 new ones
     seg_steps=2,
     seg_batch=4,
     seg_args=("--base-filters", "4", "--depth", "2"),
@@ -129,7 +133,8 @@ def conditions(setup: Setup, fraction: float) -> list[Condition]:
     alone = [Condition(f"generated-{g}-only", g, share=100) for g in setup.generators]
     ablation = [Condition(f"{primary.name}-{s}-only", first, share=setup.shares[0], sources=(s,)) for s in SOURCES]
     ablation = ablation if setup.ablation else []
-    return [real, *generated, *oracle, *alone, Condition("oracle-only", oracle=True, share=100), *ablation]
+    alone = [*alone, Condition("oracle-only", oracle=True, share=100)] if setup.synthetic_only else []
+    return [real, *generated, *oracle, *alone, *ablation]
 
 
 def replicate_seeds(setup: Setup, r: int) -> dict:
@@ -206,9 +211,9 @@ class Experiment:
 
     def data(self) -> tuple[Path, Path]:
         s, scenes = self.setup, self.out / "scenes"
-        train = [synth(scenes / f"train_{seed}", seed, s.scene_size) for seed in s.train_seeds]
+        train = [synth(scenes / f"train_{seed}", seed, s.scene_size, harder=s.harder) for seed in s.train_seeds]
         real = prepare(train, self.out / "real", s)
-        held = [synth(scenes / f"held_out_{seed}", seed, s.scene_size) for seed in s.held_out_seeds]
+        held = [synth(scenes / f"held_out_{seed}", seed, s.scene_size, harder=s.harder) for seed in s.held_out_seeds]
         return real, prepare(held, self.out / "held_out", s, scaling_from=real)
 
     def oracle_draws(self, real: Path, r: int, seeds: dict) -> tuple[Path, dict[str, tuple]]:
@@ -218,10 +223,10 @@ class Experiment:
         for train_seed in s.train_seeds:
             scene_of[str((self.out / "scenes" / f"train_{train_seed}" / "scene.tif").resolve())] = (train_seed, "real")
             for c in seeds["oracle_content"]:
-                scenes.append(synth(folder / f"train_{train_seed}_c{c}", train_seed, s.scene_size, c))
+                scenes.append(synth(folder / f"train_{train_seed}_c{c}", train_seed, s.scene_size, c, s.harder))
                 scene_of[str((scenes[-1] / "scene.tif").resolve())] = (train_seed, "redraw")
         for seed in seeds["oracle_new_scenes"]:
-            scenes.append(synth(folder / f"new_{seed}", seed, s.scene_size))
+            scenes.append(synth(folder / f"new_{seed}", seed, s.scene_size, harder=s.harder))
             scene_of[str((scenes[-1] / "scene.tif").resolve())] = (None, "new")
         return prepare(scenes, self.out / f"oracle_r{r}", s, scaling_from=real), scene_of
 
@@ -306,6 +311,7 @@ def facts(setup: Setup, ledger: Ledger) -> dict:
         "generators": setup.generators,
         "shares": setup.shares,
         "header": (
+            f"{'Harder benchmark (synth factors varied per scene). ' if setup.harder else ''}"
             f"Held out: synth seeds {', '.join(map(str, setup.held_out_seeds))} ({setup.scene_size} px), never "
             f"trained on. {setup.seg_steps} segmenter updates of batch {setup.seg_batch} in every condition; "
             f"generators {setup.generator_steps} updates of batch {setup.generator_batch}. Mean ± 95 % t-interval "
@@ -335,6 +341,16 @@ def write_results(runs: list[dict], setup: Setup, ledger: Ledger, results: Path)
     return table
 
 
+def same_setup(out: Path, setup: Setup) -> None:
+    """Refuse to continue OUT with other sizes or another benchmark (steps would find the
+    other setup's scenes and runs done); --replicates may change between parts."""
+    record, mine = out / "experiment_setup.json", {**asdict(setup), "replicates": None}
+    if not record.exists():
+        write_json(record, mine)
+    elif json.loads(record.read_text()) != json.loads(json.dumps(mine)):
+        raise SystemExit(f"{out}: made with another setup (--smoke/--harder, {record.name}); give another --out")
+
+
 def parse_sets(values: list[str], variants: tuple[str, ...]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {v: [] for v in variants}
     for value in values:
@@ -350,6 +366,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="Folder for everything the experiment makes.")
     parser.add_argument("--results", help="Where runs.json, results.md/.csv and setup.json go [default: OUT].")
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes: checks the flow, not the answer.")
+    parser.add_argument(
+        "--harder", action="store_true", help="Harder benchmark: synth scenes with varied fjord width, mélange, "
+        "icebergs and looks (give it its own --out and --results).",
+    )  # fmt: skip
     parser.add_argument("--replicates", type=int, help="Replicates [6; smoke 2].")
     parser.add_argument("--stop-after", type=float, metavar="MIN", help="Start no new step after MIN wall minutes.")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="VARIANT:KEY=VALUE")
@@ -357,11 +377,14 @@ def main(argv: list[str] | None = None) -> None:
     setup = SMOKE if args.smoke else DEFAULT
     if args.replicates is not None:
         setup = replace(setup, replicates=args.replicates)
+    if args.harder:
+        setup = replace(setup, harder=True)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # every seg fit traces its own step
     out = Path(args.out).resolve()  # manifests name their scenes by absolute path
     results = Path(args.results) if args.results else out
     out.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
+    same_setup(out, setup)
     stop_after = args.stop_after * 60 if args.stop_after else None
     experiment = Experiment(out, setup, parse_sets(args.sets, setup.generators), stop_after)
     message = "all steps done"

@@ -32,10 +32,22 @@ def write_json(path: Path, data) -> None:
         tmp.write_text(json.dumps(data, indent=1) + "\n")
 
 
-def synth(folder: Path, seed: int, size: int, content_seed: int | None = None) -> Path:
+def harder_factors(seed: int) -> list:
+    """The harder benchmark's synth options for scene `seed` (issue 23): fjord width, mélange
+    reach, iceberg count and looks drawn per scene, from the scene seed alone, so a content
+    redraw (the oracle) keeps its scene's zones and the same draw serves every replicate."""
+    rng = np.random.default_rng([seed, 23])
+    fjord, melange, icebergs = rng.uniform(0.7, 1.3), rng.uniform(0.5, 3.0), rng.uniform(0.5, 4.0)
+    looks = rng.choice([1.0, 2.0, 4.0])
+    return ["--fjord-width", f"{fjord:.3f}", "--melange", f"{melange:.3f}", "--icebergs", f"{icebergs:.3f}",
+            "--looks", f"{looks:g}"]  # fmt: skip
+
+
+def synth(folder: Path, seed: int, size: int, content_seed: int | None = None, harder: bool = False) -> Path:
     if not (folder / "zones.tif").exists():
         content = ["--content-seed", content_seed] if content_seed is not None else []
-        pix2pix_sar("-q", "synth", folder, "--width", size, "--height", size, "--seed", seed, *content)
+        factors = harder_factors(seed) if harder else []
+        pix2pix_sar("-q", "synth", folder, "--width", size, "--height", size, "--seed", seed, *content, *factors)
     return folder
 
 

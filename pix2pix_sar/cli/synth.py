@@ -28,9 +28,30 @@ from pix2pix_sar.cli.options import say, seed_opt, user_errors
     help="Redraw everything but the zones (terrain, stripes, crevasses, mélange, icebergs, speckle): "
     "a second draw of the same world for --seed's zones. Default: the scene --seed always gave.",
 )
+@click.option(
+    "--fjord-width",
+    type=click.FloatRange(0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Harder benchmark: scale the fjord's width (geometry; 1: the scene as always).",
+)
+@click.option(
+    "--melange",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Harder benchmark: scale how far the ice mélange reaches from the front (0: none).",
+)
+@click.option(
+    "--icebergs",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Harder benchmark: scale the number of icebergs (0: none).",
+)
 @seed_opt
 @user_errors
-def command(out, width, height, looks, pixel_size, sensor, crs, content_seed, seed):
+def command(out, width, height, looks, pixel_size, sensor, crs, content_seed, fjord_width, melange, icebergs, seed):
     """Write a synthetic glacier SAR scene and its labels.
 
     OUT/scene.tif (Float32 linear intensity, no-data 0), OUT/zones.tif (zone codes
@@ -55,6 +76,9 @@ def command(out, width, height, looks, pixel_size, sensor, crs, content_seed, se
         crs=crs,
         content_seed=content_seed,
         sensor=sensor,
+        fjord_width=fjord_width,
+        melange=melange,
+        icebergs=icebergs,
     )
     files = SynthFiles.in_folder(out)
     say(

@@ -99,11 +99,17 @@ def synth_scene(
     pixel_size: float = 40.0,
     content_seed: int | None = None,
     sensor: Sensor | None = None,
+    fjord_width: float = 1.0,
+    melange: float = 1.0,
+    icebergs: float = 1.0,
 ) -> SynthScene:
     """Draw a scene; `front_position` is the calving front's row as a fraction of height;
     `pixel_size` (metres) scales the heights (and, with a `sensor`, the features);
     `content_seed` redraws all but the zones; `sensor` renders its characteristics (its
-    looks and pixel size are the caller's to pass: :func:`synth_settings`)."""
+    looks and pixel size are the caller's to pass: :func:`synth_settings`). A harder
+    benchmark varies three factors (1: today's scene, bit for bit) besides `looks`:
+    `fjord_width` scales the fjord's half-width (geometry), `melange` how far the mélange
+    reaches from the front (0: none), `icebergs` the iceberg count (content)."""
     texture = BAND_TEXTURES["C" if sensor is None else sensor.band]  # C: as without a sensor
     # Pixels per reference pixel: features sized in metres with a sensor, in pixels without.
     scale = 1.0 if sensor is None else REFERENCE_PIXEL_M / pixel_size
@@ -115,6 +121,7 @@ def synth_scene(
     meander = power_noise((height,), 3.0, rng) * 0.04 * width
     centre = width * (0.5 + 0.08 * np.sin(2 * np.pi * 0.7 * v[:, :1] + rng.uniform(0, 2 * np.pi))) + meander[:, None]
     half_width = width * (0.12 + 0.22 * v**2) + 0.02 * width * power_noise((height,), 2.5, rng)[:, None]
+    half_width = half_width * fjord_width
     coast = height * (0.85 + 0.03 * power_noise((width,), 2.0, rng))[None, :]
     rock = (np.abs(cols - centre) > half_width) & (rows < coast)
 
@@ -145,10 +152,11 @@ def synth_scene(
     )
     # Ocean: dark with wind texture; melange and icebergs close to the front.
     distance = np.clip(rows - front, 0.0, None)
-    melange = np.exp(-distance / (0.06 * height)) * np.clip(power_noise((height, width), 2.2, rng) + 0.8, 0, None)
+    reach = 0.06 * max(melange, 1e-6) * height  # melange = 0: no mélange, but its noise is still drawn
+    melange_field = np.exp(-distance / reach) * np.clip(power_noise((height, width), 2.2, rng) + 0.8, 0, None)
     db_ocean = -20.0 + texture.ocean_db + 1.5 * texture.ocean_texture * power_noise((height, width), 2.8, rng)
-    db_ocean = db_ocean + 7.0 * melange
-    n_bergs = int(0.00015 * width * height / scale**2)
+    db_ocean = db_ocean + 7.0 * melange_field
+    n_bergs = int(0.00015 * icebergs * width * height / scale**2)
     berg_rows = np.where(
         rng.random(n_bergs) < 0.8,
         np.minimum(height - 1, np.median(front) + rng.exponential(0.08 * height, n_bergs)),
@@ -276,9 +284,13 @@ def synth_metadata(
     looks: float,
     pixel_size: float,
     sensor: str | None = None,
+    factors: dict[str, float] | None = None,
 ) -> dict[str, str]:
     """What scene.tif records of how it was drawn (GeoTIFF metadata items); content_seed
-    is "none" for the scene a seed always gave; SENSOR (what `prepare` reads) only with a sensor."""
+    is "none" for the scene a seed always gave; SENSOR (what `prepare` reads) only with a
+    sensor; the harder benchmark's `factors` (fjord_width, ...) only where not 1, so that
+    today's scenes keep today's files."""
+    varied = {f"SYNTH_{k.upper()}": repr(float(v)) for k, v in (factors or {}).items() if v != 1}
     return {
         "SYNTH_GENERATOR": "pix2pix_sar.data.synth.synth_scene",
         "SYNTH_SEED": str(seed),
@@ -288,6 +300,7 @@ def synth_metadata(
         "SYNTH_LOOKS": repr(float(looks)),
         "SYNTH_PIXEL_SIZE_M": repr(float(pixel_size)),
         **({SENSOR_METADATA_ITEM: sensor} if sensor else {}),
+        **varied,
     }
 
 
@@ -307,6 +320,9 @@ def write_synth_scene(
     origin: tuple[float, float] = DEFAULT_ORIGIN,
     content_seed: int | None = None,
     sensor: str | None = None,
+    fjord_width: float = 1.0,
+    melange: float = 1.0,
+    icebergs: float = 1.0,
 ) -> tuple[Path, Path]:
     """Write the files of :class:`SynthFiles`; returns (scene, zones).
 
@@ -315,15 +331,24 @@ def write_synth_scene(
     lies in the scene's CRS on pixels DEM_PIXEL_FACTOR times as large (block means), so
     `prepare --extra dem=...` has to resample it. scene.tif records the seeds and
     parameters in its metadata (:func:`synth_metadata`). `sensor` renders that sensor and
-    sets the `looks` and `pixel_size` left out (:func:`synth_settings`).
+    sets the `looks` and `pixel_size` left out (:func:`synth_settings`). `fjord_width`,
+    `melange` and `icebergs`: the harder benchmark's factors (:func:`synth_scene`).
     """
     chosen, looks, pixel_size = synth_settings(sensor, looks, pixel_size)
+    factors = {"fjord_width": fjord_width, "melange": melange, "icebergs": icebergs}
     scene = synth_scene(
-        width, height, seed=seed, looks=looks, pixel_size=pixel_size, content_seed=content_seed, sensor=chosen
+        width,
+        height,
+        seed=seed,
+        looks=looks,
+        pixel_size=pixel_size,
+        content_seed=content_seed,
+        sensor=chosen,
+        **factors,
     )
     grid = geo.Grid.north_up(geo.crs_from_user(crs), origin, pixel_size, width, height)
     files = SynthFiles.in_folder(out_dir)
-    metadata = synth_metadata(width, height, seed, content_seed, looks, pixel_size, scene.sensor)
+    metadata = synth_metadata(width, height, seed, content_seed, looks, pixel_size, scene.sensor, factors)
     geo.write_geotiff(files.scene, scene.intensity, grid, nodata=0, metadata=metadata)
     geo.write_geotiff(files.zones, scene.zones, grid, nodata=NODATA)
     dem = coarsen_heights(scene.heights, DEM_PIXEL_FACTOR)

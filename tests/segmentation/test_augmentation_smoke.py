@@ -96,13 +96,36 @@ def test_condition_grid_names_sources_and_fixes_one_primary(experiment):
     assert setup.replicates >= 6 and len(setup.held_out_seeds) in range(4, 7)
 
 
+def test_harder_benchmark_varies_each_scene_and_keeps_zones_for_the_oracle(experiment, tmp_path):
+    from pix2pix_sar import geo
+
+    steps, run = experiment["steps"], experiment["run"]
+    factors = [steps.harder_factors(seed) for seed in range(6)]
+    assert factors[2] == steps.harder_factors(2) and len({tuple(f) for f in factors}) == 6
+    assert len({f[f.index("--looks") + 1] for f in factors}) > 1  # looks vary too
+    plain = steps.synth(tmp_path / "plain", 3, 64)
+    harder = steps.synth(tmp_path / "harder", 3, 64, harder=True)
+    redraw = steps.synth(tmp_path / "redraw", 3, 64, 1, True)  # the oracle's content redraw of scene 3
+    meta = geo.raster_metadata(harder / "scene.tif")
+    assert meta["SYNTH_FJORD_WIDTH"] == factors[3][1] and "SYNTH_FJORD_WIDTH" not in geo.raster_metadata(
+        plain / "scene.tif"
+    )
+    zones = {name: geo.read_array(f / "zones.tif") for name, f in (("harder", harder), ("redraw", redraw))}
+    assert (zones["harder"] == zones["redraw"]).all()
+    # An OUT folder keeps its setup: the harder benchmark (or the smoke) cannot continue the default's.
+    run.same_setup(tmp_path, run.DEFAULT)
+    run.same_setup(tmp_path, run.replace(run.DEFAULT, replicates=2))  # parts may change the replicates
+    with pytest.raises(SystemExit, match="another setup"):
+        run.same_setup(tmp_path, run.replace(run.DEFAULT, harder=True))
+
+
 @pytest.mark.slow  # an experiment script in a subprocess
 def test_augmentation_smoke_runs_paired_replicates_and_resumes(tmp_path):
     command = [sys.executable, str(FOLDER / "run.py"), "--smoke", "--out", str(tmp_path)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = json.loads((tmp_path / "runs.json").read_text())
-    names = ["real", "real+generated-sampler-25", "real+oracle-25", "generated-sampler-only", "oracle-only"]
+    names = ["real", "real+generated-sampler-25", "real+oracle-25"]  # the smoke keeps no synthetic-only runs
     assert [(r["replicate"], r["condition"]) for r in runs] == [(k, n) for k in (0, 1) for n in names]
     for r in runs:
         assert 0 <= r["miou"] <= 1 and (r["mde_m"] is None or r["mde_m"] > 0) and r["seg_steps"] == 2
@@ -113,13 +136,13 @@ def test_augmentation_smoke_runs_paired_replicates_and_resumes(tmp_path):
     assert by[0, "real"]["seeds"]["segmenter"] != by[1, "real"]["seeds"]["segmenter"]
     assert by[0, "real+oracle-25"]["seeds"]["oracle_content"] != by[1, "real+oracle-25"]["seeds"]["oracle_content"]
     assert by[0, "real"]["seeds"]["generator_training"] is None
-    # The oracle pool mirrors the generated one: K redraws per real mask + 2n new patches = (K + 2) n.
+    # The oracle pool mirrors the generated one: K redraws per real mask + 2n new patches = (K + 2) n, K = 1.
     for k in (0, 1):
         n = by[k, "real"]["real_patches"]
         assert by[k, "real+generated-sampler-25"]["synthetic_patches"] == by[k, "real+oracle-25"]["synthetic_patches"]
-        assert by[k, "real+oracle-25"]["synthetic_patches"] == 4 * n
+        assert by[k, "real+oracle-25"]["synthetic_patches"] == 3 * n
     # The generator trained on the replicate's real subset only; no run saw the held-out scenes.
-    subset = tmp_path / "real050p0" / "r0"
+    subset = tmp_path / "real025p0" / "r0"
     assert json.loads((subset / "generators" / "sampler" / "run.json").read_text())["dataset"].startswith(str(subset))
     for seg in (subset / "seg").iterdir():
         datasets = [d["path"] for d in json.loads((seg / "run.json").read_text())["datasets"]]
