@@ -7,6 +7,11 @@ CLI := $(VENV)/bin/pix2pix-sar
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 PYTEST_ARGS ?=
+# pytest workers (pytest-xdist, in the dev extra); 0 runs the tests in one process. Each
+# module goes to one worker (its shared fixtures are built once); modules with slow or
+# training tests start first (tests/conftest.py).
+TEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist loadscope --no-loadscope-reorder)
 
 .PHONY: install lint test test-fast demo clean paper paper-smoke augmentation extra-bands structure-variety
 
@@ -22,10 +27,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 test-fast: lint
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The main job on the embedded default: a synthetic scene -> zones patches (rock,
 # glacier, ocean) -> a short CPU training of the variant that measured best on whole
@@ -64,11 +69,17 @@ paper: $(STAMP)
 paper-smoke: $(STAMP)
 	$(PY) experiments/paper/run_paper.py --smoke --out $(PAPER_DIR)-smoke
 
-# Does synthetic data help a calving-front segmenter? (experiments/augmentation/README.md)
-# Without DATA: five synthetic scenes split by scene, about an hour on 2 CPU cores.
-AUG_DIR ?= augmentation
+# Does synthetic data help a calving-front segmenter, and how much of a perfect simulator's
+# gain does each generator capture? (issue 23, experiments/augmentation/README.md)
+# About 4 CPU-hours (2.5-4 h wall on 2 cores); resumable: every step skips what is done, and
+# AUG_STOP=MIN starts no new step after MIN minutes, so it can run in parts across sessions.
+# AUG_HARDER=1: the harder benchmark (synth scenes with varied fjord width, mélange, icebergs,
+# looks), in its own folder and results/harder.
+AUG_DIR ?= augmentation$(if $(AUG_HARDER),_harder)
 augmentation: $(STAMP)
-	$(PY) experiments/augmentation/run.py --out $(AUG_DIR) $(if $(DATA),--data $(DATA))
+	$(PY) experiments/augmentation/run.py --out $(AUG_DIR) \
+		--results experiments/augmentation/results$(if $(AUG_HARDER),/harder) \
+		$(if $(AUG_STOP),--stop-after $(AUG_STOP)) $(if $(AUG_HARDER),--harder)
 
 # Does elevation help the generator draw rock? (experiments/extra_bands/README.md)
 # Six synthetic scenes with their DEMs, split by scene, about 20 minutes on 2 CPU cores.

@@ -46,6 +46,11 @@ class SarGenerator:
         return tuple(b.name for b in self._gen.user_bands)
 
     @property
+    def sensors(self) -> tuple[str, ...]:
+        """The sensors `sensor` may name (a run conditioned on the sensor); () for any other run."""
+        return self._gen.sensors
+
+    @property
     def scaling(self) -> SarScaling:
         """Units and clip range of the training data, which the images come in."""
         return self._gen.scaling
@@ -57,6 +62,7 @@ class SarGenerator:
         seed: int = 0,
         samples: int = 1,
         extra: Mapping[str, np.ndarray] | None = None,
+        sensor: str | None = None,
     ) -> np.ndarray:
         """The image of `zones` (H, W) as float32 in the run's units (dB, intensity, ...;
         DN for DN runs), NaN at no data: shape (H, W), or (samples, H, W) with seeds
@@ -64,12 +70,15 @@ class SarGenerator:
 
         `extra`: name -> (H, W) array on the mask's grid in the band's own units (e.g.
         metres), for each of :attr:`bands`; NaN is no data, refused where the mask has data.
+        `sensor`: the sensor to render, one of :attr:`sensors` (required for a run conditioned
+        on the sensor, refused otherwise: the CLI's ``--sensor``).
         Bad zone values raise :class:`pix2pix_sar.errors.InvalidMask`, a ValueError."""
         zones = np.asarray(zones)
         if zones.ndim != 2 or 0 in zones.shape:
             raise InvalidMask(f"zones: shape {zones.shape}; give a 2-D (H, W) array of zone codes")
         zones = check_zones(zones, "zones")
         check_samples(samples)
+        self._gen.use_sensor(sensor)
         extras = self._extras(zones, dict(extra or {}))
         encoding = output_encoding(self.scaling, None, "COG")
         valid = valid_zones(zones)

@@ -30,6 +30,7 @@ from pix2pix_sar import RUN_FORMAT, __version__, jsonio
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.config import Config, SegConfig, config_from_dict, diff_configs, seg_config_from_dict
 from pix2pix_sar.data.dataset import DatasetInfo, load_info
+from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.devices import has_gpu, resolve_precision
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
 from pix2pix_sar.run_tables import append_history, read_per_epoch, rewind_history
@@ -306,7 +307,8 @@ def dataset_differences(run_info: DatasetInfo, data_info: DatasetInfo, *, writin
     """What in `data_info` (a dataset) differs from `run_info` (a run's dataset.json) in
     how a model trained on the run reads it: patch size, SAR units and clip range, the extra
     bands (names, order, ranges). With `writing`, also the type and no-data value images are
-    written back in (a resume rewrites the run's dataset.json, which its snapshots write by).
+    written back in (a resume rewrites the run's dataset.json, which its snapshots write by)
+    and the sensors the run is conditioned on (its input channels).
     Each as "what <dataset> vs <run>"; empty when they agree.
 
     Not compared: how the scaling was found (percentiles, sources, seeds, AOI), and the class
@@ -323,6 +325,8 @@ def dataset_differences(run_info: DatasetInfo, data_info: DatasetInfo, *, writin
         found.append(f"output type {theirs.dtype} vs {ours.dtype}")
     if writing and theirs.nodata != ours.nodata:
         found.append(f"no-data {_value(theirs.nodata)} vs {_value(ours.nodata)}")
+    if writing and conditioning_sensors(data_info.sensors) != conditioning_sensors(run_info.sensors):
+        found.append(f"sensors {', '.join(data_info.sensors) or 'none'} vs {', '.join(run_info.sensors) or 'none'}")
     if data_info.band_names != run_info.band_names:
         found.append(f"bands {', '.join(data_info.band_names) or 'none'} vs {', '.join(run_info.band_names) or 'none'}")
     else:

@@ -12,6 +12,36 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: A tiny architecture that trains in well under a second per epoch on CPU.
 TINY = ("model.base_filters=8",)
 
+#: Where the cheap shared fixtures live (scenes and datasets, about a second each); the
+#: others, and `tiny_config`, train or evaluate runs.
+CHEAP_FIXTURE_HOMES = ("", "tests", "tests/data")
+
+
+def _trains(item: pytest.Item) -> bool:
+    """Whether a test trains or uses a trained run (a shared fixture from outside the cheap homes)."""
+    for name in item.fixturenames:
+        definitions = item._fixtureinfo.name2fixturedefs.get(name)
+        if name == "tiny_config" or (
+            definitions and definitions[-1].scope != "function" and definitions[-1].baseid not in CHEAP_FIXTURE_HOMES
+        ):
+            return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (make test: `-n 2 --dist loadscope`, one module to one worker, so a
+    module's shared fixtures are built once): modules with slow tests start first, then those
+    that train, so that no long module is left for the end while the other worker idles."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    weight: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        heavy = 2 if item.get_closest_marker("slow") else int(_trains(item))
+        weight[module] = max(weight.get(module, 0), heavy)
+    items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
+
 
 @pytest.fixture(scope="session")
 def scene(tmp_path_factory) -> tuple[Path, Path]:

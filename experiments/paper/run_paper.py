@@ -12,7 +12,7 @@ a stop and training continues from its last state, evaluation skips done snapsho
     OUT/report/           fig3_curves.png, table1.md/.csv, fig4_examples.png, report.md
 
 --smoke makes a synthetic scene, cuts 32-pixel patches and trains two variants for two
-epochs with 8 base filters; it checks the flow, not the paper's numbers.
+epochs with 8 base filters and two encoder blocks; it checks the flow, not the paper's numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ VARIANTS = ("orig", "gen5", "dis3", "l1_1_gan100", "l1_50_gan50")
 #: Table I and Fig. 4 of the paper are at epoch 210.
 PAPER_EPOCH = 210
 SMOKE_VARIANTS = ("orig", "gen5")
-SMOKE_FIT = ("--epochs", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8")
+SMOKE_FIT = ("--epochs", "2", "--checkpoint-every", "1", "--set", "model.base_filters=8", "--set", "model.unet_depth=2")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -65,6 +65,11 @@ from pix2pix_sar.cli.progress import Progress
     help="Images per mask, seeds seed ... seed+K-1, written as NAME_s<k>.tif (k = 0 ...); with --as-dataset "
     "all samples of one mask fall in the same split (split per mask).",
 )
+@click.option(
+    "--sensor",
+    help="The sensor to render, one of those the run was trained on (a run whose dataset has two or more "
+    "sensors requires it; other runs refuse it).",
+)
 @click.option("--xla/--no-xla", default=None, help="XLA-compile generation (default: on for GPU, off on CPU).")
 @click.option(
     "--units",
@@ -105,6 +110,7 @@ def command(
     batch_size,
     seed,
     samples,
+    sensor,
     xla,
     units,
     mask_values,
@@ -141,6 +147,7 @@ def command(
         batch_size=batch_size,
         seed=seed,
         xla="auto" if xla is None else ("on" if xla else "off"),
+        sensor=sensor,
     )
     quiet = cli_state(ctx).quiet
     # Outputs appear whole or not at all (atomic.py); a rerun does not skip finished images.

@@ -11,7 +11,8 @@ and do not count as no data; elsewhere a missing value is no data, like the SAR'
 Each band is scaled to [-1, 1] from its 1st and 99th percentiles over all kept
 patches (values outside are clipped); :class:`BandScaling` records that in
 dataset.json, in the order the bands were given. The generator's input is the mask
-channels followed by the bands in that order (:func:`encode_inputs`).
+channels followed by the bands in that order, then (a run conditioned on the sensor)
+one constant one-hot plane per sensor (:func:`encode_inputs`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.data.context import CONTEXT_BANDS
+from pix2pix_sar.data.sensors import sensor_planes
 from pix2pix_sar.data.zones import OCEAN, ClassScheme
 from pix2pix_sar.errors import InputError, option
 
@@ -169,13 +171,25 @@ def band_units(path: Path) -> str:
     return "m" if unit.lower() in ("m", "metre", "metres", "meter", "meters") else unit
 
 
-def encode_inputs(scheme: ClassScheme, zones: np.ndarray, extras: np.ndarray | None) -> np.ndarray:
-    """The generator's input: the mask channels of `zones` (..., H, W), then the scaled
-    bands `extras` (..., H, W, K) in their recorded order (none when None)."""
+def encode_inputs(
+    scheme: ClassScheme,
+    zones: np.ndarray,
+    extras: np.ndarray | None,
+    sensors: Sequence[str] = (),
+    vocabulary: Sequence[str] = (),
+    source: str = "the data",
+) -> np.ndarray:
+    """The generator's input: the mask channels of `zones` (N, H, W), then the scaled
+    bands `extras` (N, H, W, K) in their recorded order (none when None), then, for a run
+    conditioned on the sensors `vocabulary` (data/sensors.py), one-hot constant planes of
+    each patch's sensor `sensors` (N codes)."""
     masks = scheme.encode(zones)
-    if extras is None or extras.shape[-1] == 0:
-        return masks
-    return np.concatenate([masks, np.asarray(extras, np.float32)], axis=-1)
+    parts = [masks]
+    if extras is not None and extras.shape[-1]:
+        parts.append(np.asarray(extras, np.float32))
+    if vocabulary:
+        parts.append(sensor_planes(sensors, vocabulary, zones.shape[-2:], source))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 
 def select_bands(

@@ -32,7 +32,9 @@ import tensorflow as tf
 
 from pix2pix_sar.data.dataset import SplitArrays
 from pix2pix_sar.data.packed import PackedSplit, PackedUnion
+from pix2pix_sar.data.sensors import sensor_planes
 from pix2pix_sar.data.zones import ZONE_CODES, ClassScheme
+from pix2pix_sar.errors import InputError
 
 #: Records a streamed read takes at least per call (several small batches at once).
 READ_RECORDS = 64
@@ -68,14 +70,24 @@ class MemoryFeeder:
     and cast to float32 per batch.
     """
 
-    def __init__(self, split: SplitArrays, encoding: ClassScheme | np.ndarray, with_extras: bool = True):
+    def __init__(
+        self,
+        split: SplitArrays,
+        encoding: ClassScheme | np.ndarray,
+        with_extras: bool = True,
+        sensors: tuple[str, ...] = (),
+    ):
         """`encoding`: a class scheme (the generator's input channels) or any (256, C)
         table of what each zone code becomes (e.g. a segmenter's class index). The
-        split's extra bands (if any, and `with_extras`) follow the mask channels (float32)."""
+        split's extra bands (if any, and `with_extras`) follow the mask channels (float32),
+        then one-hot planes of each patch's sensor for a run conditioned on `sensors`."""
         self.size = split.zones.shape[1]
         self.count = len(split)
         table = encoding_table(encoding) if isinstance(encoding, ClassScheme) else np.asarray(encoding, np.float32)
         extras = split.extras if with_extras and split.extras is not None and split.extras.shape[-1] else None
+        if sensors:
+            planes = sensor_planes(split.sensors, sensors, split.zones.shape[1:], "the training data")
+            extras = planes if extras is None else np.concatenate([extras, planes], axis=-1)
         compact = np.array_equal(table.astype(np.int8), table) and extras is None
         masks = np.take(table.astype(np.int8) if compact else table, split.zones, axis=0)
         if extras is not None:
@@ -209,9 +221,15 @@ class StreamedFeeder:
 
 
 def feeder_for(
-    source: SplitArrays | PackedSplit | PackedUnion, encoding: ClassScheme | np.ndarray
+    source: SplitArrays | PackedSplit | PackedUnion, encoding: ClassScheme | np.ndarray, sensors: tuple[str, ...] = ()
 ) -> MemoryFeeder | StreamedFeeder:
-    """The feeder of `source`: decoded arrays feed from memory, a pack streams."""
+    """The feeder of `source`: decoded arrays feed from memory, a pack streams. A run
+    conditioned on `sensors` reads from memory (the pack does not hold the sensors)."""
     if isinstance(source, SplitArrays):
-        return MemoryFeeder(source, encoding)
+        return MemoryFeeder(source, encoding, sensors=sensors)
+    if sensors:
+        raise InputError(
+            "data.input streamed: a run conditioned on the sensor reads its patches from memory; "
+            "set data.input to memory"
+        )
     return StreamedFeeder(source, encoding)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pix2pix_sar.errors import InputError
+import numpy as np
+
+from pix2pix_sar.errors import InputError, option
 
 #: The GeoTIFF metadata item (default domain) naming a scene's sensor; `prepare` reads it.
 SENSOR_METADATA_ITEM = "SENSOR"
@@ -80,3 +82,50 @@ def sensor_order(codes) -> list[str]:
     """The distinct codes among `codes` (empty ones left out), in :data:`SENSORS`' order."""
     present = set(codes)
     return [code for code in SENSORS if code in present]
+
+
+#: A dataset conditions its runs on the sensor only when it holds at least this many.
+CONDITIONING_MIN = 2
+
+
+def conditioning_sensors(sensors) -> tuple[str, ...]:
+    """The sensors a run on a dataset listing `sensors` is conditioned on: all of them
+    when there are two or more, none otherwise (a run then behaves as before sensors)."""
+    sensors = tuple(sensors)
+    return sensors if len(sensors) >= CONDITIONING_MIN else ()
+
+
+def check_sensor(name: str | None, vocabulary, source: str) -> str:
+    """`name` as one of the run's `vocabulary` (any case): required when the run has
+    sensors, refused when it has none; one-line errors naming `source`."""
+    vocabulary = tuple(vocabulary)
+    if not vocabulary:
+        if name:
+            raise InputError(f"{source} was not trained on several sensors; leave out {option('sensor')}")
+        return ""
+    if not name:
+        raise InputError(
+            f"{source} is conditioned on the sensor; give {option('sensor')}, one of {', '.join(vocabulary)}"
+        )
+    code = str(name).strip().upper()
+    if code not in vocabulary:
+        raise InputError(f"{source}: unknown sensor {name!r}; this run knows {', '.join(vocabulary)}")
+    return code
+
+
+def sensor_planes(codes, vocabulary, shape: tuple[int, int], source: str) -> np.ndarray:
+    """(N, H, W, S) float32 one-hot planes: 1 in the plane of patch i's sensor `codes[i]`,
+    0 elsewhere; constant over each patch, so tiles agree with the whole scene. A code
+    outside the run's `vocabulary` is refused, naming `source`."""
+    vocabulary = list(vocabulary)
+    codes = list(codes)
+    unknown = sorted({c for c in codes if c not in vocabulary})
+    if unknown:
+        raise InputError(
+            f"{source}: sensor {unknown[0] or 'unknown'} is not one the run was trained on "
+            f"({', '.join(vocabulary)}); use data of those sensors"
+        )
+    index = np.array([vocabulary.index(c) for c in codes], np.int64)
+    onehot = np.eye(len(vocabulary), dtype=np.float32)[index]  # (N, S)
+    height, width = shape
+    return np.broadcast_to(onehot[:, None, None, :], (len(codes), height, width, len(vocabulary))).copy()

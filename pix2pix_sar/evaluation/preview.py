@@ -9,6 +9,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
+from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.evaluation.figures import plot_image_grid
@@ -49,7 +50,14 @@ def write_preview(
     pick = pick_patches(len(split), count, seed)
     scheme = class_scheme(info.classes, str(run.dataset_json))
     extras = select_bands(split.extras, load_info(data_dir).band_names, info.band_names, str(data_dir))
-    masks = encode_inputs(scheme, split.zones[pick], None if extras is None else extras[pick])
+    masks = encode_inputs(
+        scheme,
+        split.zones[pick],
+        None if extras is None else extras[pick],
+        [split.sensors[i] for i in pick],
+        conditioning_sensors(info.sensors),
+        str(data_dir),
+    )
     outputs = generate_images(generator, masks, patch_keys(seed, pick), cfg=run.load_config().model)
     outputs = np.where(valid_zones(split.zones[pick])[..., None], outputs, -1.0)  # no data as in the target
     columns = [("target", split.images[pick]), (f"generated (epoch {epoch})", outputs)]

@@ -22,6 +22,7 @@ import numpy as np
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
+from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError, RunStateError, option
 from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
@@ -231,7 +232,14 @@ def _example_grid(
             info = run.run.dataset_info()
             extras = select_bands(split.extras, data_bands, info.band_names, str(data_dir))
             scheme = class_scheme(info.classes, str(run.run.dataset_json))
-            masks = encode_inputs(scheme, split.zones[pick], None if extras is None else extras[pick])
+            masks = encode_inputs(
+                scheme,
+                split.zones[pick],
+                None if extras is None else extras[pick],
+                [split.sensors[i] for i in pick],
+                conditioning_sensors(info.sensors),
+                str(data_dir),
+            )
             generator = load_generator(run.run.find_snapshot(epoch)[1])
             keys = patch_keys(seed, pick)
             images = generate_images(generator, masks, keys, cfg=run.run.load_config().model)

@@ -22,6 +22,7 @@ from pix2pix_sar.data.dataset import load_info, load_split
 from pix2pix_sar.data.zones import NODATA, ClassScheme
 from pix2pix_sar.errors import InputError, option
 from pix2pix_sar.evaluation.fronts import mean_distance_error
+from pix2pix_sar.evaluation.groups import patch_groups
 from pix2pix_sar.evaluation.metrics import confusion_matrix, iou_per_class
 from pix2pix_sar.run_folder import SegRunFolder
 from pix2pix_sar.segmentation.model import TrainedSegmenter
@@ -102,7 +103,8 @@ def default_dataset(folder: SegRunFolder) -> Path:
 
 def seg_evaluate(run_dir: str | Path, data_dir: str | Path | None = None, split: str = "val") -> dict:
     """``seg evaluate``: per-class IoU, mIoU and (zones datasets) MDE of SEGRUN's segmenter
-    on `split`, written to ``SEGRUN/eval/seg_<split>.json``."""
+    on `split` (and by sensor and by resolution when the data names its sensors), written
+    to ``SEGRUN/eval/seg_<split>.json``."""
     folder = SegRunFolder(run_dir).require()
     data_dir = Path(data_dir) if data_dir else default_dataset(folder)
     segmenter = Segmenter.load(folder.path)
@@ -112,6 +114,15 @@ def seg_evaluate(run_dir: str | Path, data_dir: str | Path | None = None, split:
         raise InputError(f"{data_dir}: the {split} split is empty; choose another {option('split')}")
     result: dict = {"split": split, "dataset": str(data_dir.resolve()), "patches": len(patches)}
     result.update(segmenter.score(patches.images, patches.zones, patches.pixel_sizes))
+    # Data naming its sensors: the scores by sensor and by resolution too, as CaFFe reports them.
+    for by, members in patch_groups(patches.sensors, patches.pixel_sizes).items():
+        result[f"by_{by}"] = {
+            name: {
+                "patches": len(idx),
+                **segmenter.score(patches.images[idx], patches.zones[idx], patches.pixel_sizes[idx]),
+            }
+            for name, idx in members.items()
+        }
     with atomic_path(folder.eval_json(split)) as tmp:
         tmp.write_text(jsonio.dumps(result, indent=2) + "\n")
     return result

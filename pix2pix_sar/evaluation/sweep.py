@@ -54,6 +54,7 @@ from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
 from pix2pix_sar.evaluation.eval_patches import EvalPatches
 from pix2pix_sar.evaluation.figures import plot_curves
+from pix2pix_sar.evaluation.groups import BY_GROUP_CSV, grouped_fields, grouped_means
 from pix2pix_sar.evaluation.metrics import mean_abs_error_tf, non_binary_dice_tf, ssim_tf, to_unit
 from pix2pix_sar.evaluation.sar_stats import SarStatistics, stat_names
 from pix2pix_sar.evaluation.segscore import SegmentationScores, Segmenter
@@ -343,6 +344,11 @@ def evaluate_run(
         per_epoch = sorted([*(r for r in per_epoch if r["epoch"] != epoch), row], key=lambda r: r["epoch"])
         per_image.sort(key=lambda r: int(r["epoch"]))
         _write_rows(run.eval_per_image_csv, PER_IMAGE_FIELDS, per_image)
+        # Data naming its sensors: the image metrics by sensor and by resolution too.
+        sizes = dict(zip(split.ids, (float(p) for p in split.pixel_sizes)))
+        grouped = grouped_means(per_image, IMAGE_METRICS, dict(zip(split.ids, split.sensors)), sizes)
+        if grouped:
+            _write_rows(run.eval_dir / BY_GROUP_CSV, grouped_fields(IMAGE_METRICS), grouped)
         fields = per_epoch_fields(with_segmenter=any("seg_miou" in r for r in per_epoch))
         _write_rows(run.eval_per_epoch_csv, fields, [_formatted(r) for r in per_epoch])
         reporter.epoch_finished(epoch, row)

@@ -116,6 +116,7 @@ def generate_caffe_set(
     day = (date or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     names = caffe_names(masks, grids, day)
     gen = RunGenerator.load(run_dir, epoch, settings.seed, xla=settings.xla)
+    gen.use_sensor(settings.sensor)  # required for a sensor-conditioned run, refused otherwise
     if gen.bands:
         raise InputError(
             f"{gen.path} takes extra bands ({', '.join(b.name for b in gen.bands)}), which CaFFe's layout has "

@@ -295,6 +295,7 @@ def generate_files(
         for mask in masks:
             check_mask(mask, mask_values)  # every mask is checked before the first is written
     gen = RunGenerator.load(run_dir, epoch, settings.seed, xla=settings.xla)
+    gen.use_sensor(settings.sensor)  # required for a sensor-conditioned run, refused otherwise
     output_encoding(gen.scaling, units, "COG")  # reject bad --units before any work
     # Every mask's bands are found and checked before the first image is written.
     sources = [gen.band_rasters(list(bands), mask) for mask in masks]
@@ -371,6 +372,7 @@ def generate_dataset(
         raise already_exists(dataset_out, "dataset_out")
     _check_writable([dataset_out / "dataset.json"], True)
     gen = RunGenerator.load(run_dir, epoch, settings.seed, xla=settings.xla)
+    gen.use_sensor(settings.sensor)  # required for a sensor-conditioned run, refused otherwise
     size = gen.patch_size
     sources = [gen.band_rasters(list(bands), mask) for mask in masks]
 

@@ -74,6 +74,15 @@ def model_card(facts: dict[str, Any]) -> str:
             if facts["input"].get("extra_bands")
             else []
         ),
+        *(
+            [
+                "Then one constant channel per sensor, in this order: 1 for the sensor to render, 0 for the "
+                f"others ({', '.join(facts['input']['sensors'])}; `generate --sensor NAME`).",
+                "",
+            ]
+            if facts["input"].get("sensors")
+            else []
+        ),
         "## Output and physical units",
         "",
         f"One float32 channel in model units [-1, 1]. To the training data's units: {facts['output']['to_physical']}. "

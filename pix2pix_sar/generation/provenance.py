@@ -5,7 +5,8 @@ Every generated raster carries a band description, a unit type (``dB``, or the
 ``intensity`` / ``amplitude`` / ``DN`` wording that ``prepare`` reads back before it
 guesses: :func:`pix2pix_sar.data.scaling.units_of_unit_type`) and metadata items:
 the tool and its version, ``synthetic=true``, the run or export it came from (its path
-and the snapshot's SHA-256), epoch, variant, seed, sample index and the mask's name.
+and the snapshot's SHA-256), epoch, variant, seed, sample index and the mask's name,
+and for a sensor-conditioned run the sensor rendered (``sensor``) and the run's sensors.
 ``generate --as-dataset`` records the same facts in dataset.json (``generated_by``).
 """
 
@@ -47,6 +48,9 @@ def source_facts(gen: "RunGenerator") -> dict[str, Any]:
     }
     if gen.snapshot_sha256:
         facts["snapshot_sha256"] = gen.snapshot_sha256
+    if gen.sensors:  # a sensor-conditioned run: the sensor rendered, of those it knows
+        facts["sensor"] = gen.sensor
+        facts["run_sensors"] = ",".join(gen.sensors)
     return facts
 
 

@@ -18,6 +18,7 @@ from pix2pix_sar import __version__
 from pix2pix_sar.config import Config
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, load_manifest
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
+from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.data.zones import ZONE_CODES, class_scheme
 from pix2pix_sar.errors import InputError
 from pix2pix_sar.run_folder import RunFolder
@@ -66,7 +67,10 @@ def model_facts(
             # Further input channels after the mask's, in this order: each band's values in
             # its units, clipped to [low, high] and mapped to [-1, 1].
             "extra_bands": [b.to_dict() for b in info.extra_bands],
-            "total_channels": scheme.channels + len(info.extra_bands),
+            # A run on two or more sensors: then one constant plane per sensor, in this
+            # order, 1 for the sensor rendered and 0 for the others ('generate --sensor').
+            **({"sensors": list(conditioning_sensors(info.sensors))} if conditioning_sensors(info.sensors) else {}),
+            "total_channels": scheme.channels + len(info.extra_bands) + len(conditioning_sensors(info.sensors)),
         },
         "output": {
             "channels": model.out_channels,
@@ -198,6 +202,7 @@ def _limits(cfg: Config, info: DatasetInfo) -> list[str]:
         f"It learned the look of its training data only ({'synthetic' if info.synthetic else 'real'} "
         f"{info.scaling.units} images, {info.patch_size}-pixel patches"
         + (f", glaciers {', '.join(info.extra['glaciers'])}" if info.extra.get("glaciers") else "")
+        + (f", sensors {', '.join(info.sensors)}" if info.sensors else "")
         + "); other sensors, resolutions, incidence angles or seasons are outside what it has seen.",
         "Images are plausible texture for a zone mask, not a physical SAR simulation: no geometry, "
         "no calibrated backscatter, values only within the training clip range.",
@@ -206,6 +211,12 @@ def _limits(cfg: Config, info: DatasetInfo) -> list[str]:
             f", followed by the extra bands {', '.join(info.band_names)} scaled as 'input.extra_bands' says."
             if info.extra_bands
             else "."
+        )
+        + (
+            f" A run conditioned on the sensor: then one-hot planes of {', '.join(conditioning_sensors(info.sensors))}"
+            " as 'input.sensors' says (generate --sensor NAME)."
+            if conditioning_sensors(info.sensors)
+            else ""
         ),
         "Where the mask has no data (0) the output is meaningless and must be masked out.",
     ]

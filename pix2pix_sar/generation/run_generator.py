@@ -20,6 +20,7 @@ from pix2pix_sar.data.context import ContextRasters, context_planes, is_context_
 from pix2pix_sar.data.dataset import DatasetInfo
 from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
 from pix2pix_sar.data.scaling import SarScaling
+from pix2pix_sar.data.sensors import check_sensor, conditioning_sensors, sensor_planes
 from pix2pix_sar.data.zones import ClassScheme, check_zones, class_scheme, valid_zones
 from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
@@ -38,13 +39,15 @@ class TileSettings:
     """How a mask is cut into tiles: `tile` (default: the run's patch size; for
     whole-scene variants a large multiple of the stride) and `overlap` (paper
     variants' blending; default a quarter of the tile) in pixels, tiles per batch,
-    seed, and XLA ("auto": on for GPUs, off on CPUs, as for training)."""
+    seed, XLA ("auto": on for GPUs, off on CPUs, as for training), and the sensor to
+    render (a sensor-conditioned run only)."""
 
     tile: int | None = None
     overlap: int | None = None
     batch_size: int = 16
     seed: int = 0
     xla: str = "auto"
+    sensor: str | None = None
 
 
 class RunGenerator:
@@ -74,6 +77,8 @@ class RunGenerator:
         self.snapshot_sha256 = snapshot_sha256
         self._fn, self._tf = generate, tf
         self._context: ContextRasters | None = None  # context bands of the masks seen, as rasters
+        self.sensors = conditioning_sensors(info.sensors)  # the sensors it is conditioned on; () none
+        self.sensor = ""  # the sensor it renders (:meth:`use_sensor`); required when `sensors`
 
     @classmethod
     def load(cls, path: str | Path, epoch: int | None = None, seed: int = 0, xla: str = "auto") -> "RunGenerator":
@@ -178,10 +183,22 @@ class RunGenerator:
         zones = check_zones(geo.read_array(mask), str(mask))
         return self._context.write(zones, geo.raster_info(mask)[0], names)
 
+    def use_sensor(self, name: str | None) -> str:
+        """Render as sensor `name` (any case) from now on: required for a run conditioned
+        on the sensor, refused for one that is not; one-line errors list the run's sensors."""
+        self.sensor = check_sensor(name, self.sensors, str(self.path))
+        return self.sensor
+
     def generate_batch(self, tiles: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Images of encoded `tiles` whose top-left pixels in the scene are `origins`
         (N, 2): the noise is keyed by (seed, origin), so a tile's pixels never depend on
-        the batch it is in."""
+        the batch it is in. A sensor-conditioned run's one-hot sensor planes are added
+        here, after the mask channels and bands: constant, so every tiling agrees."""
+        if self.sensors:
+            if not self.sensor:
+                self.use_sensor(None)  # the one-line error asking for a sensor
+            planes = sensor_planes([self.sensor] * len(tiles), self.sensors, tiles.shape[1:3], str(self.path))
+            tiles = np.concatenate([np.asarray(tiles, np.float32), planes], axis=-1)
         keys = tile_keys(self.seed, origins[:, 0], origins[:, 1])
         return self._fn(self._tf.constant(tiles, self._tf.float32), self._tf.constant(keys)).numpy()
 

@@ -43,9 +43,11 @@ def load_worker_shard(
     num_workers: int,
     worker: int,
     input_mode: str = "memory",
+    sensors: tuple[str, ...] = (),
 ) -> WorkerShard:
     """The split's patches for this worker: all decoded into memory, or (`input_mode`
-    "streamed") read from the packed cache batch by batch — the same rows, in the same order."""
+    "streamed") read from the packed cache batch by batch — the same rows, in the same order;
+    `sensors`: the run's conditioning sensors (one-hot planes after the extra bands)."""
     total = split_size(dataset_dir, split)
     if total < 1:
         raise InputError(
@@ -58,7 +60,7 @@ def load_worker_shard(
         source = PackedSplit.open(dataset_dir, split, with_extras=True)
     else:
         source = load_split(dataset_dir, split)
-    feeder = feeder_for(source, scheme)
+    feeder = feeder_for(source, scheme, sensors)
     return WorkerShard(total, replicas, num_replicas, feeder, np.arange(total))
 
 

@@ -36,6 +36,7 @@ from pix2pix_sar.config import Config, TrainingConfig
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, split_size
 from pix2pix_sar.data.looks import resolve_speckle
 from pix2pix_sar.data.packed import choose_input, memory_bytes
+from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.errors import ConfigError, TrainingDivergedError
@@ -81,12 +82,12 @@ class FitResult:
 
 
 def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetInfo]:
-    """Take the patch size and input channels (mask channels, then extra bands) from the
+    """Take the patch size and input channels (mask channels, extra bands, sensors) from the
     dataset, and its classes where the discriminator needs them (only there: earlier runs'
     configs, which lack the field, still resume)."""
     info = load_info(data_dir)
     scheme = class_scheme(info.classes, str(data_dir / "dataset.json"))
-    channels = scheme.channels + len(info.extra_bands)
+    channels = scheme.channels + len(info.extra_bands) + len(conditioning_sensors(info.sensors))
     classes = len(scheme.class_names) if cfg.model.discriminator == "segmentation" else cfg.model.classes
     model = dataclasses.replace(cfg.model, patch_size=info.patch_size, in_channels=channels, classes=classes)
     model = resolve_speckle(model, info, str(data_dir / "dataset.json"))  # sampler: looks and dB unit
@@ -143,11 +144,14 @@ def fit(
     run.check_resume_data(data_dir)  # a resume rewrites RUN/dataset.json: same scaling only
     scheme = class_scheme(info.classes, str(data_dir))
     patches = split_size(data_dir, "train")
+    sensors = conditioning_sensors(info.sensors)
+    # A sensor-conditioned run reads from memory (the pack does not hold the sensors).
+    wanted_input = "memory" if sensors and cfg.data.input == "auto" else cfg.data.input
     input_mode = choose_input(
-        cfg.data.input, [data_dir], memory_bytes(patches, info.patch_size, scheme.channels, len(info.extra_bands))
+        wanted_input, [data_dir], memory_bytes(patches, info.patch_size, scheme.channels, len(info.extra_bands))
     )
     run.check_same_input(input_mode)
-    shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy), input_mode)
+    shard = load_worker_shard(data_dir, "train", scheme, replicas, workers, task_index(strategy), input_mode, sensors)
     if chief:
         run.start(cfg, data_dir, input_mode, precision)
     timing.mark("patches")

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import load_split, split_size
+from pix2pix_sar.data.dataset import load_info, load_split, split_size
 from pix2pix_sar.data.extra_bands import encode_inputs
+from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.data.zones import valid_zones
 from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
@@ -78,7 +79,8 @@ class Preview:
     def __init__(self, data_dir: Path, scheme, seed: int):
         name = "val" if split_size(data_dir, "val") else "train"
         split = load_split(data_dir, name, list(range(min(PREVIEW_COUNT, split_size(data_dir, name)))))
-        self.masks = encode_inputs(scheme, split.zones, split.extras)
+        sensors = conditioning_sensors(load_info(data_dir).sensors)
+        self.masks = encode_inputs(scheme, split.zones, split.extras, split.sensors, sensors, str(data_dir))
         self.valid = valid_zones(split.zones)[..., None]
         self.targets = split.images
         self.keys = patch_keys(seed, np.arange(len(self.masks)))

@@ -73,7 +73,7 @@ def test_on_a_terminal_log_lines_are_written_above_the_bar():
     try:
         with Progress("preparing", 4, stream=term, clock=clock) as bar:
             bar.update(1)
-            logging.getLogger("pix2pix_sar.test").warning("a log line")
+            logging.getLogger("progress_test").warning("a log line")
             clock.now += 1
             bar.update(4)
     finally:

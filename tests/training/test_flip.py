@@ -89,7 +89,7 @@ def test_data_flip_true_reaches_fit_and_flips_what_it_trains_on(tiny_dataset, ti
     # stopped when it asks for a third, after training on the first two.
     recorder = _RecordingEpochs(inputs.distributed_epoch, stop_after=2)
     monkeypatch.setattr(inputs, "distributed_epoch", recorder)  # fit imports it from there when called
-    cfg = tiny_config("orig", "data.flip=true", "training.batch_size=4", epochs=1)
+    cfg = tiny_config("orig", "data.flip=true", "training.batch_size=4", "model.unet_depth=2", epochs=1)
     assert cfg.data.flip is True
     with pytest.raises(_Enough):
         fit(cfg, tiny_dataset, tmp_path / "run")

@@ -12,8 +12,9 @@ from pix2pix_sar.config import Interval, resolve_config
 from pix2pix_sar.errors import ConfigError, RunStateError, TrainingInterrupted
 from pix2pix_sar.run_folder import RunFolder
 
-#: Two epochs at batch 2 (~29 steps each) of the tiny model, the state only at the end.
-ARGS = ("training.batch_size=2",)
+#: Two epochs at batch 2 (~29 steps each) of the tiny model, two encoder blocks deep (a
+#: resume is exact at any depth; a shallow one is faster), the state only at the end.
+ARGS = ("training.batch_size=2", "model.unet_depth=2")
 
 
 def _state(run_dir):
@@ -101,7 +102,7 @@ def test_fit_saves_by_time_at_epoch_ends_with_one_step_per_epoch(tiny_dataset, t
     batch = split_size(tiny_dataset, "train")  # the whole split: one step per epoch
     cfg = resolve_config(
         "orig",
-        assignments=["model.base_filters=8", "training.epochs=3", f"training.batch_size={batch}",
+        assignments=["model.base_filters=8", "model.unet_depth=2", "training.epochs=3", f"training.batch_size={batch}",
                      "training.state_every=0.001s", "training.keep_states=5"],
     )  # fmt: skip
     result = fit(cfg, tiny_dataset, tmp_path / "run")
@@ -200,7 +201,9 @@ def test_fit_cli_exits_130_on_sigint_and_says_how_to_resume(tiny_dataset, tmp_pa
     monkeypatch.setenv("PIX2PIX_SAR_SIGNAL_AT_STEP", "3:INT")
     argv = ["-q", "fit", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--epochs", "1"]
     result = CliRunner().invoke(
-        cli, [*argv, "--state-every", "5m", "--set", "model.base_filters=8"], prog_name="pix2pix-sar"
+        cli,
+        [*argv, "--state-every", "5m", "--set", "model.base_filters=8", "--set", "model.unet_depth=2"],
+        prog_name="pix2pix-sar",
     )
     assert result.exit_code == 130, result.output
     assert "SIGINT: stopped after epoch 1, step 3" in result.output

@@ -77,7 +77,8 @@ def one_epoch_run(tiny_dataset, tmp_path_factory) -> Path:
     from pix2pix_sar.training.loop import fit
 
     run = tmp_path_factory.mktemp("resume") / "run"
-    fit(resolve_config("orig", assignments=["model.base_filters=8", "training.epochs=1"]), tiny_dataset, run)
+    cfg = resolve_config("orig", assignments=["model.base_filters=8", "model.unet_depth=2", "training.epochs=1"])
+    fit(cfg, tiny_dataset, run)
     return run
 
 
@@ -95,7 +96,8 @@ def test_fit_refuses_to_resume_on_data_scaled_otherwise_and_changes_nothing(
     run = one_epoch_run
     before = hashes(run)
     other = rescaled(tiny_dataset, tmp_path / "other", **change)
-    result = run_cli("fit", "--data", other, "--out", run, "--epochs", 2, "--set", "model.base_filters=8")
+    shallow = ["--set", "model.base_filters=8", "--set", "model.unet_depth=2"]  # the run's config: only the data differ
+    result = run_cli("fit", "--data", other, "--out", run, "--epochs", 2, *shallow)
     assert result.exit_code == 1
     assert named in result.output and "start a new run with another --out" in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
