@@ -211,7 +211,9 @@ def test_report_compares_a_run_with_a_dem_and_one_without(dem_run, plain_run, tm
 
     # A Fig. 4 dataset without the band is refused in one line, before anything is written.
     refused = tmp_path / "refused"
-    result = run_cli("report", plain_run, dem_run / "run", "--out", refused, "--data", dem_run / "ds_plain")
+    result = run_cli(
+        "report", plain_run, dem_run / "run", "--out", refused, "--data", dem_run / "ds_plain", "--allow-different-data"
+    )
     assert result.exit_code == 1 and "bands none vs dem" in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and not refused.exists()
 
