@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 PYTEST_XDIST := -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist loadscope --no-loadscope-reorder)
 
-.PHONY: install lint test test-fast demo clean paper paper-smoke augmentation extra-bands structure-variety
+.PHONY: install lint test test-fast demo clean paper paper-smoke augmentation extra-bands structure-variety sensors
 
 $(STAMP): setup.cfg setup.py scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -96,6 +96,14 @@ SV_VARIANTS ?= scene,sampler
 structure-variety: $(STAMP)
 	$(PY) experiments/structure_variety/run.py --out $(SV_DIR) --variants $(SV_VARIANTS) \
 		--results experiments/structure_variety/results
+
+# Does a run conditioned on the sensor render each sensor's look? (issue 25,
+# experiments/sensors/README.md): S1, TSX and PALSAR synth scenes, a conditioned and a
+# sensor-blind run on the same patches for 5 CPU-minutes each, W1 / ENL ratio per sensor and
+# a sensor classifier. About 12 CPU-minutes (8-12 min wall on 2 cores); resumable.
+SENSORS_DIR ?= sensors
+sensors: $(STAMP)
+	$(PY) experiments/sensors/run.py --out $(SENSORS_DIR) --results experiments/sensors/results
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache

@@ -155,7 +155,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Generator loss = gan_weight * BCE + l1_weight * L1 (Eq. 5)."""
+    """Generator loss = gan_weight * BCE + l1_weight * L1 (Eq. 5) - diversity_weight * min(diversity, cap)."""
 
     gan_weight: float = 1.0
     l1_weight: float = 100.0
@@ -164,9 +164,12 @@ class LossConfig:
     adversarial: str = "patch"
     l1_lowpass: int = 0  # 0: L1 per pixel; B: L1 between BxB block means (structure, not speckle)
     labelmix_weight: float = 0.0  # OASIS's LabelMix consistency term of the segmentation discriminator
+    diversity_weight: float = 0.0  # mode seeking (MSGAN/DSGAN): two samples of a mask should differ; 0: off
+    diversity_block: int = 8  # side (px, a power of two) of the block means the two samples compare
+    diversity_cap: float = 0.19  # model units: what 2 oracle draws' 8-px block means differ by (losses.py)
 
     def validate(self) -> None:
-        if self.gan_weight < 0 or self.l1_weight < 0 or self.labelmix_weight < 0:
+        if min(self.gan_weight, self.l1_weight, self.labelmix_weight, self.diversity_weight) < 0:
             raise ConfigError("loss weights must be non-negative")
         if self.adversarial not in ADVERSARIAL_LOSSES:
             raise ConfigError(
@@ -176,6 +179,10 @@ class LossConfig:
             raise ConfigError(f"loss.l1_lowpass must be 0 (off) or a power of two (block side), got {self.l1_lowpass}")
         if self.labelmix_weight > 0 and self.adversarial != "segmentation":
             raise ConfigError("loss.labelmix_weight needs loss.adversarial=segmentation; set it to 0")
+        if self.diversity_block < 1 or self.diversity_block & (self.diversity_block - 1):
+            raise ConfigError(f"loss.diversity_block must be a power of two (block side), got {self.diversity_block}")
+        if not self.diversity_cap > 0:
+            raise ConfigError(f"loss.diversity_cap must be positive (model units), got {self.diversity_cap}")
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,7 @@ class DataConfig:
     #: memory: patches held in RAM; streamed: read from 'dataset pack' as training goes;
     #: auto: streamed when packed and the split would take more than data.packed.AUTO_STREAM_BYTES.
     input: str = "auto"
+    sensor_conditioning: bool = True  # False: sensor-blind (no sensor planes though the data has >= 2 sensors)
 
     def validate(self) -> None:
         if self.prefetch < 0:

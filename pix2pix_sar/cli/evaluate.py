@@ -71,11 +71,16 @@ class EvalProgress:
     show_default=True,
     help="With --scene: images generated for the scene, seeds seed ... seed+K-1.",
 )
+@click.option(
+    "--sensor",
+    help="With --scene, for a run conditioned on the sensor: the sensor to render [default: the one the SAR "
+    "file's SENSOR metadata item names, which synth --sensor writes].",
+)
 @seed_opt
 @input_opt
 @click.pass_context
 @user_errors
-def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, input_mode):
+def command(ctx, run, data, batch_size, segmenter, split, scene, samples, sensor, seed, input_mode):
     """Evaluate every generator snapshot of RUN on all validation patches (or --split test).
 
     Writes RUN/eval/per_image.csv, per_epoch.csv (means, std, SAR statistics) and
@@ -98,6 +103,8 @@ def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, 
     --samples times and is measured against the real scene (docs/evaluation.md,
     "Whole-scene structure, variety and feature distance").
     """
+    if sensor and not scene:
+        raise click.UsageError("--sensor applies to --scene; patches are generated with their own sensor")
     quiet_tensorflow()
     from pix2pix_sar.evaluation.sweep import evaluate_run
 
@@ -125,7 +132,7 @@ def command(ctx, run, data, batch_size, segmenter, split, scene, samples, seed, 
     if scene:
         from pix2pix_sar.evaluation.scene_eval import evaluate_scene, scene_json_path
 
-        measured = evaluate_scene(run, *scene, samples=samples, seed=seed, segmenter=segmenter)
+        measured = evaluate_scene(run, *scene, samples=samples, seed=seed, segmenter=segmenter, sensor=sensor)
         if not quiet:
             ratios = measured["structure_ratio"]
             shown = ", ".join(

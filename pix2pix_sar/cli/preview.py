@@ -20,12 +20,19 @@ from pix2pix_sar.cli.options import quiet_tensorflow, say, seed_opt, user_errors
     metavar="ZONES SAR",
     help="Also show a whole scene: its zone mask and its SAR image (same grid), generated as 'generate' does.",
 )
+@click.option(
+    "--sensor",
+    help="With --scene, for a run conditioned on the sensor: the sensor to render [default: the one the SAR "
+    "file's SENSOR metadata item names, which synth --sensor writes].",
+)
 @seed_opt
 @user_errors
-def command(run, out, data, count, epoch, seed, scene):
+def command(run, out, data, count, epoch, seed, scene, sensor):
     """Show validation masks, their real images and the generator's images side by side."""
+    if sensor and not scene:
+        raise click.UsageError("--sensor applies to --scene; patches are generated with their own sensor")
     quiet_tensorflow()
     from pix2pix_sar.evaluation.preview import write_preview
 
-    path = write_preview(run, out, data, count=count, epoch=epoch, seed=seed, scene=scene or None)
+    path = write_preview(run, out, data, count=count, epoch=epoch, seed=seed, scene=scene or None, sensor=sensor)
     say(click.get_current_context(), f"preview: {path}")

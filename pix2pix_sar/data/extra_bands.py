@@ -27,7 +27,7 @@ import numpy as np
 
 from pix2pix_sar import geo
 from pix2pix_sar.data.context import CONTEXT_BANDS
-from pix2pix_sar.data.sensors import sensor_planes
+from pix2pix_sar.data.sensors import conditioning_sensors, sensor_planes
 from pix2pix_sar.data.zones import OCEAN, ClassScheme
 from pix2pix_sar.errors import InputError, option
 
@@ -190,6 +190,32 @@ def encode_inputs(
     if vocabulary:
         parts.append(sensor_planes(sensors, vocabulary, zones.shape[-2:], source))
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+
+def encode_picked(
+    scheme: ClassScheme,
+    split,
+    pick: np.ndarray,
+    data_bands: Sequence[str],
+    run_info,
+    sensor_conditioning: bool,
+    source: str,
+) -> np.ndarray:
+    """The generator input of the patches `pick` of `split` (a
+    :class:`~pix2pix_sar.data.dataset.SplitArrays` of a dataset whose bands are
+    `data_bands`) for a run trained on `run_info` (its DatasetInfo) with its config's
+    data.sensor_conditioning: the run's bands in its order (:func:`select_bands`) and,
+    where the run is conditioned on the sensor, each patch's own sensor
+    (:func:`encode_inputs`). `source` names the dataset in errors."""
+    extras = select_bands(split.extras, data_bands, run_info.band_names, source)
+    return encode_inputs(
+        scheme,
+        split.zones[pick],
+        None if extras is None else extras[pick],
+        [split.sensors[i] for i in pick],
+        conditioning_sensors(run_info.sensors, sensor_conditioning),
+        source,
+    )
 
 
 def select_bands(

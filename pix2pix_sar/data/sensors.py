@@ -88,11 +88,12 @@ def sensor_order(codes) -> list[str]:
 CONDITIONING_MIN = 2
 
 
-def conditioning_sensors(sensors) -> tuple[str, ...]:
+def conditioning_sensors(sensors, conditioned: bool = True) -> tuple[str, ...]:
     """The sensors a run on a dataset listing `sensors` is conditioned on: all of them
-    when there are two or more, none otherwise (a run then behaves as before sensors)."""
+    when there are two or more, none otherwise (a run then behaves as before sensors).
+    `conditioned`: the run's data.sensor_conditioning; False (a sensor-blind run): none."""
     sensors = tuple(sensors)
-    return sensors if len(sensors) >= CONDITIONING_MIN else ()
+    return sensors if conditioned and len(sensors) >= CONDITIONING_MIN else ()
 
 
 def check_sensor(name: str | None, vocabulary, source: str) -> str:
@@ -101,7 +102,7 @@ def check_sensor(name: str | None, vocabulary, source: str) -> str:
     vocabulary = tuple(vocabulary)
     if not vocabulary:
         if name:
-            raise InputError(f"{source} was not trained on several sensors; leave out {option('sensor')}")
+            raise InputError(f"{source} is not conditioned on the sensor; leave out {option('sensor')}")
         return ""
     if not name:
         raise InputError(

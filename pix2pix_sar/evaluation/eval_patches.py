@@ -29,11 +29,14 @@ class EvalPatches:
     source: str = ""
 
     @classmethod
-    def open(cls, data_dir: Path, split: str, run_info, input_mode: str) -> "EvalPatches":
-        """`run_info`: the run's DatasetInfo (the bands it takes, in its order)."""
+    def open(
+        cls, data_dir: Path, split: str, run_info, input_mode: str, sensor_conditioning: bool = True
+    ) -> "EvalPatches":
+        """`run_info`: the run's DatasetInfo (the bands it takes, in its order);
+        `sensor_conditioning`: its config's data.sensor_conditioning."""
         data_info = load_info(data_dir)
         records = [r for r in load_manifest(data_dir) if r.split == split]
-        sensors = conditioning_sensors(run_info.sensors)
+        sensors = conditioning_sensors(run_info.sensors, sensor_conditioning)
         # Refuse patches of a sensor the run does not know now, before anything is written.
         sensor_planes([r.sensor for r in records] if sensors else [], sensors, (1, 1), str(data_dir))
         mode = choose_input(

@@ -68,24 +68,31 @@ def _save(fig, out: str | Path, dpi: int = 110) -> Path:
     return Path(out)
 
 
+def curve_panels(series: Mapping[str, Sequence[Mapping[str, float]]]) -> tuple[Curve, ...]:
+    """The panels :func:`plot_curves` draws for `series`, top to bottom: Dice and SSIM, then
+    the SAR statistics and the segmentation score where the rows hold them."""
+
+    def has(column: str) -> bool:
+        return any(math.isfinite(r.get(column, math.nan)) for rows in series.values() for r in rows)
+
+    sar = [c for c in SAR_CURVES if any(has(c.column.format(cls=k)) for k in c.classes)]
+    return CURVES + tuple(sar) + (SEG_CURVES if has("seg_miou") else ())
+
+
 def plot_curves(
     series: Mapping[str, Sequence[Mapping[str, float]]],
     out: str | Path,
     title: str = "",
     mark_epoch: int | None = None,
 ) -> Path:
-    """Mean (line) and +-1 std (band) of each metric per epoch, one line per label; the
-    segmentation score (with its real-image ceiling dashed) where the rows have it.
+    """Mean (line) and +-1 std (band) of Dice and SSIM per epoch, one line per label; below
+    them (:func:`curve_panels`) the SAR statistics per zone class and the segmentation score
+    (with its real-image ceiling dashed) where the rows have them.
 
     `series` maps a label to per_epoch.csv rows (``epoch``, ``<metric>_mean``, ``<metric>_std``).
     """
     plt = _pyplot()
-
-    def has(column: str) -> bool:
-        return any(math.isfinite(r.get(column, math.nan)) for rows in series.values() for r in rows)
-
-    sar = [c for c in SAR_CURVES if any(has(c.column.format(cls=k)) for k in c.classes)]
-    curves = CURVES + tuple(sar) + (SEG_CURVES if has("seg_miou") else ())
+    curves = curve_panels(series)
     fig, axes = plt.subplots(len(curves), 1, figsize=(7.0, 2.75 * len(curves)), sharex=True, squeeze=False)
     for ax, curve in zip(axes[:, 0], curves):
         if curve.classes:

@@ -1,6 +1,7 @@
 """Compare evaluated runs the way the paper does (Sec. III-C), plus SAR statistics.
 
-    OUT/fig3_curves.png   mean Dice and SSIM per epoch, one line per run (paper Fig. 3)
+    OUT/fig3_curves.png   mean Dice and SSIM per epoch, one line per run (paper Fig. 3); below
+                          them the SAR statistics and segmentation score where evaluated
     OUT/table1.md, .csv   Dice and SSIM (mean, std) and SAR statistics at epoch E (Table I)
     OUT/fig4_examples.png mask | target | one column per run, at epoch E (paper Fig. 4)
     OUT/report.md         the above tied together
@@ -16,16 +17,16 @@ import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from textwrap import fill
 
 import numpy as np
 
 from pix2pix_sar.atomic import atomic_path
 from pix2pix_sar.data.dataset import load_info, load_split
-from pix2pix_sar.data.extra_bands import encode_inputs, select_bands
-from pix2pix_sar.data.sensors import conditioning_sensors
+from pix2pix_sar.data.extra_bands import encode_picked
 from pix2pix_sar.data.zones import class_scheme, valid_zones
 from pix2pix_sar.errors import InputError, RunStateError, option
-from pix2pix_sar.evaluation.figures import plot_curves, plot_image_grid
+from pix2pix_sar.evaluation.figures import Curve, curve_panels, plot_curves, plot_image_grid
 from pix2pix_sar.evaluation.preview import pick_patches
 from pix2pix_sar.evaluation.sar_stats import SAR_CLASSES
 from pix2pix_sar.evaluation.sweep import SEG_FIELDS, evaluated_split, read_per_epoch, split_title
@@ -152,6 +153,22 @@ def table_rows(runs: list[EvaluatedRun], epoch: int) -> list[dict]:
     return rows
 
 
+def curves_caption(panels: tuple[Curve, ...], word: str, epoch: int) -> str:
+    """What Fig. 3 shows, panel by panel (:func:`curve_panels`), for report.md."""
+    text = (
+        f"Panels, top to bottom (their axis labels): {'; '.join(c.name for c in panels)}. Dice and SSIM "
+        f"are means over all {word} patches for every saved generator, the band ±1 standard deviation over patches."
+    )
+    if any(c.classes for c in panels):
+        text += (
+            " The SAR panels have one line per run and zone class (ocean solid, glacier dashed, rock dotted) "
+            "and a grey line where generated matches real (W1 0, ENL ratio 1)."
+        )
+    if any(c.ceiling for c in panels):
+        text += " The segmenter panels also show, dashed, the same segmenter on the real images."
+    return text + f" The dotted line marks epoch {epoch}."
+
+
 def _fmt(value: float, digits: int = 4) -> str:
     return "n/a" if value != value else f"{value:.{digits}f}"
 
@@ -229,20 +246,13 @@ def _example_grid(
     tf_log.setLevel(logging.ERROR)
     try:
         for run in runs:
-            info = run.run.dataset_info()
-            extras = select_bands(split.extras, data_bands, info.band_names, str(data_dir))
+            info, config = run.run.dataset_info(), run.run.load_config()
             scheme = class_scheme(info.classes, str(run.run.dataset_json))
-            masks = encode_inputs(
-                scheme,
-                split.zones[pick],
-                None if extras is None else extras[pick],
-                [split.sensors[i] for i in pick],
-                conditioning_sensors(info.sensors),
-                str(data_dir),
-            )
+            conditioned = config.data.sensor_conditioning
+            masks = encode_picked(scheme, split, pick, data_bands, info, conditioned, str(data_dir))
             generator = load_generator(run.run.find_snapshot(epoch)[1])
             keys = patch_keys(seed, pick)
-            images = generate_images(generator, masks, keys, cfg=run.run.load_config().model)
+            images = generate_images(generator, masks, keys, cfg=config.model)
             columns.append((run.label, np.where(valid_zones(split.zones[pick])[..., None], images, -1.0)))
     finally:
         tf_log.setLevel(level)
@@ -273,8 +283,9 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
+    series = {r.label: r.per_epoch for r in runs}
     fig3 = plot_curves(
-        {r.label: r.per_epoch for r in runs},
+        series,
         out / "fig3_curves.png",
         title=f"{word.capitalize()} metrics per epoch (mean, band: ±1 std)",
         mark_epoch=epoch,
@@ -313,8 +324,7 @@ Runs compared (labelled by variant):
 
 ![Fig. 3](fig3_curves.png)
 
-Mean non-binary Dice (top) and SSIM (bottom) over all {word} patches for every saved
-generator; the band is ±1 standard deviation over patches, the dotted line marks epoch {epoch}.
+{fill(curves_caption(curve_panels(series), word, epoch), 100)}
 
 ## Table I — epoch {epoch}
 

@@ -55,8 +55,10 @@ def evaluate_scene(
     segmenter: str | Path | None = None,
     crops: int = MIN_CROPS,
     batch_size: int = 16,
+    sensor: str | None = None,
 ) -> dict:
-    """The measures of the module docstring for the run's last snapshot; writes and returns them."""
+    """The measures of the module docstring for the run's last snapshot; writes and returns them.
+    A run conditioned on the sensor renders `sensor`, else the one the SAR scene names."""
     if samples < 1:
         raise InputError(f"{option('samples')} {samples}: must be at least 1")
     zones = read_zones(Path(zones_path))
@@ -72,6 +74,7 @@ def evaluate_scene(
             f"{run_dir}: takes extra bands ({', '.join(b.name for b in gen.bands)}); {option('scene')} measures runs "
             "conditioned on the mask alone (the oracle does not apply to DEM-conditioned runs)"
         )
+    gen.use_scene_sensor(sar_path, sensor)
     valid = valid_zones(zones)
     real_model = np.where(valid, gen.scaling.to_model(real), np.float32(-1.0))
     real_model = np.nan_to_num(real_model, nan=-1.0)
@@ -97,6 +100,7 @@ def evaluate_scene(
         "sar": str(Path(sar_path).resolve()),
         "samples": samples,
         "seeds": [seed + k for k in range(samples)],
+        **({"sensor": gen.sensor} if gen.sensors else {}),
         "structure_ratio": structure_ratios(gen_structure, real_structure),
         "structure_goal_keys": goal_keys(),
         "structure_real": real_structure,

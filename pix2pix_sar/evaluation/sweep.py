@@ -250,7 +250,8 @@ def evaluate_run(
     if split not in SPLITS:
         raise InvalidValue("split", f"split {split!r}: choose one of {', '.join(SPLITS)}")
     split_name = split
-    split = EvalPatches.open(Path(data_dir), split_name, info, input_mode)
+    conditioned = run.load_config().data.sensor_conditioning
+    split = EvalPatches.open(Path(data_dir), split_name, info, input_mode, conditioned)
     if len(split) == 0:
         hint = (
             "prepare it with a validation fraction > 0"

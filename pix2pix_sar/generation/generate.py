@@ -409,9 +409,9 @@ def generate_dataset(
                 for (j, col, row), val in zip(windows, is_val):
                     if j != i:
                         continue
-                    record = PatchRecord(
-                        f"{name}_r{row:05d}_c{col:05d}", "val" if val else "train", mask.name, col, row, size, size
-                    )
+                    patch_id, patch_split = f"{name}_r{row:05d}_c{col:05d}", "val" if val else "train"
+                    # With the sensor rendered ("" if none), which manifest.csv and dataset.json name as prepare's do.
+                    record = PatchRecord(patch_id, patch_split, mask.name, col, row, size, size, sensor=gen.sensor)
                     window = (slice(row, row + size), slice(col, col + size))
                     patch_bands = (
                         {b.name: extras[window][..., k] for k, b in enumerate(gen.bands)}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pix2pix_sar import __version__
-from pix2pix_sar.config import Config
+from pix2pix_sar.config import Config, ModelConfig
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, load_manifest
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.sensors import conditioning_sensors
@@ -42,6 +42,7 @@ def model_facts(
         str(code): scheme.encode(np.full((1, 1), code, np.uint8))[0, 0].tolist() for code in ZONE_CODES
     }  # zone code -> channel values
     dataset_path = run.run_info().get("dataset")
+    sensors = conditioning_sensors(info.sensors, cfg.data.sensor_conditioning)
     return {
         "pix2pix_sar_version": __version__,
         "tensorflow_version": tensorflow_version,
@@ -69,8 +70,8 @@ def model_facts(
             "extra_bands": [b.to_dict() for b in info.extra_bands],
             # A run on two or more sensors: then one constant plane per sensor, in this
             # order, 1 for the sensor rendered and 0 for the others ('generate --sensor').
-            **({"sensors": list(conditioning_sensors(info.sensors))} if conditioning_sensors(info.sensors) else {}),
-            "total_channels": scheme.channels + len(info.extra_bands) + len(conditioning_sensors(info.sensors)),
+            **({"sensors": list(sensors)} if sensors else {}),
+            "total_channels": scheme.channels + len(info.extra_bands) + len(sensors),
         },
         "output": {
             "channels": model.out_channels,
@@ -198,6 +199,7 @@ def _metrics_at(run: RunFolder, epoch: int) -> dict[str, Any] | None:
 
 
 def _limits(cfg: Config, info: DatasetInfo) -> list[str]:
+    sensors = conditioning_sensors(info.sensors, cfg.data.sensor_conditioning)
     limits = [
         f"It learned the look of its training data only ({'synthetic' if info.synthetic else 'real'} "
         f"{info.scaling.units} images, {info.patch_size}-pixel patches"
@@ -213,9 +215,9 @@ def _limits(cfg: Config, info: DatasetInfo) -> list[str]:
             else "."
         )
         + (
-            f" A run conditioned on the sensor: then one-hot planes of {', '.join(conditioning_sensors(info.sensors))}"
+            f" A run conditioned on the sensor: then one-hot planes of {', '.join(sensors)}"
             " as 'input.sensors' says (generate --sensor NAME)."
-            if conditioning_sensors(info.sensors)
+            if sensors
             else ""
         ),
         "Where the mask has no data (0) the output is meaningless and must be masked out.",

@@ -20,7 +20,7 @@ from pix2pix_sar.data.context import ContextRasters, context_planes, is_context_
 from pix2pix_sar.data.dataset import DatasetInfo
 from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
 from pix2pix_sar.data.scaling import SarScaling
-from pix2pix_sar.data.sensors import check_sensor, conditioning_sensors, sensor_planes
+from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, check_sensor, conditioning_sensors, sensor_planes
 from pix2pix_sar.data.zones import ClassScheme, check_zones, class_scheme, valid_zones
 from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
@@ -77,7 +77,9 @@ class RunGenerator:
         self.snapshot_sha256 = snapshot_sha256
         self._fn, self._tf = generate, tf
         self._context: ContextRasters | None = None  # context bands of the masks seen, as rasters
-        self.sensors = conditioning_sensors(info.sensors)  # the sensors it is conditioned on; () none
+        self._context_image: tuple[np.ndarray, np.ndarray] | None = None  # (zones, bands) of the last mask
+        # the sensors it is conditioned on; () none (fewer than two, or a sensor-blind run)
+        self.sensors = conditioning_sensors(info.sensors, config.data.sensor_conditioning)
         self.sensor = ""  # the sensor it renders (:meth:`use_sensor`); required when `sensors`
 
     @classmethod
@@ -141,13 +143,21 @@ class RunGenerator:
 
     def context_image(self, zones: np.ndarray) -> np.ndarray | None:
         """(H, W, K) the run's context bands of a whole in-memory mask, in the model range
-        (-1 at no data, as in a prepared patch); None when the run has none."""
+        (-1 at no data, as in a prepared patch); None when the run has none. The last
+        mask's bands are kept (read-only): its samples reuse them instead of recomputing."""
         scalings = [b for b in self.bands if is_context_band(b.name)]
         if not scalings:
             return None
+        if self._context_image is not None:
+            seen, image = self._context_image
+            if seen.shape == zones.shape and np.array_equal(seen, zones):
+                return image
         planes = context_planes(zones, [b.name for b in scalings])
         valid = valid_zones(zones)
-        return np.stack([np.where(valid, b.to_model(planes[b.name]), np.float32(-1.0)) for b in scalings], axis=-1)
+        image = np.stack([np.where(valid, b.to_model(planes[b.name]), np.float32(-1.0)) for b in scalings], axis=-1)
+        image.flags.writeable = False
+        self._context_image = (np.array(zones, copy=True), image)
+        return image
 
     def band_rasters(self, given: list[ExtraBandInput], mask: Path) -> list["BandSource"]:
         """The rasters of the run's bands for `mask`, in the run's order; refuses an
@@ -188,6 +198,22 @@ class RunGenerator:
         on the sensor, refused for one that is not; one-line errors list the run's sensors."""
         self.sensor = check_sensor(name, self.sensors, str(self.path))
         return self.sensor
+
+    def use_scene_sensor(self, sar: str | Path, given: str | None = None) -> str:
+        """Render as `given`, else (a run conditioned on the sensor) as the real scene `sar`
+        says: its metadata item SENSOR, which `synth` writes and `prepare` reads. A run not
+        conditioned on the sensor renders none, whatever the scene says."""
+        if given or not self.sensors:
+            return self.use_sensor(given)
+        item = f"{sar} (metadata item {SENSOR_METADATA_ITEM})"
+        stated = geo.raster_metadata(sar).get(SENSOR_METADATA_ITEM, "").strip()
+        if stated.upper() not in self.sensors:
+            says = f"says {stated!r}, not one of its sensors" if stated else "names no sensor"
+            raise InputError(
+                f"{self.path} is conditioned on the sensor and {item} {says}; "
+                f"give {option('sensor')}, one of {', '.join(self.sensors)}"
+            )
+        return self.use_sensor(stated)
 
     def generate_batch(self, tiles: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Images of encoded `tiles` whose top-left pixels in the scene are `origins`

@@ -144,7 +144,7 @@ def fit(
     run.check_resume_data(data_dir)  # a resume rewrites RUN/dataset.json: same scaling only
     scheme = class_scheme(info.classes, str(data_dir))
     patches = split_size(data_dir, "train")
-    sensors = conditioning_sensors(info.sensors)
+    sensors = conditioning_sensors(info.sensors, cfg.data.sensor_conditioning)
     # A sensor-conditioned run reads from memory (the pack does not hold the sensors).
     wanted_input = "memory" if sensors and cfg.data.input == "auto" else cfg.data.input
     input_mode = choose_input(
@@ -199,7 +199,7 @@ def fit(
     # Two writer threads: the state's writes never wait behind a snapshot's, and the last two overlap.
     writer, outputs_writer = BackgroundWriter(), BackgroundWriter()
     saver = StateSaver(objects, run.state_dir, tcfg.keep_states, writer, write=chief)
-    preview = Preview(data_dir, scheme, tcfg.seed) if chief else None
+    preview = Preview(data_dir, scheme, tcfg.seed, sensors) if chief else None
     outputs = ChiefOutputs(run, nets.generator, preview, outputs_writer) if chief else None
     timing.mark("state")
     loop = _Loop(

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar.atomic import atomic_path
-from pix2pix_sar.data.dataset import load_info, load_split, split_size
+from pix2pix_sar.data.dataset import load_split, split_size
 from pix2pix_sar.data.extra_bands import encode_inputs
-from pix2pix_sar.data.sensors import conditioning_sensors
 from pix2pix_sar.data.zones import valid_zones
 from pix2pix_sar.noise import patch_keys
 from pix2pix_sar.run_folder import RunFolder
@@ -74,12 +73,11 @@ class ChiefOutputs:
 
 class Preview:
     """A few validation patches, generated at each snapshot for TensorBoard (by one
-    generation function, traced once)."""
+    generation function, traced once); `sensors`: those the run is conditioned on."""
 
-    def __init__(self, data_dir: Path, scheme, seed: int):
+    def __init__(self, data_dir: Path, scheme, seed: int, sensors: tuple[str, ...]):
         name = "val" if split_size(data_dir, "val") else "train"
         split = load_split(data_dir, name, list(range(min(PREVIEW_COUNT, split_size(data_dir, name)))))
-        sensors = conditioning_sensors(load_info(data_dir).sensors)
         self.masks = encode_inputs(scheme, split.zones, split.extras, split.sensors, sensors, str(data_dir))
         self.valid = valid_zones(split.zones)[..., None]
         self.targets = split.images

@@ -16,6 +16,9 @@ discriminator sees the real image's no-data value (-1) there in generated images
 
 The patch discriminators judge (mask, image) pairs; the segmentation discriminator
 (``loss.adversarial=segmentation``) judges the image alone, against the mask's classes.
+With ``loss.diversity_weight`` > 0 the generator also draws every mask a second time with
+keys salted from its own (:func:`second_sample_keys`), forward only, and is rewarded for
+the two samples' capped distance (mode seeking); D judges only the first.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ import tensorflow as tf
 
 from pix2pix_sar.config import LossConfig, ModelConfig
 from pix2pix_sar.data.zones import encoded_labels, valid_pixels
-from pix2pix_sar.models.layers import training_keys
+from pix2pix_sar.models.layers import example_hash, training_keys
 from pix2pix_sar.training.losses import (
     discriminator_loss,
+    diversity_loss,
     generator_losses,
     hide_nodata,
     labelmix_loss,
@@ -39,6 +43,8 @@ from pix2pix_sar.training.losses import (
 )
 
 LOSS_NAMES = ("gen_total", "gen_gan", "gen_l1", "disc")
+#: Salt of the second sample's keys (mode seeking; distinct from LabelMix's and the noise layers' salts).
+DIVERSITY_SALT = 0xD17E5
 
 
 @dataclass
@@ -69,13 +75,45 @@ def _part(judged, i: int, n):
     return tf.nest.map_structure(lambda t: t[i * n : (i + 1) * n], judged)
 
 
+def second_sample_keys(keys: tf.Tensor) -> tf.Tensor:
+    """Keys of another draw for the same examples: ``k1`` replaced by a salted hash of the
+    whole key, so, like the key, a pure function of (seed, epoch, step, global example index)."""
+    k1 = tf.bitcast(example_hash(keys, DIVERSITY_SALT), tf.int32)
+    return tf.concat([keys[:, :1], k1[:, None], keys[:, 2:]], axis=1)
+
+
+def _generate(nets: Pix2Pix, loss_cfg: LossConfig, mask: tf.Tensor, keys: tf.Tensor):
+    """(the sample D judges, a second sample of the same masks with other keys, or None
+    without the diversity term). The second is a constant to the tapes: no backward pass
+    through it (see :func:`_diversity_objective`)."""
+    fake = nets.generator([mask, keys], training=True)
+    if loss_cfg.diversity_weight <= 0:
+        return fake, None
+    return fake, tf.stop_gradient(nets.generator([mask, second_sample_keys(keys)], training=True))
+
+
+def _diversity_objective(part: tf.Tensor) -> tf.Tensor:
+    """`part`'s value with twice its gradient. `part` reaches the weights through the first
+    sample only; the two keys are exchangeable, so twice that is an unbiased estimate of the
+    gradient through both samples (MSGAN's), without a backward pass through the second.
+    Measured at the demo config (64 px, 32 filters, batch 1) on 2 shared CPU cores, median
+    step vs `scene`'s: 1.42-1.50x this way, 1.70-1.75x with both samples in one recorded
+    generator call (the sampler without the term: 1.31x)."""
+    return 2.0 * part - tf.stop_gradient(part)
+
+
 def make_gradient_fn(
     nets: Pix2Pix, loss_cfg: LossConfig, global_batch_size: int, *, mask_channels: int, jit_compile: bool = False
 ):
     """``(mask, target, keys) -> (losses, generator_grads, discriminator_grads)`` for one replica.
 
     `mask_channels`: how many of the input's leading channels are the class scheme's
-    encoding (the dataset's ``scheme.channels``); validity comes from those alone."""
+    encoding (the dataset's ``scheme.channels``); validity comes from those alone.
+
+    With ``loss_cfg.diversity_weight`` > 0 the losses also hold ``gen_diversity`` (the capped
+    mean distance of two samples, :func:`~pix2pix_sar.training.losses.diversity_loss`;
+    gen_total already subtracts it times the weight); :func:`make_train_step` keeps
+    :data:`LOSS_NAMES` only."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def compute_gradients(mask, target, keys):
@@ -83,7 +121,7 @@ def make_gradient_fn(
         segmentation = loss_cfg.adversarial == "segmentation"
         labels = encoded_labels(mask, mask_channels) if segmentation else None
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            fake = nets.generator([mask, keys], training=True)
+            fake, second = _generate(nets, loss_cfg, mask, keys)
             judged_fake = hide_nodata(fake, valid)
             real = tf.cast(target, judged_fake.dtype)
             # Real and generated images in one call: every norm is per image, so this is what
@@ -97,6 +135,9 @@ def make_gradient_fn(
             judged = _judge(nets, loss_cfg, mask, tf.concat(images, 0), len(images))
             disc_real, disc_fake, disc_mixed = (_part(judged, i, n) for i in range(3))
             losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size, valid=valid, labels=labels)
+            if second is not None:
+                losses["gen_diversity"] = diversity_loss(fake, second, valid, loss_cfg, global_batch_size)
+                losses["gen_total"] -= loss_cfg.diversity_weight * _diversity_objective(losses["gen_diversity"])
             losses["disc"] = discriminator_loss(
                 disc_real, disc_fake, global_batch_size, adversarial=loss_cfg.adversarial, labels=labels, valid=valid
             )
@@ -175,7 +216,8 @@ def make_train_step(
         losses, gen_grads, disc_grads = compute_gradients(mask, target, keys)
         nets.generator_optimizer.apply_gradients(zip(gen_grads, nets.generator.trainable_variables))
         nets.discriminator_optimizer.apply_gradients(zip(disc_grads, nets.discriminator.trainable_variables))
-        return losses
+        # history.csv, the state's epoch sums and the progress line hold these; gen_diversity is in gen_total.
+        return {k: losses[k] for k in LOSS_NAMES}
 
     @tf.function(reduce_retracing=True)
     def distributed_step(mask, target, epoch, step):

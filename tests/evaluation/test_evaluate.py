@@ -98,6 +98,8 @@ def test_report_compares_runs_with_fig3_table1_fig4(fresh_runs, tmp_path):
     md = (out / "report.md").read_text()
     assert "![Fig. 3](fig3_curves.png)" in md and "![Fig. 4](fig4_examples.png)" in md
     assert "| orig |" in (out / "table1.md").read_text() and "ENL ratio ocean" in md
+    panels = "mean non-binary Dice; mean SSIM; W1 real vs generated (dB); ENL generated / real."
+    assert f"top to bottom (their axis labels): {panels}" in " ".join(md.split())  # as fig3 draws them
 
     result = run_cli("report", *fresh_runs.values(), "--out", out, "--epoch", 7)
     assert result.exit_code == 1 and "epoch 7 is not evaluated for orig, l1_50_gan50" in result.output

@@ -50,3 +50,23 @@ def test_generate_computes_the_context_and_tiles_exactly(context_run, tmp_path, 
     # The generator takes the context in: other distances, another image.
     flat = np.zeros((*zones.shape, 2), np.float32)
     assert np.abs(generate_image(gen, zones, TileSettings(tile=256), flat) - whole).mean() > 1e-3
+
+
+def test_samples_of_one_mask_compute_its_context_once(context_run, monkeypatch):
+    import pix2pix_sar
+    from pix2pix_sar.generation import run_generator
+
+    calls = []
+    planes = run_generator.context_planes
+    monkeypatch.setattr(run_generator, "context_planes", lambda *a, **k: calls.append(1) or planes(*a, **k))
+    zones = synth_scene(96, 64, seed=4).zones.copy()
+    zones[zones == NODATA] = OCEAN
+    g = pix2pix_sar.load(context_run)
+    alone = g.generate(zones, seed=1)  # its own context, computed
+    samples = g.generate(zones, seed=0, samples=3)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(samples[1], alone)  # the reused context gives the same pixels
+    other = zones.copy()
+    other[:8] = OCEAN
+    g.generate(other)
+    assert len(calls) == 2  # another mask: its own context

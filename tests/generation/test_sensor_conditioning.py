@@ -59,6 +59,36 @@ def test_input_channels_follow_the_sensors(sensor_dataset, tiny_dataset):
     assert plain_info.sensors == () and plain.model.in_channels == class_scheme(plain_info.classes, "x").channels
 
 
+def test_sensor_blind_run_has_the_channels_of_a_run_without_sensors(sensor_dataset, tmp_path, write_mask):
+    from pix2pix_sar.config import resolve_config
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_facts import model_facts
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
+    from pix2pix_sar.run_folder import RunFolder
+    from pix2pix_sar.training.loop import _resolve_for_dataset, fit
+
+    sets = ["model.base_filters=8", "model.unet_depth=2", "training.epochs=1", "data.sensor_conditioning=false"]
+    cfg = resolve_config("scene", assignments=sets)
+    blind, info = _resolve_for_dataset(cfg, sensor_dataset)
+    assert info.sensors == ("TSX", "S1") and blind.model.in_channels == class_scheme("zones", "x").channels
+    run = tmp_path / "blind"
+    fit(cfg, sensor_dataset, run)
+    folder = RunFolder(run)
+    assert folder.load_config().data.sensor_conditioning is False  # config.yaml says the run is blind
+    facts = model_facts(folder, folder.load_config(), folder.dataset_info(), 1)
+    assert "sensors" not in facts["input"] and facts["input"]["total_channels"] == facts["input"]["channels"]
+    gen = RunGenerator.load(run)
+    zones = _zones()
+    assert gen.sensors == () and generate_image(gen, zones, TileSettings(tile=128)).shape == zones.shape
+    mask = write_mask(tmp_path / "m.tif", zones)
+    result = CliRunner().invoke(cli, ["-q", "generate", str(mask), "--run", str(run), "--out", str(tmp_path / "g.tif")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(
+        cli, ["generate", str(mask), "--run", str(run), "--out", str(tmp_path / "s.tif")] + ["--sensor", "S1"]
+    )
+    assert result.exit_code != 0 and "is not conditioned on the sensor; leave out --sensor" in result.output
+
+
 def test_generate_renders_the_sensor_asked_for(sensor_run, tmp_path, write_mask):
     from pix2pix_sar.generation.generate import generate_image
     from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
@@ -100,7 +130,7 @@ def test_generate_sensor_errors_are_one_line_and_write_nothing(sensor_run, tiny_
         (base, f"{sensor_run} is conditioned on the sensor; give --sensor, one of TSX, S1"),
         (
             ["generate", str(mask), "--run", str(tiny_run), "--out", str(out), "--sensor", "S1"],
-            f"{tiny_run} was not trained on several sensors; leave out --sensor",
+            f"{tiny_run} is not conditioned on the sensor; leave out --sensor",
         ),
     ]
     for argv, message in cases:
@@ -144,3 +174,35 @@ def test_evaluate_and_seg_evaluate_break_scores_down_by_sensor(sensor_run, senso
     scores = seg_evaluate(seg, sensor_dataset, "train")
     assert {k: v["patches"] for k, v in scores["by_sensor"].items()} == by_sensor
     assert set(scores["by_resolution"]) == {"20 m", "7 m"} and "miou" in scores["by_sensor"]["S1"]
+
+
+def test_generate_as_dataset_names_the_sensor_it_rendered(sensor_run, tmp_path, write_mask):
+    from pix2pix_sar.data.dataset import load_info, load_manifest
+
+    mask = write_mask(tmp_path / "m.tif", _zones())
+    out = tmp_path / "synthetic"
+    args = ["-q", "generate", str(mask), "--run", str(sensor_run), "--as-dataset", str(out), "--sensor", "tsx"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert load_info(out).sensors == ("TSX",)
+    assert {r.sensor for r in load_manifest(out)} == {"TSX"}
+    assert (out / "manifest.csv").read_text().splitlines()[0].endswith(",sensor")
+
+
+def test_scene_measures_and_preview_render_the_scenes_sensor(sensor_run, tmp_path):
+    from pix2pix_sar.errors import InputError
+    from pix2pix_sar.evaluation.scene_eval import evaluate_scene
+
+    sar, zones = write_synth_scene(tmp_path / "s1", 96, 96, seed=5, sensor="S1")
+    assert evaluate_scene(sensor_run, zones, sar, samples=1)["sensor"] == "S1"  # the scene's SENSOR item
+    assert evaluate_scene(sensor_run, zones, sar, samples=1, sensor="tsx")["sensor"] == "TSX"
+    plain_sar, plain_zones = write_synth_scene(tmp_path / "plain", 96, 96, seed=5)
+    with pytest.raises(InputError, match="names no sensor; give sensor, one of TSX, S1"):
+        evaluate_scene(sensor_run, plain_zones, plain_sar, samples=1)
+
+    out = tmp_path / "preview.png"
+    args = ["-q", "preview", str(sensor_run), "--out", str(out), "--count", "1", "--scene", str(zones), str(sar)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and out.exists(), result.output
+    result = CliRunner().invoke(cli, ["evaluate", str(sensor_run), "--sensor", "S1"])
+    assert result.exit_code != 0 and "--sensor applies to --scene" in result.output

@@ -143,6 +143,17 @@ KINDS = {
     "patch": (),
     "multiscale": ("model.discriminator=multiscale", "loss.l1_lowpass=8"),
     "segmentation": (*SEGMENTATION, "model.classes=3", "loss.labelmix_weight=1.0", "loss.l1_weight=0.0"),
+    # The sampler with the mode-seeking term: a second sample per image, keyed by its example.
+    "sampler_diversity": (
+        *SEGMENTATION,
+        "model.classes=3",
+        "loss.l1_weight=0.0",
+        "model.generator=sampler",
+        "model.noise_channels=8",
+        "model.speckle_looks=4",
+        "model.speckle_db_unit=10",
+        "loss.diversity_weight=1.0",
+    ),  # fmt: skip
 }
 
 
