@@ -64,6 +64,9 @@ class ModelConfig:
     noise_channels: int = 1  # sampler: coordinate-noise channels at the bottleneck and the two scales below it
     speckle_looks: float = 0.0  # sampler: Gamma speckle with this many looks; 0 off; -1 fit takes dataset.json's
     speckle_db_unit: float = 0.0  # dB per model unit ((db_max - db_min) / 2); fit takes it from dataset.json
+    # sampler on >= 2 sensors: looks per conditioning sensor, in the run's sensor order (fit takes
+    # dataset.json's looks_by_sensor where speckle_looks is -1); (): speckle_looks for every sensor
+    speckle_looks_by_sensor: tuple[float, ...] = ()
     fine_noise: bool = True  # sampler: keyed noise at the two finest scales too (off: speckle is all there is)
     # patch: PatchGAN on (mask, image) (the paper); multiscale: PatchGANs at 1x and 2x down (pix2pixHD);
     # segmentation: a U-Net on the image alone with classes + 1 ("fake") logits per pixel (OASIS)
@@ -135,6 +138,15 @@ class ModelConfig:
             raise ConfigError(
                 "model.speckle_looks must be 0 (off), -1 (from dataset.json) or positive, and model.speckle_db_unit "
                 f">= 0; got {self.speckle_looks} and {self.speckle_db_unit}"
+            )
+        if not all(looks > 0 for looks in self.speckle_looks_by_sensor):
+            raise ConfigError(
+                f"model.speckle_looks_by_sensor must hold positive looks, got {list(self.speckle_looks_by_sensor)}"
+            )
+        if self.speckle_looks_by_sensor and self.speckle_looks == 0:
+            raise ConfigError(
+                "model.speckle_looks_by_sensor needs the sampler's speckle stage (model.speckle_looks not 0); "
+                "leave it empty"
             )
         if self.generator != "sampler":
             if self.speckle_looks != 0 or self.noise_channels != 1 or not self.fine_noise:

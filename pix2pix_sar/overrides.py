@@ -62,7 +62,13 @@ def _field_types(cls: type) -> dict[str, type | tuple[type, ...]]:
 
 
 def coerce(key: str, value: Any, target_type: type | tuple[type, ...]) -> Any:
-    """Check (and widen int -> float) a value for a field of `target_type`."""
+    """Check (and widen int -> float) a value for a field of `target_type`; a field of
+    ``tuple[T, ...]`` takes a list (what YAML reads) or tuple, each item checked as a T."""
+    if typing.get_origin(target_type) is tuple:
+        item_type = typing.get_args(target_type)[0]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list of {item_type.__name__}, got {value!r} ({type(value).__name__})")
+        return tuple(coerce(f"{key}[{i}]", item, item_type) for i, item in enumerate(value))
     allowed = target_type if isinstance(target_type, tuple) else (target_type,)
     if isinstance(value, bool) and str in allowed and bool not in allowed:
         # YAML 1.1 reads an unquoted on/off (yes/no, true/false) as a boolean; a field of

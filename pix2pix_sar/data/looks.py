@@ -13,11 +13,18 @@ to pixel, so the second half is a fair sample, while texture (which spans both h
 is still chosen away. The dataset's looks is the largest class estimate (the class with
 the least texture at 8 px, often the ocean); measured within 10 % of the true looks
 (1 to 8) on synth scenes.
+
+A dataset whose scenes name their sensor also records the looks of each sensor's scenes
+(``looks_by_sensor``, estimated the same way): a run conditioned on two or more sensors
+draws each sensor's speckle with its own looks (S1 4.4, TSX 2.5, PALSAR 2), which the one
+pooled estimate cannot give.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +32,8 @@ import numpy as np
 from pix2pix_sar.config import ModelConfig
 from pix2pix_sar.data.dataset import DatasetInfo
 from pix2pix_sar.errors import ConfigError, option
+
+log = logging.getLogger(__name__)
 
 #: Block side (pixels), share of a class's blocks taken as homogeneous, and the fewest
 #: homogeneous blocks a class needs to count.
@@ -81,9 +90,21 @@ class LooksEstimator:
         return round(max(estimates), 2) if estimates else None
 
 
-def resolve_speckle(model: ModelConfig, info: DatasetInfo, source: str) -> ModelConfig:
+def looks_by_sensor(estimators: list[tuple[str, LooksEstimator]]) -> dict[str, float]:
+    """``{sensor: looks}`` of (sensor, estimator) pairs (one per scene), each sensor's scenes
+    pooled; sensors with too few homogeneous blocks are left out. Keys in `estimators`' order."""
+    grouped: dict[str, list[LooksEstimator]] = {}
+    for code, estimator in estimators:
+        grouped.setdefault(code, []).append(estimator)
+    estimates = {code: functools.reduce(LooksEstimator.merge, group).looks() for code, group in grouped.items()}
+    return {code: looks for code, looks in estimates.items() if looks is not None}
+
+
+def resolve_speckle(model: ModelConfig, info: DatasetInfo, source: str, sensors: tuple[str, ...] = ()) -> ModelConfig:
     """`model` with its speckle stage's looks (where -1: dataset.json's) and dB per model
-    unit ((db_max - db_min) / 2) taken from the dataset; unchanged without a speckle stage."""
+    unit ((db_max - db_min) / 2) taken from the dataset; unchanged without a speckle stage.
+    `sensors`: those the run is conditioned on; with two or more and looks from the dataset,
+    also the looks of each (dataset.json's ``looks_by_sensor``) in that order."""
     if model.speckle_looks == 0:
         return model
     looks = model.speckle_looks
@@ -100,4 +121,37 @@ def resolve_speckle(model: ModelConfig, info: DatasetInfo, source: str) -> Model
             f"prepare with {option('units')} or set model.speckle_looks=0"
         )
     db_unit = (info.scaling.db_max - info.scaling.db_min) / 2.0
-    return dataclasses.replace(model, speckle_looks=looks, speckle_db_unit=db_unit)
+    by_sensor = _sensor_looks(model, info, source, tuple(sensors), looks)
+    return dataclasses.replace(model, speckle_looks=looks, speckle_db_unit=db_unit, speckle_looks_by_sensor=by_sensor)
+
+
+def _sensor_looks(
+    model: ModelConfig, info: DatasetInfo, source: str, sensors: tuple[str, ...], pooled: float
+) -> tuple[float, ...]:
+    """The looks per conditioning sensor: as given (one per sensor), else dataset.json's where
+    the looks come from the dataset (a sensor it has no estimate of: the pooled looks), else ()."""
+    given = model.speckle_looks_by_sensor
+    if given:
+        if not sensors:
+            raise ConfigError(
+                f"model.speckle_looks_by_sensor gives looks per sensor, but a run on {source} is not conditioned "
+                "on the sensor; leave it empty"
+            )
+        if len(given) != len(sensors):
+            raise ConfigError(
+                f"model.speckle_looks_by_sensor has {len(given)} looks, but a run on {source} is conditioned on "
+                f"{len(sensors)} sensors ({', '.join(sensors)}); give one per sensor, in that order, or leave it empty"
+            )
+        return given
+    if not sensors or model.speckle_looks > 0:
+        return ()
+    recorded = info.extra.get("looks_by_sensor") or {}
+    missing = [code for code in sensors if not recorded.get(code)]
+    if len(missing) == len(sensors):
+        log.warning("%s: records no looks per sensor; every sensor's speckle has the pooled %g looks", source, pooled)
+        return ()
+    if missing:
+        log.warning(
+            "%s: records no looks of %s; their speckle has the pooled %g looks", source, ", ".join(missing), pooled
+        )
+    return tuple(float(recorded.get(code) or pooled) for code in sensors)

@@ -42,13 +42,13 @@ from pix2pix_sar.config import check_patch_size
 from pix2pix_sar.data.context import CONTEXT_BANDS, ContextRasters
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, load_info
 from pix2pix_sar.data.extra_bands import ExtraBandInput, check_unique
-from pix2pix_sar.data.looks import LooksEstimator
+from pix2pix_sar.data.looks import LooksEstimator, looks_by_sensor
 from pix2pix_sar.data.patch_splits import SPLITTERS, assign_splits
 from pix2pix_sar.data.patch_windows import fit_band_scalings, resampling_used, scan_windows, window_count, write_windows
 from pix2pix_sar.data.scaling import DB_FACTORS, fit_scaling
 from pix2pix_sar.data.scene_reader import OpenedScene, open_scene
 from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput, VectorLabels, crs_name
-from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, sensor_named
+from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, sensor_named, sensor_order
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, option
 
@@ -285,6 +285,7 @@ def prepare_scenes(
                     "split_by": options.split_by,
                     "band": opened[0].band,
                     **({"looks": looks} if (looks := _looks(opened)) else {}),
+                    **({"looks_by_sensor": by_sensor} if (by_sensor := _looks_by_sensor(opened)) else {}),
                     **({"aoi": aoi.source} if aoi else {}),
                     **({"label_field": labels.field} if labels else {}),
                     **({"scaling_from": scaling_from.record()} if scaling_from else {}),
@@ -327,6 +328,15 @@ def _looks(scenes: list[OpenedScene]) -> float | None:
     looks = functools.reduce(LooksEstimator.merge, (s.speckle for s in scenes)).looks()
     log.info("number of looks: %s", "too few homogeneous blocks to estimate" if looks is None else f"{looks:.2f}")
     return looks
+
+
+def _looks_by_sensor(scenes: list[OpenedScene]) -> dict[str, float]:
+    """The looks of each sensor's scenes (data/sensors.py order); empty where they name none."""
+    estimated = looks_by_sensor([(s.input.sensor, s.speckle) for s in scenes if s.input.sensor])
+    by_sensor = {code: estimated[code] for code in sensor_order(estimated)}
+    if by_sensor:
+        log.info("looks per sensor: %s", ", ".join(f"{code} {looks:.2f}" for code, looks in by_sensor.items()))
+    return by_sensor
 
 
 def _check_source_units(scenes: list[OpenedScene], source: ScalingSource) -> None:

@@ -92,7 +92,7 @@ def model_facts(
             )
             + (
                 f"; a speckle stage multiplies the generated backscatter by Gamma speckle of "
-                f"{model.speckle_looks:g} looks (the training data's), drawn per scene pixel from the seed"
+                f"{_speckle_looks(model, sensors)} (the training data's), drawn per scene pixel from the seed"
                 if model.speckle_looks > 0
                 else ""
             )
@@ -110,6 +110,13 @@ def model_facts(
         "metrics": _metrics_at(run, epoch),
         "limits": _limits(cfg, info),
     }
+
+
+def _speckle_looks(model: ModelConfig, sensors: tuple[str, ...]) -> str:
+    """``4.4 looks``, or with looks per sensor ``2.5 looks for TSX, 4.4 looks for S1``."""
+    if model.speckle_looks_by_sensor and len(model.speckle_looks_by_sensor) == len(sensors):
+        return ", ".join(f"{looks:g} looks for {code}" for code, looks in zip(sensors, model.speckle_looks_by_sensor))
+    return f"{model.speckle_looks:g} looks"
 
 
 def physical_rule(scaling: SarScaling) -> str:

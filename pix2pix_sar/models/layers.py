@@ -196,6 +196,10 @@ class CoordinateNoise(keras.layers.Layer):
         return {**super().get_config(), "salt": self.salt, "level": self.level, "channels": self.channels}
 
 
+#: The fewest looks a looks map gives a pixel (where no sensor plane is 1).
+MIN_LOOKS = 0.01
+
+
 @keras.saving.register_keras_serializable(package="pix2pix_sar")
 class SpeckleStage(keras.layers.Layer):
     """Multiplicative Gamma speckle on a backscatter in model units: adds
@@ -203,7 +207,8 @@ class SpeckleStage(keras.layers.Layer):
     pixel from the key (like :class:`CoordinateNoise` at level 0), then clips to [-1, 1]
     as the training targets are. S by Wilson-Hilferty, ``(1 - 1/(9L) + z sqrt(1/(9L)))**3``
     with z from two keyed uniforms (Box-Muller): within 2 % of the Gamma's variance for
-    L >= 1. Inputs ``[x, key]``."""
+    L >= 1. Inputs ``[x, key]``, or ``[x, key, looks]`` with a looks map (N, H, W, 1)
+    (:class:`SensorLooks`) that replaces `looks` pixel by pixel (the same draws z)."""
 
     def __init__(self, looks: float, db_unit: float, salt: int = 101, **kwargs):
         super().__init__(**kwargs)
@@ -212,14 +217,20 @@ class SpeckleStage(keras.layers.Layer):
         self.salt = int(salt)
 
     def call(self, inputs):
-        x, key = inputs
+        x, key = inputs[:2]
         shape = tf.shape(x)
         bits = coordinate_bits(key, shape[1], shape[2], self.salt, 0)
         u1 = _unit_uniform(bits) + np.float32(0.5 / (1 << 24))  # (0, 1): log(u1) is finite
         u2 = _unit_uniform(_mix(bits + tf.constant(_GOLDEN, tf.uint32)))
         z = tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(np.float32(2 * np.pi) * u2)
-        c = np.float32(1.0 / (9.0 * self.looks))
-        cube_root = tf.maximum(1.0 - c + z * np.float32(np.sqrt(c)), 1e-3)  # S >= 1e-9: far below any clip
+        if len(inputs) > 2:
+            # Floored: a pixel outside every sensor plane (all 0) stays finite.
+            looks = tf.maximum(tf.cast(inputs[2][..., 0], tf.float32), np.float32(MIN_LOOKS))
+            c = 1.0 / (9.0 * looks)
+            cube_root = tf.maximum(1.0 - c + z * tf.sqrt(c), 1e-3)
+        else:
+            c = np.float32(1.0 / (9.0 * self.looks))
+            cube_root = tf.maximum(1.0 - c + z * np.float32(np.sqrt(c)), 1e-3)  # S >= 1e-9: far below any clip
         speckle_db = np.float32(30.0 / np.log(10.0)) * tf.math.log(cube_root)  # 10 log10(cube_root**3)
         noisy = tf.cast(x, tf.float32) + (speckle_db / np.float32(self.db_unit))[..., None]
         return tf.cast(tf.clip_by_value(noisy, -1.0, 1.0), self.compute_dtype)
@@ -229,6 +240,27 @@ class SpeckleStage(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "looks": self.looks, "db_unit": self.db_unit, "salt": self.salt}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class SensorLooks(keras.layers.Layer):
+    """A looks map (N, H, W, 1) from the sensor one-hot planes, the last ``len(looks)``
+    channels of the generator input: ``sum_s plane_s * looks_s``, each pixel its sensor's
+    looks (constant over a tile, as the planes are). Input: the generator input."""
+
+    def __init__(self, looks, **kwargs):
+        super().__init__(**kwargs)
+        self.looks = tuple(float(v) for v in looks)
+
+    def call(self, inputs):
+        planes = tf.cast(inputs[..., -len(self.looks) :], tf.float32)
+        return tf.reduce_sum(planes * tf.constant(self.looks, tf.float32), axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "looks": list(self.looks)}
 
 
 def training_keys(seed: int, epoch: tf.Tensor, step: tf.Tensor, examples: tf.Tensor) -> tf.Tensor:

@@ -14,7 +14,9 @@ grid, so any tile still gives the whole scene's pixels:
   instance statistics.
 * a speckle stage: the network draws a smooth backscatter (tanh, model units) and
   :class:`~pix2pix_sar.models.layers.SpeckleStage` adds keyed Gamma speckle with the
-  data's number of looks (dB of multiplicative speckle), clipped like the targets.
+  data's number of looks (dB of multiplicative speckle), clipped like the targets; a run
+  on several sensors with looks per sensor (``model.speckle_looks_by_sensor``) gives each
+  pixel its sensor's looks, read from the sensor planes (the last input channels).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import keras
 from pix2pix_sar.config import ModelConfig
 from pix2pix_sar.errors import ConfigError, option
 from pix2pix_sar.models.blocks import downsample, encoder_filters, weight_init
-from pix2pix_sar.models.layers import Bilinear2x, CoordinateNoise, SpeckleStage
+from pix2pix_sar.models.layers import Bilinear2x, CoordinateNoise, SensorLooks, SpeckleStage
 from pix2pix_sar.noise import KEY_SIZE
 
 #: Scales (from the bottleneck down) whose noise has `noise_channels` channels.
@@ -64,6 +66,11 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
             f"outside fit set both (e.g. {option('assignments')} model.speckle_looks=4 "
             f"{option('assignments')} model.speckle_db_unit=10)"
         )
+    if len(cfg.speckle_looks_by_sensor) >= cfg.in_channels:
+        raise ConfigError(
+            f"model.speckle_looks_by_sensor gives {len(cfg.speckle_looks_by_sensor)} sensors' looks, but the input "
+            f"has {cfg.in_channels} channels: the sensor planes come after at least one mask channel"
+        )
     depth = cfg.depth
     filters = encoder_filters(depth, cfg.base_filters)
     side = None if any_size else cfg.patch_size
@@ -102,5 +109,8 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
     )(x)  # fmt: skip
     image = backscatter
     if cfg.speckle_looks > 0:
-        image = SpeckleStage(cfg.speckle_looks, cfg.speckle_db_unit, dtype="float32", name="image")([backscatter, key])
+        speckle_inputs = [backscatter, key]
+        if cfg.speckle_looks_by_sensor:  # each sensor's own looks, from its plane
+            speckle_inputs.append(SensorLooks(cfg.speckle_looks_by_sensor, dtype="float32", name="looks")(mask))
+        image = SpeckleStage(cfg.speckle_looks, cfg.speckle_db_unit, dtype="float32", name="image")(speckle_inputs)
     return keras.Model([mask, key], image, name="generator")

@@ -14,6 +14,13 @@ def load_generator(path: str | Path):
 
     custom = {
         name: getattr(layers, name)
-        for name in ("PerImageBatchNorm", "KeyedDropout", "CoordinateNoise", "Bilinear2x", "SpeckleStage")
+        for name in (
+            "PerImageBatchNorm",
+            "KeyedDropout",
+            "CoordinateNoise",
+            "Bilinear2x",
+            "SpeckleStage",
+            "SensorLooks",
+        )
     }
     return keras.models.load_model(path, compile=False, custom_objects=custom)

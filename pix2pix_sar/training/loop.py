@@ -87,10 +87,11 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetIn
     configs, which lack the field, still resume)."""
     info = load_info(data_dir)
     scheme = class_scheme(info.classes, str(data_dir / "dataset.json"))
-    channels = scheme.channels + len(info.extra_bands) + len(conditioning_sensors(info.sensors))
+    sensors = conditioning_sensors(info.sensors, cfg.data.sensor_conditioning)
+    channels = scheme.channels + len(info.extra_bands) + len(sensors)
     classes = len(scheme.class_names) if cfg.model.discriminator == "segmentation" else cfg.model.classes
     model = dataclasses.replace(cfg.model, patch_size=info.patch_size, in_channels=channels, classes=classes)
-    model = resolve_speckle(model, info, str(data_dir / "dataset.json"))  # sampler: looks and dB unit
+    model = resolve_speckle(model, info, str(data_dir / "dataset.json"), sensors)  # sampler: looks, dB unit
     if model != cfg.model:
         log.info("model follows the dataset: patch_size %d, in_channels %d", model.patch_size, model.in_channels)
     return dataclasses.replace(cfg, model=model).validate(), info

@@ -152,3 +152,49 @@ def test_fit_refuses_speckle_without_a_db_span(tiny_dataset):
     with pytest.raises(ConfigError, match="records no number of looks"):
         resolve_speckle(model, dataclasses.replace(info, extra={}), "dataset.json")
     assert resolve_speckle(resolve_config("scene").model, dn, "dataset.json") == resolve_config("scene").model
+
+
+def test_a_looks_map_gives_each_region_its_own_looks_with_the_scalar_stages_draws():
+    import tensorflow as tf
+
+    from pix2pix_sar.models.layers import SensorLooks, SpeckleStage
+    from pix2pix_sar.noise import tile_keys
+
+    db_unit, flat, key = 20.0, tf.zeros((1, 256, 256, 1)), tf.constant(tile_keys(7, [0], [0]))
+    # Two sensors' one-hot planes after a mask channel: the left half TSX (2.5 looks), the right S1 (4.4).
+    planes = np.zeros((1, 256, 256, 3), np.float32)
+    planes[:, :, :128, 1], planes[:, :, 128:, 2] = 1.0, 1.0
+    looks_map = SensorLooks((2.5, 4.4))(tf.constant(planes))
+    stage = SpeckleStage(4.0, db_unit)
+    image = stage([flat, key, looks_map]).numpy()[0, ..., 0]
+    for region, looks in ((image[:, :128], 2.5), (image[:, 128:], 4.4)):
+        intensity = 10.0 ** (region * db_unit / 10.0)
+        assert intensity.mean() ** 2 / intensity.var() == pytest.approx(looks, rel=0.1)
+    # A map of the scalar's looks draws what the scalar stage draws (the same keyed z).
+    scalar = stage([flat, key]).numpy()[0, ..., 0]
+    np.testing.assert_allclose(stage([flat, key, tf.fill((1, 256, 256, 1), 4.0)]).numpy()[0, ..., 0], scalar, atol=1e-5)
+    # Keyed by scene pixel: a tile of the scene repeats the scene's speckle there.
+    tile = stage([flat[:, :64, 96:160], tf.constant(tile_keys(7, [32], [96])), looks_map[:, 32:96, 96:160]]).numpy()
+    np.testing.assert_array_equal(tile[0, ..., 0], image[32:96, 96:160])
+    # What an export or a snapshot rebuilds.
+    rebuilt = SensorLooks.from_config(SensorLooks((2.5, 4.4), name="looks").get_config())
+    assert rebuilt.looks == (2.5, 4.4) and rebuilt.name == "looks"
+
+
+def test_looks_per_sensor_are_checked():
+    import dataclasses
+
+    from pix2pix_sar.models import build_generator
+
+    base = ["model.patch_size=64", *SPECKLE]
+    cfg = resolve_config("sampler", assignments=[*base, "model.speckle_looks_by_sensor=[2.5, 4]"]).model
+    assert cfg.speckle_looks_by_sensor == (2.5, 4.0)
+    with pytest.raises(ConfigError, match="must hold positive looks"):
+        resolve_config("sampler", assignments=[*base, "model.speckle_looks_by_sensor=[2.5, 0]"])
+    with pytest.raises(ConfigError, match="must be a list of float"):
+        resolve_config("sampler", assignments=[*base, "model.speckle_looks_by_sensor=2.5"])
+    with pytest.raises(ConfigError, match="needs the sampler's speckle stage"):
+        resolve_config("sampler", assignments=["model.speckle_looks=0", "model.speckle_looks_by_sensor=[2]"])
+    with pytest.raises(ConfigError, match="sensor planes come after at least one mask channel"):
+        build_generator(cfg)  # in_channels 1: no room for two sensor planes
+    assert len(build_generator(dataclasses.replace(cfg, in_channels=5)).get_layer("image").input) == 3
