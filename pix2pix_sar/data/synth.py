@@ -185,10 +185,13 @@ def synth_scene(
     db[rock], db[glacier], db[ocean] = db_rock[rock], db_glacier[glacier], db_ocean[ocean]
     if sensor is not None:
         db += sensor.calibration_db
-    speckle = rng.gamma(looks, 1.0 / looks, size=(height, width))
-    intensity = 10.0 ** (db / 10.0) * speckle
-    if sensor is not None:  # thermal noise: additive, at the noise floor, speckled like the signal
-        intensity = intensity + 10.0 ** (sensor.nesz_db / 10.0) * rng.gamma(looks, 1.0 / looks, size=(height, width))
+    backscatter = 10.0 ** (db / 10.0)
+    if sensor is not None:
+        # Thermal noise adds to the signal before detection (complex sum), so the detected
+        # pixel is one speckle draw of mean signal + NESZ: the noise floor raises the mean
+        # of dark areas without changing their number of looks.
+        backscatter = backscatter + 10.0 ** (sensor.nesz_db / 10.0)
+    intensity = backscatter * rng.gamma(looks, 1.0 / looks, size=(height, width))
     intensity = intensity.astype(np.float32)
 
     zones = np.full((height, width), OCEAN, np.uint8)
