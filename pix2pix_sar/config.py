@@ -72,6 +72,8 @@ class ModelConfig:
     # segmentation: a U-Net on the image alone with classes + 1 ("fake") logits per pixel (OASIS)
     discriminator: str = "patch"
     classes: int = 2  # the mask's classes (binary: 2); fit sets it from the dataset for discriminator=segmentation
+    # Every discriminator conv in Keras's SpectralNormalization (one power iteration per training call), as OASIS
+    spectral_norm: bool = False
 
     @property
     def depth(self) -> int:

@@ -26,6 +26,14 @@ def _norm_layers(normalization: str) -> list[keras.layers.Layer]:
     return [layer()] if layer is not None else []
 
 
+def spectrally_normalized(conv: keras.layers.Layer) -> keras.layers.Layer:
+    """`conv` in Keras's SpectralNormalization (Miyato et al. 2018): each training call runs one
+    power iteration (a non-trainable vector) and overwrites the kernel with kernel / sigma. The
+    wrapper takes the conv's dtype policy: it casts outputs back to its input dtype, and a
+    float32 logits conv must stay float32 under mixed precision."""
+    return keras.layers.SpectralNormalization(conv, power_iterations=1, dtype=conv.dtype_policy, name=f"{conv.name}_sn")
+
+
 def downsample(
     filters: int,
     kernel_size: int,
@@ -34,19 +42,21 @@ def downsample(
     bias: bool = False,
     leaky_slope: float = 0.2,
     init_std: float = 0.02,
+    spectral_norm: bool = False,
     name: str | None = None,
 ) -> keras.Sequential:
     """Conv(stride 2) - [norm] - LeakyReLU: halves height and width. The paper's
     convolutions have no bias (the first encoder block has no norm either)."""
+    conv = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=2,
+        padding="same",
+        kernel_initializer=weight_init(init_std),
+        use_bias=bias,
+    )
     layers = [
-        keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            kernel_initializer=weight_init(init_std),
-            use_bias=bias,
-        ),
+        spectrally_normalized(conv) if spectral_norm else conv,
         *_norm_layers(normalization),
         # Keras 3's LeakyReLU defaults to 0.3; the paper uses 0.2.
         keras.layers.LeakyReLU(negative_slope=leaky_slope),

@@ -1,7 +1,9 @@
 """Discriminators, chosen by ``model.discriminator`` (:data:`DISCRIMINATORS`): the PatchGAN
 of pix2pix (70x70 receptive field with 4x4 kernels), PatchGANs at two scales (pix2pixHD),
 and the segmentation U-Net of OASIS (Schönfeld et al., ICLR 2021). Every norm is per image,
-so a batch of N images is judged as N separate batch-1 calls would be."""
+so a batch of N images is judged as N separate batch-1 calls would be. With
+``model.spectral_norm`` every conv is spectrally normalised, as in OASIS: its state (a
+vector per conv, and the kernel it rescales) changes once per training call, not per image."""
 
 from __future__ import annotations
 
@@ -10,13 +12,18 @@ import math
 import keras
 
 from pix2pix_sar.config import ModelConfig
-from pix2pix_sar.models.blocks import downsample, weight_init
+from pix2pix_sar.models.blocks import downsample, spectrally_normalized, weight_init
 from pix2pix_sar.models.layers import Bilinear2x, PerImageBatchNorm
 
 #: Deepest encoder of the segmentation discriminator (OASIS: 6 at 256 px, a 4x4 bottleneck).
 SEGMENTATION_MAX_DEPTH = 6
 #: Widest encoder block of the segmentation discriminator, in base filters.
 SEGMENTATION_MAX_WIDTH = 4
+
+
+def _conv(cfg: ModelConfig, conv: keras.layers.Conv2D) -> keras.layers.Layer:
+    """`conv`, spectrally normalised where ``cfg.spectral_norm`` asks (OASIS's discriminator)."""
+    return spectrally_normalized(conv) if cfg.spectral_norm else conv
 
 
 def _patch_logits(cfg: ModelConfig, mask, image, prefix: str = ""):
@@ -30,18 +37,23 @@ def _patch_logits(cfg: ModelConfig, mask, image, prefix: str = ""):
             normalization="per_image" if i > 0 else "none",
             leaky_slope=cfg.leaky_slope,
             init_std=cfg.init_std,
+            spectral_norm=cfg.spectral_norm,
             name=f"{prefix}down{i + 1}",
         )(x)
     x = keras.layers.ZeroPadding2D(name=f"{prefix}pad1")(x)
-    x = keras.layers.Conv2D(
-        base * 8, k, strides=1, kernel_initializer=weight_init(cfg.init_std), use_bias=False, name=f"{prefix}conv"
+    x = _conv(
+        cfg,
+        keras.layers.Conv2D(
+            base * 8, k, strides=1, kernel_initializer=weight_init(cfg.init_std), use_bias=False, name=f"{prefix}conv"
+        ),
     )(x)
     x = PerImageBatchNorm(name=f"{prefix}bn")(x)
     x = keras.layers.LeakyReLU(negative_slope=cfg.leaky_slope, name=f"{prefix}lrelu")(x)
     x = keras.layers.ZeroPadding2D(name=f"{prefix}pad2")(x)
-    return keras.layers.Conv2D(
+    logits = keras.layers.Conv2D(
         1, k, strides=1, kernel_initializer=weight_init(cfg.init_std), dtype="float32", name=f"{prefix}logits"
-    )(x)
+    )
+    return _conv(cfg, logits)(x)
 
 
 def _pair_inputs(cfg: ModelConfig):
@@ -87,7 +99,15 @@ def build_segmentation_discriminator(cfg: ModelConfig) -> keras.Model:
     x, skips = image, [image]
     for i, f in enumerate(widths):
         norm = "per_image" if i > 0 else "none"
-        x = downsample(f, k, normalization=norm, leaky_slope=slope, init_std=std, name=f"down{i + 1}")(x)
+        x = downsample(
+            f,
+            k,
+            normalization=norm,
+            leaky_slope=slope,
+            init_std=std,
+            spectral_norm=cfg.spectral_norm,
+            name=f"down{i + 1}",
+        )(x)
         skips.append(x)
     skips.pop()  # the bottleneck is x itself
     for i in reversed(range(len(widths))):
@@ -97,10 +117,11 @@ def build_segmentation_discriminator(cfg: ModelConfig) -> keras.Model:
         conv = keras.layers.Conv2D(
             filters, 3, padding="same", kernel_initializer=weight_init(std), name=f"up{i + 1}_conv"
         )
-        x = keras.layers.LeakyReLU(negative_slope=slope, name=f"up{i + 1}_lrelu")(conv(x))
+        x = keras.layers.LeakyReLU(negative_slope=slope, name=f"up{i + 1}_lrelu")(_conv(cfg, conv)(x))
     logits = keras.layers.Conv2D(
         cfg.classes + 1, 1, kernel_initializer=weight_init(std), dtype="float32", name="logits"
-    )(x)
+    )
+    logits = _conv(cfg, logits)(x)
     return keras.Model(image, logits, name="discriminator")
 
 

@@ -143,6 +143,14 @@ KINDS = {
     "patch": (),
     "multiscale": ("model.discriminator=multiscale", "loss.l1_lowpass=8"),
     "segmentation": (*SEGMENTATION, "model.classes=3", "loss.labelmix_weight=1.0", "loss.l1_weight=0.0"),
+    # Spectral norm: each training call of D runs a power iteration and rescales the kernels in place.
+    "segmentation_spectral_norm": (
+        *SEGMENTATION,
+        "model.classes=3",
+        "loss.labelmix_weight=1.0",
+        "loss.l1_weight=0.0",
+        "model.spectral_norm=true",
+    ),  # fmt: skip
     # The sampler with the mode-seeking term: a second sample per image, keyed by its example.
     "sampler_diversity": (
         *SEGMENTATION,
@@ -178,8 +186,18 @@ def test_a_step_at_batch_2_is_the_sum_of_its_examples_parts(kind):
     targets = tf.constant(np.where(valid_zones(zones)[..., None], rng.uniform(-1, 1, (2, 64, 64, 1)), -1.0), tf.float32)
     gradients = make_gradient_fn(nets, cfg.loss, global_batch_size=2, mask_channels=3)
     keys = training_keys(0, 0, 0, tf.range(2))
-    whole = gradients(masks, targets, keys)
-    parts = [gradients(masks[i : i + 1], targets[i : i + 1], keys[i : i + 1]) for i in range(2)]
+    # Every call starts from the same D: spectral norm's power iteration changes D's state once
+    # per step (as every replica does, from the same mirrored values), whatever the batch.
+    state = nets.discriminator.get_weights()
+
+    def from_state(*args):
+        nets.discriminator.set_weights(state)
+        return gradients(*args)
+
+    whole = from_state(masks, targets, keys)
+    changed = any(not np.array_equal(a, b) for a, b in zip(state, nets.discriminator.get_weights()))
+    assert changed == cfg.model.spectral_norm
+    parts = [from_state(masks[i : i + 1], targets[i : i + 1], keys[i : i + 1]) for i in range(2)]
     for name, value in whole[0].items():
         assert np.isfinite(float(value))
         assert float(value) == pytest.approx(sum(float(p[0][name]) for p in parts), rel=1e-4, abs=1e-6)

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,6 +130,72 @@ def test_mirrored_equals_one_device_at_the_same_global_batch(mirrored_run, tiny_
     (row,), (mirrored_row,) = _history(tmp_path / "one"), _history(mirrored_run)
     for k in ("gen_total", "gen_gan", "gen_l1", "disc"):
         assert row[k] == pytest.approx(mirrored_row[k], rel=1e-4)
+
+
+def spectral_norm_steps(data, strategy_name: str, steps, out=None):
+    """`steps` train steps (global batch 2) of a tiny `orig` with ``model.spectral_norm`` under
+    `strategy_name`: D's and G's weights, and how far apart the replicas' copies of them are
+    (saved to `out` as .npz too, for a subprocess with logical CPUs)."""
+    from pix2pix_sar.training.distribute import make_strategy
+
+    strategy = make_strategy(strategy_name)  # first: it may split the CPU
+    import keras
+    import tensorflow as tf
+
+    from pix2pix_sar.config import resolve_config
+    from pix2pix_sar.data.dataset import load_split
+    from pix2pix_sar.data.zones import encode_binary
+    from pix2pix_sar.training.assembly import build_pix2pix
+    from pix2pix_sar.training.step import make_train_step
+
+    cfg = resolve_config(
+        "orig", assignments=["model.base_filters=8", "model.patch_size=32", "model.spectral_norm=true"]
+    )
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        nets = build_pix2pix(cfg, "float32")
+    step = make_train_step(strategy, nets, cfg.loss, global_batch_size=2, mask_channels=1)
+    split = load_split(data, "train", range(2 * int(steps)))
+    pairs = tf.data.Dataset.from_tensor_slices((encode_binary(split.zones), split.images)).batch(2)
+    for i, (mask, target) in enumerate(strategy.experimental_distribute_dataset(pairs)):
+        step(mask, target, 0, i)
+    variables = nets.discriminator.weights + nets.generator.weights
+    copies = [getattr(v.value, "values", (v.value,)) for v in variables]
+    spread = max(float(np.abs(c.numpy() - vs[0].numpy()).max()) for vs in copies for c in vs)
+    weights = [v.numpy() for v in variables]
+    if out is not None:
+        np.savez(out, *weights, spread=spread)
+    return weights, spread
+
+
+def test_mirrored_steps_with_spectral_norm_equal_one_device(tiny_dataset, tmp_path, monkeypatch):
+    """Spectral norm's power iteration writes D's vectors and kernels inside each replica's
+    step (their aggregation is none: each replica writes its own copy). Every replica computes
+    them from the same mirrored values and no data, so the copies stay equal and 2 replicas
+    step as one device does."""
+    import keras
+
+    from pix2pix_sar.training.adam import FusedAdam
+
+    out, steps = tmp_path / "mirrored.npz", 8
+    code = "import sys; from tests.training.test_distributed import spectral_norm_steps as run; run(*sys.argv[1:])"
+    env = {**os.environ, "PIX2PIX_SAR_LOGICAL_CPUS": "2"}
+    subprocess.run(
+        [sys.executable, "-c", code, str(tiny_dataset), "mirrored", str(steps), str(out)],
+        env=env,
+        cwd=Path(__file__).parents[2],  # the repository root: `tests` is importable
+        check=True,
+        timeout=300,
+    )
+    # Replicas update with Keras's Adam (adam.py), one device with the fused op: rounding apart, and
+    # on a longer run a generator ReLU crossed zero by that rounding (then weights 1e-4..3e-3 apart).
+    monkeypatch.setattr(FusedAdam, "update_step", keras.optimizers.Adam.update_step)
+    one, _ = spectral_norm_steps(tiny_dataset, "one-device", steps)
+    with np.load(out) as saved:
+        assert float(saved["spread"]) == 0.0  # the replicas' copies are equal
+        mirrored = [saved[f"arr_{i}"] for i in range(len(one))]
+    for a, b in zip(one, mirrored, strict=True):
+        np.testing.assert_allclose(a, b, atol=WEIGHT_ATOL)
 
 
 def _free_ports(n):

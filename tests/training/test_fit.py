@@ -64,20 +64,32 @@ def test_fit_writes_the_run_folder(tiny_dataset, tiny_config, tmp_path):
     assert not list(run.path.rglob(".*.keras")) and not list(run.path.glob(".*.yaml"))
 
 
-def test_resumed_run_equals_uninterrupted_run(tiny_dataset, tiny_config, tmp_path):
+def _spectral_vectors(run_dir):
+    import tensorflow as tf
+
+    state = tf.train.load_checkpoint(str(RunFolder(run_dir).state_dir))
+    return {k: state.get_tensor(k) for k in state.get_variable_to_shape_map() if "vector_u" in k}
+
+
+# Spectral norm: D's power-iteration vectors (non-trainable) must come back from the state too.
+@pytest.mark.parametrize("extra", [(), ("model.spectral_norm=true",)], ids=["plain", "spectral_norm"])
+def test_resumed_run_equals_uninterrupted_run(extra, tiny_dataset, tiny_config, tmp_path):
     from pix2pix_sar.training.loop import fit
 
-    fit(tiny_config("orig", SHALLOW, epochs=3), tiny_dataset, tmp_path / "straight")
-    fit(tiny_config("orig", SHALLOW, epochs=1), tiny_dataset, tmp_path / "resumed")
-    result = fit(tiny_config("orig", SHALLOW, epochs=3), tiny_dataset, tmp_path / "resumed")
+    fit(tiny_config("orig", SHALLOW, *extra, epochs=3), tiny_dataset, tmp_path / "straight")
+    fit(tiny_config("orig", SHALLOW, *extra, epochs=1), tiny_dataset, tmp_path / "resumed")
+    result = fit(tiny_config("orig", SHALLOW, *extra, epochs=3), tiny_dataset, tmp_path / "resumed")
     assert result.start_epoch == 1
     a = _weights(RunFolder(tmp_path / "straight").snapshot_path(3))
     b = _weights(RunFolder(tmp_path / "resumed").snapshot_path(3))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    straight, resumed = _spectral_vectors(tmp_path / "straight"), _spectral_vectors(tmp_path / "resumed")
+    assert len(straight) == (5 if extra else 0) and straight.keys() == resumed.keys()  # the PatchGAN's 5 convs
+    assert all(np.array_equal(straight[k], resumed[k]) for k in straight)
     rows = list(csv.DictReader(RunFolder(tmp_path / "resumed").history_csv.open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     # Asking again for the same epochs does nothing.
-    again = fit(tiny_config("orig", SHALLOW, epochs=3), tiny_dataset, tmp_path / "resumed")
+    again = fit(tiny_config("orig", SHALLOW, *extra, epochs=3), tiny_dataset, tmp_path / "resumed")
     assert again.start_epoch == again.end_epoch == 3
 
 
