@@ -102,8 +102,10 @@ structure-variety: $(STAMP)
 # sensor-blind run on the same patches for 5 CPU-minutes each, W1 / ENL ratio per sensor and
 # a sensor classifier. About 12 CPU-minutes (8-12 min wall on 2 cores); resumable.
 SENSORS_DIR ?= sensors
+SENSORS_VARIANT ?= scene
 sensors: $(STAMP)
-	$(PY) experiments/sensors/run.py --out $(SENSORS_DIR) --results experiments/sensors/results
+	$(PY) experiments/sensors/run.py --out $(SENSORS_DIR)_$(SENSORS_VARIANT) --variant $(SENSORS_VARIANT) \
+		--results experiments/sensors/results/$(SENSORS_VARIANT)
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache
