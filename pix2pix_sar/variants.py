@@ -43,7 +43,8 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant(
             "sampler",
-            "samples instead of averaging: scene + class-modulated decoder, 8-channel coarse noise, Gamma speckle",
+            "samples instead of averaging: scene + class-modulated decoder, 8-channel coarse noise, Gamma speckle, "
+            "spectral-norm segmentation discriminator, mode seeking",
             {
                 "model": {
                     **SCENE_MODEL,
@@ -54,7 +55,9 @@ VARIANTS: dict[str, Variant] = {
                     # Without it the discriminator wins within ~15 epochs (disc loss 2.1 -> 0.5, A/B).
                     "spectral_norm": True,
                 },
-                "loss": {"adversarial": "segmentation", "l1_weight": 0.0},
+                # Mode seeking: without it the samples of one mask differ little beyond speckle
+                # (variety 0.23-0.89 of the oracle's; with it 0.78-1.34, experiments/structure_variety).
+                "loss": {"adversarial": "segmentation", "l1_weight": 0.0, "diversity_weight": 1.0},
             },
         ),
     )
