@@ -122,22 +122,10 @@ def cpu_seconds() -> float:
 
 def write_json(path: Path, data) -> None:
     from pix2pix_sar.atomic import atomic_path
+    from pix2pix_sar.jsonio import dumps
 
     with atomic_path(path, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(finite(data), indent=1) + "\n")
-
-
-def finite(value):
-    """JSON-safe: NaN and inf become None, numpy numbers plain ones."""
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+        tmp.write_text(dumps(data, indent=1) + "\n")
 
 
 # --- Data ---------------------------------------------------------------------------
