@@ -51,7 +51,7 @@ import argparse
 import json
 import logging
 import math
-import resource
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -59,6 +59,9 @@ from pathlib import Path
 import numpy as np
 
 from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the shared cpu_budget module
+from cpu_budget import cpu_seconds, train_within_budget  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / "experiments" / "demo" / "config.yaml"
@@ -113,11 +116,6 @@ STEP_GOAL = 1.5  # x scene's step
 FD_GOAL = 0.5  # x scene's Fréchet distance
 #: fit --checkpoint-every: a snapshot only at the end of each chunk.
 NO_PERIODIC_SNAPSHOTS = 10**6
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def write_json(path: Path, data) -> None:
@@ -208,30 +206,15 @@ def train_segmenter(data: Path, out: Path, setup: Setup) -> Path:
 def train_variant(variant: str, data: Path, run: Path, ledger_path: Path, setup: Setup, sets: list[str]) -> dict:
     """Fit `variant` in chunks of epochs until `setup.cpu_minutes` of this process's CPU
     time is spent; the chunks are kept in `ledger_path`, so a rerun continues."""
-    budget = setup.cpu_minutes * 60.0
-    ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {"chunks": []}
-    if ledger.get("budget_s") != budget:  # another --cpu-minutes: train on (or stop) from where it is
-        ledger.update(budget_s=budget, done=False)
     set_args = [a for s in (*setup.generator_set, *sets) for a in ("--set", s)]
-    while not ledger.get("done"):
-        chunks = ledger["chunks"]
-        spent, epochs = sum(c["cpu_s"] for c in chunks), (chunks[-1]["epochs"] if chunks else 0)
-        if chunks:
-            per_epoch = spent / epochs  # the tracing of every chunk included: the chunks pay it
-            if budget - spent < 0.5 * per_epoch:
-                ledger["done"] = True
-                write_json(ledger_path, ledger)
-                break
-            target = epochs + max(1, round((budget - spent) / per_epoch))
-        else:
-            target = setup.first_chunk
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+
+    def fit_to(epochs: int) -> None:
         pix2pix_sar(
-            "-q", "fit", "--data", data, "--out", run, "--variant", variant, "--config", DEMO_CONFIG, *set_args,
-            "--epochs", target, "--checkpoint-every", NO_PERIODIC_SNAPSHOTS,
+            "-q", "fit", "--data", data, "--out", run, "--variant", variant, "--config", DEMO_CONFIG,
+            *set_args, "--epochs", epochs, "--checkpoint-every", NO_PERIODIC_SNAPSHOTS,
         )  # fmt: skip
-        chunks.append({"epochs": target, "cpu_s": cpu_seconds() - cpu0, "wall_s": time.perf_counter() - wall0})
-        write_json(ledger_path, ledger)
+
+    ledger = train_within_budget(fit_to, ledger_path, setup.cpu_minutes, setup.first_chunk, write_json)
     return budget_facts(run, data, ledger)
 
 
