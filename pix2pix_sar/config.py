@@ -181,6 +181,9 @@ class LossConfig:
     diversity_weight: float = 0.0  # mode seeking (MSGAN/DSGAN): two samples of a mask should differ; 0: off
     diversity_block: int = 8  # side (px, a power of two) of the block means the two samples compare
     diversity_cap: float = 0.19  # model units: what 2 oracle draws' 8-px block means differ by (losses.py)
+    # One cap per class of the dataset's scheme, in its order (zones: rock, glacier, ocean), each
+    # class's distance capped on its own; (): one distance over all classes, capped at diversity_cap.
+    diversity_caps: tuple[float, ...] = ()
 
     def validate(self) -> None:
         if min(self.gan_weight, self.l1_weight, self.labelmix_weight, self.diversity_weight) < 0:
@@ -197,6 +200,8 @@ class LossConfig:
             raise ConfigError(f"loss.diversity_block must be a power of two (block side), got {self.diversity_block}")
         if not self.diversity_cap > 0:
             raise ConfigError(f"loss.diversity_cap must be positive (model units), got {self.diversity_cap}")
+        if any(not cap > 0 for cap in self.diversity_caps):
+            raise ConfigError(f"loss.diversity_caps must be positive (model units), got {list(self.diversity_caps)}")
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetIn
     sensors = conditioning_sensors(info.sensors, cfg.data.sensor_conditioning)
     channels = scheme.channels + len(info.extra_bands) + len(sensors)
     classes = len(scheme.class_names) if cfg.model.discriminator == "segmentation" else cfg.model.classes
+    if cfg.loss.diversity_caps and len(cfg.loss.diversity_caps) != len(scheme.class_names):
+        raise ConfigError(
+            f"loss.diversity_caps holds {len(cfg.loss.diversity_caps)} caps, but {data_dir / 'dataset.json'} has "
+            f"{len(scheme.class_names)} classes ({', '.join(scheme.class_names)}): give one cap per class, "
+            "in that order"
+        )
     model = dataclasses.replace(cfg.model, patch_size=info.patch_size, in_channels=channels, classes=classes)
     model = resolve_speckle(model, info, str(data_dir / "dataset.json"), sensors)  # sampler: looks, dB unit
     if model != cfg.model:

@@ -224,7 +224,9 @@ def per_example_block_distance(first: tf.Tensor, second: tf.Tensor, valid, block
     return tf.reduce_sum(block_sum, axis=(1, 2, 3)) / tf.maximum(tf.reduce_sum(share, axis=(1, 2, 3)), 1e-6)
 
 
-def diversity_loss(first: tf.Tensor, second: tf.Tensor, valid, cfg: LossConfig, global_batch_size: int) -> tf.Tensor:
+def diversity_loss(
+    first: tf.Tensor, second: tf.Tensor, valid, cfg: LossConfig, global_batch_size: int, labels=None
+) -> tf.Tensor:
     """Mode seeking (MSGAN, Mao et al. 2019; DSGAN, Yang et al. 2019): per image
     min(d, ``cfg.diversity_cap``), d the :func:`per_example_block_distance` of two samples
     of its mask at ``cfg.diversity_block``, averaged over the global batch. The generator
@@ -234,9 +236,31 @@ def diversity_loss(first: tf.Tensor, second: tf.Tensor, valid, cfg: LossConfig, 
     The default cap, 0.19, is that distance (B = 8, whole scene) between two oracle draws of
     one world: synth seed 0 and seed 0 with content seed 1 (1024 px), scaled to model units
     by prepare's clip range for that scene (-25.7 .. 3.7 dB), i.e. 2.8 dB; over its 64-px
-    patches 0.08 .. 0.28 (10th .. 90th percentile). Speckle alone (4 looks) gives about 0.02."""
-    distance = per_example_block_distance(first, second, valid, cfg.diversity_block)
-    return tf.nn.compute_average_loss(tf.minimum(distance, cfg.diversity_cap), global_batch_size=global_batch_size)
+    patches 0.08 .. 0.28 (10th .. 90th percentile). Speckle alone (4 looks) gives about 0.02.
+
+    With ``cfg.diversity_caps`` (one per class; `labels` (N, H, W) class indices then needed)
+    each class's distance is capped on its own (:func:`_per_class_capped_distance`)."""
+    if cfg.diversity_caps:
+        capped = _per_class_capped_distance(first, second, valid, labels, cfg.diversity_caps, cfg.diversity_block)
+    else:
+        capped = tf.minimum(per_example_block_distance(first, second, valid, cfg.diversity_block), cfg.diversity_cap)
+    return tf.nn.compute_average_loss(capped, global_batch_size=global_batch_size)
+
+
+def _per_class_capped_distance(first, second, valid, labels, caps, block: int) -> tf.Tensor:
+    """(N,): sum over classes c of share_c * min(d_c, caps[c]), d_c the block distance over
+    class c's valid pixels only and share_c its share of the valid pixels. Each class is pushed
+    apart only up to its own cap: one cap over all classes lets a class whose real redraws
+    differ little (glacier) be pushed as far as one whose redraws differ much (rock)."""
+    is_valid = _as_valid(tf.ones_like(first) if valid is None else valid, first)
+    labels = tf.broadcast_to(tf.convert_to_tensor(labels)[..., None], tf.shape(first))
+    total, shares = 0.0, 0.0
+    for index, cap in enumerate(caps):
+        in_class = tf.logical_and(is_valid, tf.equal(labels, index))
+        share = tf.reduce_mean(tf.cast(in_class, tf.float32), axis=(1, 2, 3))
+        total += share * tf.minimum(per_example_block_distance(first, second, in_class, block), cap)
+        shares += share
+    return total / tf.maximum(shares, 1e-6)
 
 
 def hide_nodata(fake: tf.Tensor, valid: tf.Tensor, nodata_value: float = NODATA_VALUE) -> tf.Tensor:

@@ -119,7 +119,8 @@ def make_gradient_fn(
     def compute_gradients(mask, target, keys):
         valid = valid_pixels(mask, mask_channels)
         segmentation = loss_cfg.adversarial == "segmentation"
-        labels = encoded_labels(mask, mask_channels) if segmentation else None
+        needs_labels = segmentation or (loss_cfg.diversity_weight > 0 and bool(loss_cfg.diversity_caps))
+        labels = encoded_labels(mask, mask_channels) if needs_labels else None
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             fake, second = _generate(nets, loss_cfg, mask, keys)
             judged_fake = hide_nodata(fake, valid)
@@ -136,7 +137,7 @@ def make_gradient_fn(
             disc_real, disc_fake, disc_mixed = (_part(judged, i, n) for i in range(3))
             losses = generator_losses(disc_fake, fake, target, loss_cfg, global_batch_size, valid=valid, labels=labels)
             if second is not None:
-                losses["gen_diversity"] = diversity_loss(fake, second, valid, loss_cfg, global_batch_size)
+                losses["gen_diversity"] = diversity_loss(fake, second, valid, loss_cfg, global_batch_size, labels)
                 losses["gen_total"] -= loss_cfg.diversity_weight * _diversity_objective(losses["gen_diversity"])
             losses["disc"] = discriminator_loss(
                 disc_real, disc_fake, global_batch_size, adversarial=loss_cfg.adversarial, labels=labels, valid=valid

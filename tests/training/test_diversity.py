@@ -149,3 +149,43 @@ def test_the_train_step_reports_the_four_parts_with_the_term(sampler_batch):
     losses = make_train_step(tf.distribute.get_strategy(), nets, loss, 2, mask_channels=3)(masks, targets, 0, 0)
     assert set(losses) == set(LOSS_NAMES)  # history.csv's columns; gen_diversity is inside gen_total
     assert all(np.isfinite(float(v)) for v in losses.values())
+
+
+def test_per_class_caps_cap_each_class_on_its_own():
+    from pix2pix_sar.training.losses import diversity_loss, per_example_block_distance
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 2, 16, 16, 1)).astype(np.float32)
+    labels = np.zeros((2, 16, 16), np.int32)
+    labels[:, :, 8:] = 1  # class 1 on the right half
+    labels[1, 8:] = 2  # and class 2 in the lower half of the second image
+    valid = np.ones((2, 16, 16, 1), np.float32)
+    valid[0, :4] = 0
+    caps = (0.05, 10.0, 0.3)
+    expected = []
+    for i in range(2):
+        total = 0.0
+        for c, cap in enumerate(caps):
+            in_class = (valid[i, ..., 0] > 0) & (labels[i] == c)
+            if not in_class.any():
+                continue
+            d = per_example_block_distance(
+                tf.constant(a[i : i + 1]), tf.constant(b[i : i + 1]), tf.constant(in_class[None, ..., None]), 4
+            )
+            total += in_class.sum() * min(float(d[0]), cap)
+        expected.append(total / (valid[i] > 0).sum())
+    assert expected[0] != pytest.approx(float(per_example_block_distance(a[:1], b[:1], valid[:1], 4)[0]))
+    cfg = LossConfig(diversity_weight=1.0, diversity_block=4, diversity_caps=caps)
+    got = diversity_loss(tf.constant(a), tf.constant(b), tf.constant(valid), cfg, 2, tf.constant(labels))
+    assert float(got) == pytest.approx(sum(expected) / 2, rel=1e-5)
+    with pytest.raises(ConfigError):
+        LossConfig(diversity_caps=(0.1, 0.0)).validate()
+
+
+def test_fit_refuses_caps_that_do_not_match_the_classes(zones_dataset):
+    from pix2pix_sar.training.loop import _resolve_for_dataset
+
+    cfg = resolve_config("sampler", assignments=["loss.diversity_caps=[0.1,0.2]"])
+    with pytest.raises(ConfigError, match="one cap per class") as info:
+        _resolve_for_dataset(cfg, zones_dataset)
+    assert "rock, glacier, ocean" in str(info.value)
