@@ -48,7 +48,7 @@ from pix2pix_sar.data.patch_windows import fit_band_scalings, resampling_used, s
 from pix2pix_sar.data.scaling import DB_FACTORS, fit_scaling
 from pix2pix_sar.data.scene_reader import OpenedScene, open_scene
 from pix2pix_sar.data.scenes import AreaOfInterest, SceneInput, VectorLabels, crs_name
-from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, sensor_named, sensor_order
+from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, sensor_named, sensor_order, stated_sensor
 from pix2pix_sar.data.zones import class_scheme
 from pix2pix_sar.errors import InputError, InvalidValue, option
 
@@ -303,11 +303,10 @@ def _with_sensors(scenes: list[SceneInput], given: str | None) -> list[SceneInpu
     for scene in scenes:
         code = scene.sensor
         if code is None:
-            stated = geo.raster_metadata(scene.sar).get(SENSOR_METADATA_ITEM)
-            where = f"{scene.sar} (metadata item {SENSOR_METADATA_ITEM})"
+            stated, where = stated_sensor(scene.sar)
             if given is not None:
                 code = sensor_named(given, option("sensor")).code
-                if stated and stated.strip().upper() != code:
+                if stated and stated.upper() != code:
                     log.warning("%s says %s; the given sensor %s wins", where, stated, code)
             elif stated:
                 code = sensor_named(stated, where).code

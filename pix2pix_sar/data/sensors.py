@@ -25,6 +25,16 @@ from pix2pix_sar.errors import InputError, option
 SENSOR_METADATA_ITEM = "SENSOR"
 
 
+def stated_sensor(sar) -> tuple[str, str]:
+    """(what the GeoTIFF `sar` says its sensor is, stripped; "" when it says nothing, where
+    it says so, for messages): its metadata item :data:`SENSOR_METADATA_ITEM`. The one
+    reader of that item (``prepare`` and a run's generator for a real scene)."""
+    from pix2pix_sar import geo
+
+    stated = geo.raster_metadata(sar).get(SENSOR_METADATA_ITEM, "").strip()
+    return stated, f"{sar} (metadata item {SENSOR_METADATA_ITEM})"
+
+
 @dataclass(frozen=True)
 class Sensor:
     code: str  # CaFFe's code, as in its file names

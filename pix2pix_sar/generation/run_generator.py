@@ -20,7 +20,7 @@ from pix2pix_sar.data.context import ContextRasters, context_planes, is_context_
 from pix2pix_sar.data.dataset import DatasetInfo
 from pix2pix_sar.data.extra_bands import BandScaling, ExtraBandInput, band_on_grid, check_unique, choose_resampling
 from pix2pix_sar.data.scaling import SarScaling
-from pix2pix_sar.data.sensors import SENSOR_METADATA_ITEM, check_sensor, conditioning_sensors, sensor_planes
+from pix2pix_sar.data.sensors import check_sensor, conditioning_sensors, sensor_planes, stated_sensor
 from pix2pix_sar.data.zones import ClassScheme, check_zones, class_scheme, valid_zones
 from pix2pix_sar.devices import resolve_xla
 from pix2pix_sar.errors import InputError, InvalidValue, RunStateError, option
@@ -205,8 +205,7 @@ class RunGenerator:
         conditioned on the sensor renders none, whatever the scene says."""
         if given or not self.sensors:
             return self.use_sensor(given)
-        item = f"{sar} (metadata item {SENSOR_METADATA_ITEM})"
-        stated = geo.raster_metadata(sar).get(SENSOR_METADATA_ITEM, "").strip()
+        stated, item = stated_sensor(sar)
         if stated.upper() not in self.sensors:
             says = f"says {stated!r}, not one of its sensors" if stated else "names no sensor"
             raise InputError(
