@@ -90,12 +90,13 @@ extra-bands: $(STAMP)
 # Do generated whole scenes have the real scenes' structure and variety? (issue 22,
 # experiments/structure_variety/README.md): each variant trains 15 CPU-minutes on four synth
 # scenes, then is measured on four held-out 1024-px scenes against the content oracle.
-# About 40 minutes on 2 CPU cores. SV_VARIANTS picks the variants (the last one is judged).
+# About 40 minutes on 2 CPU cores. SV_VARIANTS picks the variants (the last one is judged);
+# SV_REPLICATES=N trains and measures each N times (training and sample seeds), N x the time.
 SV_DIR ?= structure_variety
 SV_VARIANTS ?= scene,sampler
 structure-variety: $(STAMP)
 	$(PY) experiments/structure_variety/run.py --out $(SV_DIR) --variants $(SV_VARIANTS) \
-		--results experiments/structure_variety/results
+		--results experiments/structure_variety/results $(if $(SV_REPLICATES),--replicates $(SV_REPLICATES))
 
 # Does a run conditioned on the sensor render each sensor's look? (issue 25,
 # experiments/sensors/README.md): S1, TSX and PALSAR synth scenes, a conditioned and a

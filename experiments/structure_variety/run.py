@@ -2,6 +2,7 @@
 
     python experiments/structure_variety/run.py --out OUT [--results DIR]   # ~40 min on 2 CPU cores (estimated)
     python experiments/structure_variety/run.py --smoke --out OUT            # the flow on tiny data, < 1 min
+    python experiments/structure_variety/run.py --out OUT --replicates N     # N x the training, intervals
 
 Protocol (issue 22, "Decided up front"):
 
@@ -35,11 +36,25 @@ Protocol (issue 22, "Decided up front"):
    scenes and samples); the grid statistic (max over strides 16-256 of sample 0, the max
    over scenes); tiled == whole for whole-scene variants (max |tile 128 - tile 1024|,
    model units, first held-out scene); the Fréchet distance; the segmentation-score ratio.
+6. Replicates (``--replicates N``, default 1): GAN training varies from run to run (two
+   ``sampler`` runs of nearly one configuration: ocean variety 0.65 and 0.22 of the
+   oracle's), so one run's numbers carry no interval. Replicate r (0-based) trains every
+   variant again with ``--set training.seed=r`` (weight initialisation, batch order and
+   the noise keys of training) and draws its K samples with seeds r*K .. r*K+K-1 (``generate --seed r*K
+   --samples K``). What varies between replicates is only these two seeds: the training
+   data, the held-out scenes and their oracle draws, and the segmenter are fixed, made
+   once and shared. Replicate 0 is the single run (the config's seed, 0; samples 0..K-1;
+   runs/VARIANT, budget/VARIANT.json, measures/VARIANT.json), so an earlier output folder
+   resumes; replicate r >= 1 writes VARIANT_r<r> in their place. Cost: N x the CPU budget
+   per variant (N x 15 CPU-minutes by default).
 
 Writes OUT/results.json (one row per variant and the oracle, every number, the budget
-facts), OUT/results.md (measures x rows with the goals and pass/fail of the judged
-variant at the CPU budget) and two figures, scene.png (zones | real | each variant) and
-zoom.png (a 320 x 320 window with rock, glacier and ocean: real, 4 samples of the best
+facts; with N > 1 each variant's row is replicate 0's, plus ``replicates``, every
+replicate's row, and ``summary``, per table measure the mean and 95 % t-interval over the
+replicates), OUT/results.md (measures x rows with the goals and pass/fail of the judged
+variant at the CPU budget; with N > 1 the variant columns show mean [95 % t-interval] and
+pass/fail judges the mean) and two figures of replicate 0's samples, scene.png (zones |
+real | each variant) and zoom.png (a 320 x 320 window with rock, glacier and ocean: real, 4 samples of the best
 variant, 2 oracle draws), all into --results (default OUT), atomically. Every step skips
 what is done, so a stopped run continues when rerun; a chunk killed mid-way is retrained
 from its last saved state and only its finished chunks' CPU time is counted.
@@ -61,6 +76,7 @@ import numpy as np
 from pix2pix_sar.cli.main import run_in_process as pix2pix_sar  # one command, as typed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the shared cpu_budget module
+from augmentation.analysis import t_interval  # noqa: E402 (the augmentation experiment's, over replicates)
 from cpu_budget import cpu_seconds, train_within_budget  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,6 +205,26 @@ def held_out_scenes(out: Path, setup: Setup, scaling) -> list[HeldOut]:
             HeldOut(seed, zones, valid, model_range(folder / "scene.tif", valid), oracle, geo.pixel_size_m(grid))
         )
     return scenes
+
+
+# --- Replicates ---------------------------------------------------------------------
+
+
+def replicate_name(variant: str, replicate: int) -> str:
+    """The stem of a replicate's run folder, budget ledger and measures: replicate 0 keeps
+    the single run's names, so an output folder of a run without replicates resumes."""
+    return variant if replicate == 0 else f"{variant}_r{replicate}"
+
+
+def replicate_sets(replicate: int) -> list[str]:
+    """fit --set of a replicate: its own training seed. Replicate 0 passes none, so it is
+    the single run exactly (the config's seed, 0)."""
+    return [f"training.seed={replicate}"] if replicate else []
+
+
+def sample_seeds(replicate: int, setup: Setup) -> list[int]:
+    """The K sample seeds of a replicate, disjoint across replicates (as generate --seed r*K --samples K)."""
+    return list(range(replicate * setup.samples, (replicate + 1) * setup.samples))
 
 
 # --- Training -----------------------------------------------------------------------
@@ -353,8 +389,9 @@ def variety_ratios(raw: list[dict], oracle_raw: list[dict]) -> dict:
     return out
 
 
-def measure_variant(variant: str, run: Path, measurer: Measurer, cache: Path, setup: Setup) -> dict:
-    """The variant's measures (cached per snapshot epoch) and the samples of the first scene."""
+def measure_variant(variant: str, run: Path, measurer: Measurer, cache: Path, seeds: list[int]) -> dict:
+    """The variant's measures of the samples drawn with `seeds` (cached per snapshot epoch)
+    and those samples of the first scene."""
     from pix2pix_sar.generation.generate import generate_image
     from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
 
@@ -368,10 +405,10 @@ def measure_variant(variant: str, run: Path, measurer: Measurer, cache: Path, se
 
     def samples_of(scene: HeldOut) -> list[np.ndarray]:
         images = []
-        for k in range(setup.samples):  # seeds 0..K-1, as generate --samples K
-            gen.seed = k
-            images.append(generate_image(gen, scene.zones, TileSettings(seed=k)))
-        gen.seed = 0
+        for seed in seeds:  # as generate --seed seeds[0] --samples K
+            gen.seed = seed
+            images.append(generate_image(gen, scene.zones, TileSettings(seed=seed)))
+        gen.seed = seeds[0]
         if not first:
             first.extend(images)
         return images
@@ -379,7 +416,8 @@ def measure_variant(variant: str, run: Path, measurer: Measurer, cache: Path, se
     result = {"variant": variant, "epoch": gen.epoch, **measurer.measure(samples_of)}
     if gen.model_config.whole_scene:
         small, large = (
-            generate_image(gen, measurer.scenes[0].zones, TileSettings(tile=tile, seed=0)) for tile in setup.tiles
+            generate_image(gen, measurer.scenes[0].zones, TileSettings(tile=tile, seed=seeds[0]))
+            for tile in measurer.setup.tiles
         )
         result["tiled_vs_whole"] = float(np.abs(small - large).max())
     np.save(samples_file, np.stack(first))
@@ -475,21 +513,76 @@ def _cell(measure: Measure, row: dict) -> str:
     return text
 
 
+def _interval_cell(measure: Measure, interval: dict) -> str:
+    """mean [95 % t-interval] over replicates; mean (n=1) where only one replicate has a value."""
+    if interval["n"] == 0:
+        return "–"
+
+    def number(x: float) -> str:
+        return f"{x:.3g}" if measure.keys == ("frechet", "fd") else f"{x:.{measure.digits}f}"
+
+    if interval["low"] is None:
+        return f"{number(interval['mean'])} (n={interval['n']})"
+    return f"{number(interval['mean'])} [{number(interval['low'])}, {number(interval['high'])}]"
+
+
 def judge(row: dict, rows: dict) -> dict[str, bool | None]:
     """Measure label -> met (True/False), or None where it has no goal or no value."""
     return {m.label: m.met(row, rows) for m in measures()}
 
 
-def results_table(rows: dict[str, dict], judged: str, header: str) -> str:
+def replicate_summary(replicate_rows: list[dict]) -> dict[str, dict]:
+    """Measure label -> mean, 95 % t-interval (low, high) and n over the replicates' rows
+    (replicates without a value left out; low and high are None for n < 2)."""
+    summary = {}
+    for m in measures():
+        interval = t_interval([m.value(row) for row in replicate_rows])
+        finite = interval.n >= 2 and math.isfinite(interval.half)
+        summary[m.label] = {
+            "mean": interval.mean if interval.n else None,
+            "low": interval.mean - interval.half if finite else None,
+            "high": interval.mean + interval.half if finite else None,
+            "n": interval.n,
+        }
+    return summary
+
+
+def mean_row(summary: dict[str, dict]) -> dict:
+    """A row holding each measure's mean over replicates where its value goes: what pass/fail judges."""
+    row: dict = {}
+    for m in measures():
+        node = row
+        for key in m.keys[:-1]:
+            node = node.setdefault(key, {})
+        mean = summary[m.label]["mean"]
+        node[m.keys[-1]] = math.nan if mean is None else mean  # Measure.value: no value
+    return row
+
+
+def judged_rows(rows: dict[str, dict], summaries: dict[str, dict]) -> dict[str, dict]:
+    """The rows pass/fail and the best variant judge: the mean over replicates for variants
+    with a summary, the row itself otherwise (the oracle, or a single run)."""
+    return {name: mean_row(summaries[name]) if name in summaries else row for name, row in rows.items()}
+
+
+def results_table(rows: dict[str, dict], judged: str, header: str, summaries: dict[str, dict] | None = None) -> str:
+    """The measures x rows table; variants in `summaries` (replicate_summary) show mean
+    [95 % t-interval] over replicates, and pass/fail judges the mean."""
+    summaries = summaries or {}
     names = list(rows)
-    verdict = judge(rows[judged], rows)
+    judging = judged_rows(rows, summaries)
+    verdict = judge(judging[judged], judging)
+
+    def cell(m: Measure, name: str) -> str:
+        return _interval_cell(m, summaries[name][m.label]) if name in summaries else _cell(m, rows[name])
+
     lines = [
         f"| measure | goal | {' | '.join(names)} | {judged}: goal met |",
         "|---|---|" + "---|" * len(names) + "---|",
     ]
     for m in measures():
         mark = {True: "pass", False: "**fail**", None: ""}[verdict[m.label]]
-        lines.append(f"| {m.label} | {m.goal_text()} | {' | '.join(_cell(m, rows[n]) for n in names)} | {mark} |")
+        lines.append(f"| {m.label} | {m.goal_text()} | {' | '.join(cell(m, n) for n in names)} | {mark} |")
     met = [v for v in verdict.values() if v is not None]
     return f"{header}\n\n" + "\n".join(lines) + f"\n\n{judged}: {sum(met)} of {len(met)} goals met.\n"
 
@@ -552,6 +645,27 @@ def parse_sets(values: list[str], variants: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def replicate_record(
+    name: str, replicate_rows: dict[str, list[dict]], summaries: dict[str, dict], out: Path, setup: Setup
+) -> dict:
+    """results.json's additions to a variant's row with replicates: every replicate's row
+    (its training seed read back from its run's config, its sample seeds) and the summary."""
+    from pix2pix_sar.run_folder import RunFolder
+
+    if name not in summaries:
+        return {}
+    replicates = [
+        {
+            "replicate": r,
+            "training_seed": RunFolder(out / "runs" / replicate_name(name, r)).load_config().training.seed,
+            "sample_seeds": sample_seeds(r, setup),
+            **row,
+        }
+        for r, row in enumerate(replicate_rows[name])
+    ]
+    return {"replicates": replicates, "summary": summaries[name]}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="Folder for everything the benchmark makes.")
@@ -569,7 +683,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--set", dest="sets", action="append", default=[], metavar="VARIANT:KEY=VALUE", help="fit --set for a variant."
     )
+    parser.add_argument(
+        "--replicates",
+        type=int,
+        default=1,
+        help="Train and measure every variant N times, replicate r with training.seed=r and sample seeds "
+        "r*K..r*K+K-1; the table shows mean [95 %% t-interval] [1].",
+    )
     args = parser.parse_args(argv)
+    if args.replicates < 1:
+        raise SystemExit(f"--replicates {args.replicates}: give 1 or more")
     setup = SMOKE if args.smoke else DEFAULT
     if args.cpu_minutes is not None:
         setup = replace(setup, cpu_minutes=args.cpu_minutes)
@@ -577,6 +700,8 @@ def main(argv: list[str] | None = None) -> None:
         setup = replace(setup, patch_size=args.patch_size)
     variants = [v for v in args.variants.split(",") if v]
     sets = parse_sets(args.sets, variants)
+    if args.replicates > 1 and any(a.startswith("training.seed=") for each in sets.values() for a in each):
+        raise SystemExit("--set VARIANT:training.seed: the replicates set the training seed (replicate r: r)")
     judged = args.judge or variants[-1]
     if judged not in variants:
         raise SystemExit(f"--judge {judged}: not one of --variants {args.variants}")
@@ -600,24 +725,36 @@ def main(argv: list[str] | None = None) -> None:
         if load_info(data_context).scaling != scaling:
             raise SystemExit(f"{data_context}: another SAR scaling than {data}; the measures need one")
         data_of.update({v: data_context for v in context_for})
-    budgets = {
-        v: train_variant(v, data_of[v], out / "runs" / v, out / "budget" / f"{v}.json", setup, sets[v])
-        for v in variants
-    }
-    for v in variants:
-        budgets[v]["context_bands"] = v in context_for
+    replicates = range(args.replicates)
+    budgets = {}  # (variant, replicate) -> budget facts; replicate by replicate, so a stopped run has whole ones
+    for r in replicates:
+        for v in variants:
+            name = replicate_name(v, r)
+            run_sets = [*sets[v], *replicate_sets(r)]
+            budgets[v, r] = train_variant(
+                v, data_of[v], out / "runs" / name, out / "budget" / f"{name}.json", setup, run_sets
+            )
+            budgets[v, r]["context_bands"] = v in context_for
 
     measurer = Measurer(scenes, scaling, segmenter, setup)
     oracle = measure_oracle(measurer, out / "measures" / "oracle.json")
-    rows, samples = {}, {}
-    for v in variants:
-        cache = out / "measures" / f"{v}.json"
-        measured = measure_variant(v, out / "runs" / v, measurer, cache, setup)
-        samples[v] = np.load(cache.with_suffix(".npy"))
-        rows[v] = {**measured, "variety": variety_ratios(measured["variety_raw"], oracle["variety_raw"])}
-        rows[v]["budget"] = budgets[v]
+    replicate_rows: dict[str, list[dict]] = {v: [] for v in variants}
+    samples = {}
+    for r in replicates:
+        for v in variants:
+            name = replicate_name(v, r)
+            cache = out / "measures" / f"{name}.json"
+            measured = measure_variant(v, out / "runs" / name, measurer, cache, sample_seeds(r, setup))
+            row = {**measured, "variety": variety_ratios(measured["variety_raw"], oracle["variety_raw"])}
+            row["budget"] = budgets[v, r]
+            replicate_rows[v].append(row)
+            if r == 0:  # the figures show replicate 0
+                samples[v] = np.load(cache.with_suffix(".npy"))
+    rows = {v: replicate_rows[v][0] for v in variants}
     rows["oracle"] = {**oracle, "variety": {k: 1.0 for k in oracle["variety_raw"][0]}}  # by definition
-    best = best_variant(rows)
+    summaries = {v: replicate_summary(replicate_rows[v]) for v in variants} if args.replicates > 1 else {}
+    judging = judged_rows(rows, summaries)
+    best = best_variant(judging)
     figures(scenes[0], samples, best, results, setup)
 
     seconds = time.perf_counter() - t0
@@ -633,7 +770,16 @@ def main(argv: list[str] | None = None) -> None:
         f"{rows['oracle']['frechet']['crops']} crops with a 95 % bootstrap interval. Pass/fail: {judged} against "
         f"issue 22's goals at the CPU budget. Best variant (zoom.png): {best}. Wall time {seconds / 60:.1f} min."
     )
-    table = results_table(rows, judged, header)
+    if summaries:
+        k = setup.samples
+        header += (
+            f"\n\nReplicates: {args.replicates}. Replicate r = 0..{args.replicates - 1} trains every variant with "
+            f"training.seed=r and draws its samples with seeds r*{k}..r*{k}+{k - 1}; the training data, held-out "
+            "scenes, oracle draws and segmenter are the same for all. Variant columns: mean [95 % t-interval] "
+            "over the replicates (the Fréchet distance's too, in place of its bootstrap interval); pass/fail "
+            "judges the mean; the figures show replicate 0."
+        )
+    table = results_table(rows, judged, header, summaries)
     from pix2pix_sar.atomic import atomic_path
 
     with atomic_path(results / "results.md") as tmp:
@@ -644,8 +790,12 @@ def main(argv: list[str] | None = None) -> None:
         "context_for": sorted(context_for),
         "judged": judged,
         "best": best,
-        "goals_met": judge(rows[judged], rows),
-        "rows": [{"name": name, **row} for name, row in rows.items()],
+        "replicates": args.replicates,
+        "goals_met": judge(judging[judged], judging),
+        "rows": [
+            {"name": name, **row, **replicate_record(name, replicate_rows, summaries, out, setup)}
+            for name, row in rows.items()
+        ],
         "wall_s": seconds,
         "cpu_s": cpu_seconds() - cpu0,
     }
