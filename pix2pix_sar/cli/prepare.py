@@ -96,7 +96,8 @@ UNITS = ["auto", "intensity", "amplitude", "db", "dn"]
     "--context",
     is_flag=True,
     default=None,
-    help="Add context bands computed from each whole mask (distance to the calving front and to rock), "
+    help="Add context bands computed from each whole mask (distance to the calving front and to rock, "
+    "and the front distance's phase on the glacier), "
     "so the generator knows where in the fjord a patch lies; needs --classes zones. A run trained with "
     "them computes them itself from every mask it generates for. [default: as --scaling-from's dataset; off]",
 )
@@ -140,9 +141,9 @@ def command(
     pix2pix-sar prepare --sar S.tif --mask S_zones.tif --extra dem=copdem.tif --out DATASET
     pix2pix-sar prepare --sar HELD_OUT.tif --mask HELD_OUT_zones.tif --scaling-from RUN --out DATASET
     """
-    from pix2pix_sar.data.context import CONTEXT_BANDS, is_context_band
+    from pix2pix_sar.data.context import is_context_band
     from pix2pix_sar.data.dataset import load_manifest
-    from pix2pix_sar.data.prepare import PrepareOptions, ScalingSource, prepare_scenes
+    from pix2pix_sar.data.prepare import PrepareOptions, ScalingSource, context_band_names, prepare_scenes
     from pix2pix_sar.data.scenes import AreaOfInterest, VectorLabels, pair_scenes
 
     if bool(sar) == bool(caffe):
@@ -184,7 +185,7 @@ def command(
         options = PrepareOptions(**{k: v for k, v in given.items() if v is not None})
     options.check()  # before the progress bar: a bad combination is reported alone
     if source is not None:
-        source.check(options, [b.name for b in extras] + (list(CONTEXT_BANDS) if options.context else []))
+        source.check(options, [b.name for b in extras] + (context_band_names(source) if options.context else []))
     on_interrupt(ctx, f"{out} was not written (a dataset appears only when complete); a rerun starts over")
     with Progress("preparing", enabled=not cli_state(ctx).quiet) as bar:
 

@@ -8,14 +8,19 @@ with them computes them again from each whole mask before tiling (``generate``,
 ``evaluate --scene``, :func:`pix2pix_sar.load`), so a tile sees the same values as the
 whole scene and tiled == whole still holds.
 
-Each band is a distance in pixels, clipped at :data:`CONTEXT_REACH`: the bands are
-extra conditioning bands from then on (scaled to [-1, 1] by the dataset's percentiles,
+Two bands are distances in pixels, clipped at :data:`CONTEXT_REACH`; the others are the
+phase of the distance to the front on the glacier (0 elsewhere), sin and cos of 2 pi d / P
+for the periods :data:`FRONT_PHASE_PERIODS` (positional encodings, as in NeRF or transformer
+positions): bands parallel to the front at any spacing and phase are then a sum of input
+planes, not a periodic function a few convolutions would have to learn from a distance. All are extra
+conditioning bands from then on (scaled to [-1, 1] by the dataset's percentiles,
 :mod:`pix2pix_sar.data.extra_bands`), named by :data:`CONTEXT_BANDS`, names that user
 bands may not take. :func:`context_planes` is the one function that computes them.
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -27,8 +32,9 @@ from pix2pix_sar.data.zones import GLACIER, OCEAN, ROCK, front_mask
 
 #: Distances beyond this (pixels) are all "far": the scale of the structures the bands place.
 CONTEXT_REACH = 256.0
-#: The unit written into context rasters (and so into dataset.json's band entries).
-CONTEXT_UNITS = "pixels"
+#: Periods (pixels) of the front-phase bands: octaves over the spacings of crevasse bands,
+#: flow-stripe wiggles and mélange rims at 6-20 m pixels.
+FRONT_PHASE_PERIODS = (8, 16, 32, 64)
 
 
 def _distance_to(targets: np.ndarray) -> np.ndarray:
@@ -39,18 +45,41 @@ def _distance_to(targets: np.ndarray) -> np.ndarray:
     return np.minimum(ndimage.distance_transform_edt(~targets), CONTEXT_REACH).astype(np.float32)
 
 
-def _front_distance(zones: np.ndarray) -> np.ndarray:
-    # The front from both sides: glacier pixels touching ocean and ocean pixels touching glacier.
-    front = front_mask(zones) | ((zones == OCEAN) & ndimage.binary_dilation(zones == GLACIER))
-    return _distance_to(front)
+class _Distances:
+    """The distance planes of one whole mask, each computed once however many bands use it."""
+
+    def __init__(self, zones: np.ndarray) -> None:
+        self.zones = zones
+
+    @functools.cached_property
+    def front(self) -> np.ndarray:
+        # The front from both sides: glacier pixels touching ocean and ocean pixels touching glacier.
+        zones = self.zones
+        return _distance_to(front_mask(zones) | ((zones == OCEAN) & ndimage.binary_dilation(zones == GLACIER)))
+
+    @functools.cached_property
+    def rock(self) -> np.ndarray:
+        return _distance_to(self.zones == ROCK)
 
 
-def _rock_distance(zones: np.ndarray) -> np.ndarray:
-    return _distance_to(zones == ROCK)
+def _front_phase(distances: _Distances, period: int, wave) -> np.ndarray:
+    # On the glacier only: its crevasse bands and ogives follow the flow to the front, while
+    # rock terrain and open water do not (with the phase everywhere, a run drew bands on rock).
+    phase = wave(2.0 * np.pi / period * distances.front)
+    return np.where(distances.zones == GLACIER, phase, 0.0).astype(np.float32)
 
 
-#: Context band name -> how it is computed from zone codes, in the order they follow user bands.
-CONTEXT_BANDS = {"front_distance": _front_distance, "rock_distance": _rock_distance}
+#: Context band name -> (how it is computed from a mask's distances, its unit), in the order
+#: the bands follow user bands.
+CONTEXT_BANDS = {
+    "front_distance": (lambda d: d.front, "pixels"),
+    "rock_distance": (lambda d: d.rock, "pixels"),
+    **{
+        f"front_{wave.__name__}_{period}": (functools.partial(_front_phase, period=period, wave=wave), "1")
+        for period in FRONT_PHASE_PERIODS
+        for wave in (np.sin, np.cos)
+    },
+}
 
 
 def is_context_band(name: str) -> bool:
@@ -59,8 +88,8 @@ def is_context_band(name: str) -> bool:
 
 def context_planes(zones: np.ndarray, names=tuple(CONTEXT_BANDS)) -> dict[str, np.ndarray]:
     """The context bands `names` of a whole zone mask: name -> (H, W) float32 pixels."""
-    zones = np.asarray(zones)
-    return {name: CONTEXT_BANDS[name](zones) for name in names}
+    distances = _Distances(np.asarray(zones))
+    return {name: CONTEXT_BANDS[name][0](distances) for name in names}
 
 
 class ContextRasters:
@@ -68,7 +97,8 @@ class ContextRasters:
     lives as long as this object is open: so that `prepare` and `generate` read them as
     they read any extra band (row by row, checked the same way)."""
 
-    def __init__(self) -> None:
+    def __init__(self, names=tuple(CONTEXT_BANDS)) -> None:
+        self.names = tuple(names)  # the bands `write` computes unless told others
         self._folder = tempfile.TemporaryDirectory(prefix="pix2pix-sar-context-")
         self._count = 0
 
@@ -81,11 +111,12 @@ class ContextRasters:
     def close(self) -> None:
         self._folder.cleanup()
 
-    def write(self, zones: np.ndarray, grid: geo.Grid, names=tuple(CONTEXT_BANDS)) -> dict[str, Path]:
-        """Compute `names` from the whole `zones` and write each on `grid`: name -> raster."""
+    def write(self, zones: np.ndarray, grid: geo.Grid, names=None) -> dict[str, Path]:
+        """Compute `names` (default: this object's) from the whole `zones` and write each on
+        `grid`: name -> raster."""
         self._count += 1
         paths = {}
-        for name, plane in context_planes(zones, names).items():
+        for name, plane in context_planes(zones, self.names if names is None else names).items():
             path = Path(self._folder.name) / f"{self._count}_{name}.tif"
-            paths[name] = geo.write_geotiff(path, plane, grid, unit=CONTEXT_UNITS)
+            paths[name] = geo.write_geotiff(path, plane, grid, unit=CONTEXT_BANDS[name][1])
         return paths

@@ -39,7 +39,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.atomic import already_exists
 from pix2pix_sar.config import check_patch_size
-from pix2pix_sar.data.context import CONTEXT_BANDS, ContextRasters
+from pix2pix_sar.data.context import CONTEXT_BANDS, ContextRasters, is_context_band
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, load_info
 from pix2pix_sar.data.extra_bands import ExtraBandInput, check_unique
 from pix2pix_sar.data.looks import LooksEstimator, looks_by_sensor
@@ -189,7 +189,8 @@ def prepare_scenes(
     `scaling_from` gives the scaling (units, clip range, band ranges, classes) instead of the percentiles."""
     options.check()
     check_unique([b.name for b in bands])
-    band_names = [b.name for b in bands] + (list(CONTEXT_BANDS) if options.context else [])
+    context_names = context_band_names(scaling_from)
+    band_names = [b.name for b in bands] + (context_names if options.context else [])
     if scaling_from is not None:
         scaling_from.check(options, band_names)
     if not scenes:
@@ -204,7 +205,7 @@ def prepare_scenes(
         stack.enter_context(geo.block_cache_limit(_BLOCK_CACHE_BYTES))
         stack.callback(lambda: [s.close() for s in opened])
         gaps = []
-        context = stack.enter_context(ContextRasters()) if options.context else None
+        context = stack.enter_context(ContextRasters(context_names)) if options.context else None
         for scene in scenes:
             s, gap = open_scene(scene, labels, aoi, options.band, options.units, list(bands), context)
             opened.append(s)
@@ -294,6 +295,13 @@ def prepare_scenes(
                 extra_bands=band_scalings,
             )
             return writer.commit(info)
+
+
+def context_band_names(scaling_from: ScalingSource | None) -> list[str]:
+    """The context bands ``prepare --context`` adds: those of `scaling_from`'s dataset, if it
+    has any (one made before a band was added keeps its set), else all of them."""
+    kept = [n for n in scaling_from.info.band_names if is_context_band(n)] if scaling_from is not None else []
+    return kept or list(CONTEXT_BANDS)
 
 
 def _with_sensors(scenes: list[SceneInput], given: str | None) -> list[SceneInput]:

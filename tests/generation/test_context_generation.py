@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from pix2pix_sar import geo
 from pix2pix_sar.cli.main import cli
+from pix2pix_sar.data.context import CONTEXT_BANDS
 from pix2pix_sar.data.synth import synth_scene
 from pix2pix_sar.data.zones import NODATA, OCEAN
 
@@ -42,13 +43,13 @@ def test_generate_computes_the_context_and_tiles_exactly(context_run, tmp_path, 
     written = geo.read_raster(out)[0]
 
     gen = RunGenerator.load(context_run)
-    assert [b.name for b in gen.bands] == ["front_distance", "rock_distance"] and gen.user_bands == ()
+    assert [b.name for b in gen.bands] == list(CONTEXT_BANDS) and gen.user_bands == ()
     whole = generate_image(gen, zones, TileSettings(tile=256))
     tiled = generate_image(gen, zones, TileSettings(tile=128))
     assert np.abs(whole - tiled).max() <= 1e-3
     np.testing.assert_allclose(written, whole, atol=1e-3)
     # The generator takes the context in: other distances, another image.
-    flat = np.zeros((*zones.shape, 2), np.float32)
+    flat = np.zeros((*zones.shape, len(CONTEXT_BANDS)), np.float32)
     assert np.abs(generate_image(gen, zones, TileSettings(tile=256), flat) - whole).mean() > 1e-3
 
 
