@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pix2pix_sar import geo
 from pix2pix_sar.errors import InputError, option
 
 #: The GeoTIFF metadata item (default domain) naming a scene's sensor; `prepare` reads it.
@@ -29,8 +30,6 @@ def stated_sensor(sar) -> tuple[str, str]:
     """(what the GeoTIFF `sar` says its sensor is, stripped; "" when it says nothing, where
     it says so, for messages): its metadata item :data:`SENSOR_METADATA_ITEM`. The one
     reader of that item (``prepare`` and a run's generator for a real scene)."""
-    from pix2pix_sar import geo
-
     stated = geo.raster_metadata(sar).get(SENSOR_METADATA_ITEM, "").strip()
     return stated, f"{sar} (metadata item {SENSOR_METADATA_ITEM})"
 
