@@ -254,12 +254,17 @@ def _per_class_capped_distance(first, second, valid, labels, caps, block: int) -
     differ little (glacier) be pushed as far as one whose redraws differ much (rock)."""
     first, second = tf.cast(first, tf.float32), tf.cast(second, tf.float32)
     is_valid = _as_valid(tf.ones_like(first) if valid is None else valid, first)
-    # All classes in one pooling: class c's valid pixels in channel c (the loop per class cost a pass each).
-    in_class = tf.one_hot(tf.convert_to_tensor(labels), len(caps)) * tf.cast(is_valid, tf.float32)
-    diff = tf.where(is_valid, first - second, tf.zeros_like(first)) * in_class
-    block_sum = tf.abs(tf.nn.avg_pool2d(diff, block, block, "VALID"))
+    # All classes in one pooling: image channel i of class c's valid pixels in channel i * C + c
+    # (the loop per class cost a pass each); the distance is the mean over image channels.
+    classes = len(caps)
+    valid_any = tf.reduce_any(is_valid, axis=-1)
+    in_class = tf.one_hot(tf.convert_to_tensor(labels), classes) * tf.cast(valid_any, tf.float32)[..., None]
+    diff = tf.where(is_valid, first - second, tf.zeros_like(first))[..., None] * in_class[..., None, :]
+    stacked = tf.concat(tf.unstack(diff, axis=3), axis=-1)  # (N, H, W, image channels * C)
+    block_sum = tf.abs(tf.nn.avg_pool2d(stacked, block, block, "VALID"))
     block_share = tf.nn.avg_pool2d(in_class, block, block, "VALID")
-    distance = tf.reduce_sum(block_sum, axis=(1, 2)) / tf.maximum(tf.reduce_sum(block_share, axis=(1, 2)), 1e-6)
+    per_channel = tf.reshape(tf.reduce_sum(block_sum, axis=(1, 2)), (tf.shape(first)[0], -1, classes))
+    distance = tf.reduce_mean(per_channel, axis=1) / tf.maximum(tf.reduce_sum(block_share, axis=(1, 2)), 1e-6)
     share = tf.reduce_mean(in_class, axis=(1, 2))  # (N, C)
     capped = tf.reduce_sum(share * tf.minimum(distance, tf.constant(caps, tf.float32)), axis=-1)
     return capped / tf.maximum(tf.reduce_sum(share, axis=-1), 1e-6)

@@ -178,6 +178,12 @@ def test_per_class_caps_cap_each_class_on_its_own():
     cfg = LossConfig(diversity_weight=1.0, diversity_block=4, diversity_caps=caps)
     got = diversity_loss(tf.constant(a), tf.constant(b), tf.constant(valid), cfg, 2, tf.constant(labels))
     assert float(got) == pytest.approx(sum(expected) / 2, rel=1e-5)
+    # Several image channels (model.out_channels > 1): the mean over channels, so two copies give the same.
+    two = diversity_loss(
+        tf.constant(np.concatenate([a, a], -1)), tf.constant(np.concatenate([b, b], -1)),
+        tf.constant(valid), cfg, 2, tf.constant(labels),
+    )  # fmt: skip
+    assert float(two) == pytest.approx(float(got), rel=1e-5)
     with pytest.raises(ConfigError):
         LossConfig(diversity_caps=(0.1, 0.0)).validate()
 
