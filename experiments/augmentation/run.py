@@ -351,6 +351,22 @@ def same_setup(out: Path, setup: Setup) -> None:
         raise SystemExit(f"{out}: made with another setup (--smoke/--harder, {record.name}); give another --out")
 
 
+def adopt_earlier_runs(out: Path, results: Path) -> None:
+    """Start a new OUT from the runs recorded in RESULTS (an earlier part whose output folder
+    is gone, e.g. another machine or session): those conditions are not run again, and the
+    earlier parts' CPU and wall time stay in the totals. A replicate begun there retrains
+    its generators with the same seeds for the conditions still to run."""
+    earlier_runs, earlier_setup = results / "runs.json", results / "setup.json"
+    if (out / "runs.json").exists() or not earlier_runs.exists() or results.resolve() == out:
+        return
+    write_json(out / "runs.json", json.loads(earlier_runs.read_text()))
+    if earlier_setup.exists():
+        totals = json.loads(earlier_setup.read_text())
+        ledger = json.loads((out / "ledger.json").read_text()) if (out / "ledger.json").exists() else {}
+        ledger["earlier parts (from results/setup.json)"] = {"cpu_s": totals["cpu_s"], "wall_s": totals["wall_s"]}
+        write_json(out / "ledger.json", ledger)
+
+
 def parse_sets(values: list[str], variants: tuple[str, ...]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {v: [] for v in variants}
     for value in values:
@@ -385,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
     same_setup(out, setup)
+    adopt_earlier_runs(out, results)
     stop_after = args.stop_after * 60 if args.stop_after else None
     experiment = Experiment(out, setup, parse_sets(args.sets, setup.generators), stop_after)
     message = "all steps done"

@@ -155,3 +155,19 @@ def test_augmentation_smoke_runs_paired_replicates_and_resumes(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "seg fit" not in again.stdout, again.stdout[-2000:]
     assert json.loads((tmp_path / "runs.json").read_text()) == runs
+
+
+def test_a_new_output_folder_continues_from_the_recorded_runs(experiment, tmp_path):
+    run = experiment["run"]
+    results, out = tmp_path / "results", tmp_path / "out"
+    results.mkdir(), out.mkdir()
+    row = {"fraction": 0.25, "condition": "real", "replicate": 0, "miou": 0.5}
+    (results / "runs.json").write_text(json.dumps([row]))
+    (results / "setup.json").write_text(json.dumps({"cpu_s": 120.0, "wall_s": 300.0}))
+    run.adopt_earlier_runs(out, results)
+    exp = run.Experiment(out, run.SMOKE, {}, None)
+    assert exp.done(0.25, "real", 0) and not exp.done(0.25, "real", 1)  # only the recorded run is skipped
+    assert (exp.ledger.total("cpu_s"), exp.ledger.total("wall_s")) == (120.0, 300.0)
+    (results / "runs.json").write_text("[]")
+    run.adopt_earlier_runs(out, results)  # a folder with its own record keeps it
+    assert json.loads((out / "runs.json").read_text()) == [row]
