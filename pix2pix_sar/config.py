@@ -36,6 +36,10 @@ NORMALIZATIONS = ("per_image", "none")
 NOISES = ("dropout", "coordinates")
 GENERATORS = ("unet", "sampler")
 UPSAMPLINGS = ("transpose", "resize")
+#: Wavelengths (px) of the sampler's smooth keyed fields (models/sampler.py): the front-distance
+#: displacement (model.front_phase_shift) and the smooth noise channels (model.smooth_noise_channels).
+FRONT_SHIFT_WAVELENGTHS = (64.0, 512.0)
+SMOOTH_NOISE_WAVELENGTHS = (32.0, 256.0)
 #: Discriminators (models/discriminator.py) and the adversarial loss each needs (training/losses.py).
 DISCRIMINATOR_LOSSES = {"patch": "patch", "multiscale": "patch", "segmentation": "segmentation"}
 ADVERSARIAL_LOSSES = ("patch", "segmentation")
@@ -68,6 +72,21 @@ class ModelConfig:
     # dataset.json's looks_by_sensor where speckle_looks is -1); (): speckle_looks for every sensor
     speckle_looks_by_sensor: tuple[float, ...] = ()
     fine_noise: bool = True  # sampler: keyed noise at the two finest scales too (off: speckle is all there is)
+    # sampler: std (px) of a smooth keyed displacement of the front distance that moves the
+    # front-phase context bands (prepare --context), so the glacier's bands parallel to the
+    # front move from sample to sample; 0 off
+    front_phase_shift: float = 0.0
+    # per front-phase period: (sin channel, cos channel, period, sin low, sin high, cos low, cos high),
+    # the input channels and band scaling; fit takes them from dataset.json where front_phase_shift > 0
+    front_phase_bands: tuple[tuple[float, ...], ...] = ()
+    # sampler: smooth keyed random-field channels (SMOOTH_NOISE_WAVELENGTHS) beside the input, for terrain
+    # and large structures the coarse noise cannot place smoothly; 0 off
+    smooth_noise_channels: int = 0
+    # sampler: keyed sparse soft disks in the ocean (models/object_noise.py), each 16-px cell holding
+    # one with this probability, beside the input: candidate icebergs that move from seed to seed; 0 off
+    iceberg_noise: float = 0.0
+    # the input channel of the ocean class that gates them; fit takes it from the dataset's classes
+    iceberg_gate_channel: int = -1
     # patch: PatchGAN on (mask, image) (the paper); multiscale: PatchGANs at 1x and 2x down (pix2pixHD);
     # segmentation: a U-Net on the image alone with classes + 1 ("fake") logits per pixel (OASIS)
     discriminator: str = "patch"
@@ -150,16 +169,62 @@ class ModelConfig:
                 "model.speckle_looks_by_sensor needs the sampler's speckle stage (model.speckle_looks not 0); "
                 "leave it empty"
             )
+        if self.front_phase_shift < 0 or self.smooth_noise_channels < 0:
+            raise ConfigError(
+                "model.front_phase_shift and model.smooth_noise_channels must be >= 0 (0: off), got "
+                f"{self.front_phase_shift} and {self.smooth_noise_channels}"
+            )
+        self._validate_front_phase_bands()
+        if not 0 <= self.iceberg_noise <= 1 or not -1 <= self.iceberg_gate_channel < self.in_channels:
+            raise ConfigError(
+                f"model.iceberg_noise is a probability (0: off), got {self.iceberg_noise}; "
+                f"model.iceberg_gate_channel an input channel or -1, got {self.iceberg_gate_channel}"
+            )
         if self.generator != "sampler":
             if self.speckle_looks != 0 or self.noise_channels != 1 or not self.fine_noise:
                 raise ConfigError(
                     "model.speckle_looks, model.noise_channels and model.fine_noise are model.generator=sampler's"
+                )
+            if self.front_phase_shift or self.smooth_noise_channels or self.front_phase_bands or self.iceberg_noise:
+                raise ConfigError(
+                    "model.front_phase_shift, model.front_phase_bands, model.smooth_noise_channels and "
+                    "model.iceberg_noise are model.generator=sampler's; leave them at 0 and () or use "
+                    f"{option('variant')} sampler"
                 )
         elif not self.whole_scene or self.upsampling != "resize":
             raise ConfigError(
                 "model.generator=sampler builds on the scene variant: it needs model.unet_depth > 0, "
                 f"normalization=none, noise=coordinates and upsampling=resize (use {option('variant')} sampler)"
             )
+
+    def _validate_front_phase_bands(self) -> None:
+        for band in self.front_phase_bands:
+            if len(band) != 7:
+                raise ConfigError(
+                    "model.front_phase_bands holds (sin channel, cos channel, period, sin low, sin high, cos low, "
+                    f"cos high) per period, got {list(band)}; leave it () for fit to fill"
+                )
+            channels, period = band[:2], band[2]
+            if any(c != int(c) or not 0 <= c < self.in_channels for c in channels) or not period > 0:
+                raise ConfigError(
+                    f"model.front_phase_bands {list(band)}: channels must be input channels (0 to "
+                    f"{self.in_channels - 1}) and the period positive; leave it () for fit to fill"
+                )
+            if not (band[4] > band[3] and band[6] > band[5]):
+                raise ConfigError(
+                    f"model.front_phase_bands {list(band)}: each band's high must exceed its low; "
+                    "leave it () for fit to fill"
+                )
+
+    @property
+    def front_phase_resolved(self) -> bool:
+        """False while the front-phase shift waits for fit to read the bands from dataset.json."""
+        return self.front_phase_shift == 0 or bool(self.front_phase_bands)
+
+    @property
+    def iceberg_resolved(self) -> bool:
+        """False while the iceberg noise waits for fit to find the ocean channel."""
+        return self.iceberg_noise == 0 or self.iceberg_gate_channel >= 0
 
     @property
     def speckle_resolved(self) -> bool:

@@ -20,15 +20,19 @@ bands may not take. :func:`context_planes` is the one function that computes the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
 
 from pix2pix_sar import geo
+from pix2pix_sar.config import ModelConfig
 from pix2pix_sar.data.zones import GLACIER, OCEAN, ROCK, front_mask
+from pix2pix_sar.errors import ConfigError, option
 
 #: Distances beyond this (pixels) are all "far": the scale of the structures the bands place.
 CONTEXT_REACH = 256.0
@@ -120,3 +124,40 @@ class ContextRasters:
             path = Path(self._folder.name) / f"{self._count}_{name}.tif"
             paths[name] = geo.write_geotiff(path, plane, grid, unit=CONTEXT_BANDS[name][1])
         return paths
+
+
+def resolve_front_phase(model: ModelConfig, bands: Sequence, first_channel: int, source: str) -> ModelConfig:
+    """`model` with :attr:`~pix2pix_sar.config.ModelConfig.front_phase_bands` taken from the
+    dataset's extra bands `bands` (BandScalings, in input order after `first_channel` mask
+    channels) where ``model.front_phase_shift`` > 0: each period with both its sin and cos
+    band; unchanged when the shift is off."""
+    if model.front_phase_shift == 0:
+        return model
+    index = {band.name: i for i, band in enumerate(bands)}
+    resolved = []
+    for period in FRONT_PHASE_PERIODS:
+        sin, cos = index.get(f"front_sin_{period}"), index.get(f"front_cos_{period}")
+        if sin is not None and cos is not None:
+            s, c = bands[sin], bands[cos]
+            resolved.append(
+                (float(first_channel + sin), float(first_channel + cos), float(period), s.low, s.high, c.low, c.high)
+            )
+    if not resolved:
+        raise ConfigError(
+            f"{source}: has no front-phase bands (front_sin_P and front_cos_P) for model.front_phase_shift; "
+            f"prepare the dataset with {option('context')} or set model.front_phase_shift=0"
+        )
+    return dataclasses.replace(model, front_phase_bands=tuple(resolved))
+
+
+def resolve_iceberg_gate(model: ModelConfig, class_names: Sequence[str], source: str) -> ModelConfig:
+    """`model` with :attr:`~pix2pix_sar.config.ModelConfig.iceberg_gate_channel` set to the
+    ocean's one-hot channel where ``model.iceberg_noise`` > 0; unchanged when it is off."""
+    if model.iceberg_noise == 0:
+        return model
+    if "ocean" not in class_names or len(class_names) < 3:
+        raise ConfigError(
+            f"{source}: model.iceberg_noise puts its candidates in the ocean's one-hot channel, but the classes are "
+            f"{', '.join(class_names)}; prepare the dataset with {option('classes')} zones or set model.iceberg_noise=0"
+        )
+    return dataclasses.replace(model, iceberg_gate_channel=list(class_names).index("ocean"))

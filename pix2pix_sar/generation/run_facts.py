@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pix2pix_sar import __version__
-from pix2pix_sar.config import Config, ModelConfig
+from pix2pix_sar.config import FRONT_SHIFT_WAVELENGTHS, SMOOTH_NOISE_WAVELENGTHS, Config, ModelConfig
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, load_manifest
 from pix2pix_sar.data.scaling import DB_FACTORS, SarScaling
 from pix2pix_sar.data.sensors import conditioning_sensors
@@ -96,6 +96,7 @@ def model_facts(
                 if model.speckle_looks > 0
                 else ""
             )
+            + _smooth_noise(model)
         ),
         "signatures": {
             "serving_default": "same as generate",
@@ -110,6 +111,33 @@ def model_facts(
         "metrics": _metrics_at(run, epoch),
         "limits": _limits(cfg, info),
     }
+
+
+def _smooth_noise(model: ModelConfig) -> str:
+    """The sampler's smooth keyed fields, in words ("" when off)."""
+    text = ""
+    if model.front_phase_shift > 0:
+        periods = ", ".join(f"{band[2]:g}" for band in model.front_phase_bands)
+        text += (
+            f"; the front-phase bands (periods {periods} px) are moved by a smooth random displacement of the "
+            f"front distance ({model.front_phase_shift:g} px std, {_waves(FRONT_SHIFT_WAVELENGTHS)}), drawn from "
+            "the seed and scene coordinates, so the glacier's bands parallel to the front differ from seed to seed"
+        )
+    if model.smooth_noise_channels > 0:
+        text += (
+            f"; {model.smooth_noise_channels} smooth random field(s) ({_waves(SMOOTH_NOISE_WAVELENGTHS)}) from the "
+            "seed and scene coordinates join the input"
+        )
+    if model.iceberg_noise > 0:
+        text += (
+            f"; sparse soft disks in the ocean (a {model.iceberg_noise:g} chance per 16-px cell, 1.5-6 px radius) "
+            "from the seed and scene coordinates join the input as candidate icebergs"
+        )
+    return text
+
+
+def _waves(wavelengths: tuple[float, float]) -> str:
+    return f"{wavelengths[0]:g}-{wavelengths[1]:g} px waves"
 
 
 def _speckle_looks(model: ModelConfig, sensors: tuple[str, ...]) -> str:

@@ -6,9 +6,10 @@ never of a hidden RNG state. :class:`KeyedDropout` (the paper's noise) draws one
 mask per example from its whole key, so a tile's mask depends on where the tile
 lies; :class:`CoordinateNoise` (the ``scene`` variant) draws a noise image whose
 pixels depend only on the key's seed words and the scene coordinates, identical
-wherever a tile cuts the scene. Neither depends on the batch size, on the other
-examples of a batch or on the replica, so resuming, batching and replicas cannot
-change results.
+wherever a tile cuts the scene; :class:`SmoothField` (options of the ``sampler``) draws
+smooth random fields from the seed words and the scene coordinates, the same at any tile
+origin. None depends on the batch size, on the other examples of a batch or on the
+replica, so resuming, batching and replicas cannot change results.
 """
 
 from __future__ import annotations
@@ -194,6 +195,186 @@ class CoordinateNoise(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "salt": self.salt, "level": self.level, "channels": self.channels}
+
+
+#: Plane waves per channel of a :class:`SmoothField`.
+SMOOTH_WAVES = 16
+#: Index bits of the cosine table (:func:`cos_cycles`): 4096 steps a cycle, linear
+#: interpolation within a step (error < 3e-7).
+_TABLE_BITS = 12
+_FRACTION_BITS = 32 - _TABLE_BITS
+_COS_TABLE = np.cos(2 * np.pi * np.arange((1 << _TABLE_BITS) + 1) / (1 << _TABLE_BITS)).astype(np.float32)
+
+
+def cos_cycles(phase: tf.Tensor) -> tf.Tensor:
+    """float32 cos(2 pi phase / 2**32) of uint32 phases (a cycle is 2**32), from a table.
+
+    Not tf.cos: its vectorised and scalar paths differ in the last bit, and which path a
+    pixel takes depends on where it falls in the tensor, so a tile and the whole scene would
+    differ; a table lookup, a multiply and an add are exact in every path."""
+    index = tf.cast(tf.bitwise.right_shift(phase, tf.constant(_FRACTION_BITS, tf.uint32)), tf.int32)
+    low = tf.constant(_COS_TABLE[:-1])
+    step = tf.constant(np.diff(_COS_TABLE).astype(np.float32))
+    fraction = tf.bitwise.bitwise_and(phase, tf.constant((1 << _FRACTION_BITS) - 1, tf.uint32))
+    fraction = tf.cast(fraction, tf.float32) * np.float32(1.0 / (1 << _FRACTION_BITS))
+    return tf.gather(low, index) + fraction * tf.gather(step, index)
+
+
+def cycles_to_phase(cycles: tf.Tensor) -> tf.Tensor:
+    """float32 cycles -> uint32 phases (a cycle is 2**32), exactly for the float given."""
+    fraction = cycles - tf.floor(cycles)  # in [0, 1], exact
+    return tf.cast(tf.cast(tf.round(fraction * np.float32(1 << 32)), tf.int64), tf.uint32)  # 2**32 wraps to 0
+
+
+def smooth_field(
+    key: tf.Tensor, height, width, channels: int, salt: int, min_wavelength: float, max_wavelength: float,
+    waves: int = SMOOTH_WAVES,
+) -> tf.Tensor:  # fmt: skip
+    """(N, height, width, channels) float32: :class:`SmoothField`'s field (its docstring)."""
+    bits = _combine(example_hash(key, salt, words=2)[:, None, None], _uint(tf.range(channels))[None, :, None])
+    bits = _combine(bits, _uint(tf.range(waves))[None, None, :])  # (N, channels, waves): one draw per wave
+
+    def draw(index: int) -> tf.Tensor:
+        return _combine(bits, tf.constant(index, tf.uint32))
+
+    direction = draw(0)  # the wave's angle, as a uint32 phase
+    # Log-uniform wavelengths, one of 4096 steps of (max / min) ** (1 / 4096) each.
+    steps = (np.arange(1 << _TABLE_BITS) + 0.5) / (1 << _TABLE_BITS)
+    inverse_wavelengths = tf.constant((1.0 / (min_wavelength * (max_wavelength / min_wavelength) ** steps)), tf.float32)
+    inverse = tf.gather(inverse_wavelengths, tf.cast(tf.bitwise.right_shift(draw(1), _FRACTION_BITS), tf.int32))
+    quarter = tf.constant(1 << 30, tf.uint32)
+
+    def frequency(cos_angle: tf.Tensor) -> tf.Tensor:  # cycles per pixel as uint32 phases
+        return cycles_to_phase(cos_angle * inverse)
+
+    row_frequency, col_frequency = frequency(cos_cycles(direction)), frequency(cos_cycles(direction - quarter))
+    # Phases as 32-bit integers (a cycle is 2**32, wrapping): exact at any scene coordinate,
+    # negative ones included, and the same in a tile and in the whole scene.
+    rows = _uint(key[:, 2])[:, None] + _uint(tf.range(height))[None, :]
+    cols = _uint(key[:, 3])[:, None] + _uint(tf.range(width))[None, :]
+    # (N, C, F, H) with the wave's phase, and (N, C, F, W).
+    row_phase = rows[:, None, None, :] * row_frequency[..., None] + draw(2)[..., None]
+    col_phase = cols[:, None, None, :] * col_frequency[..., None]
+    # cos(a + b) = cos a cos b - sin a sin b: table lookups per row and per column only, then
+    # products and sums per pixel (exact float ops: any path gives the same bits). Laid out
+    # (N, C, H, W) until the end: TF broadcasts a product over the last two axes far faster.
+    row_cos = tf.unstack(cos_cycles(row_phase)[..., None], waves, axis=2)
+    row_minus_sin = tf.unstack(-cos_cycles(row_phase - quarter)[..., None], waves, axis=2)
+    col_cos = tf.unstack(cos_cycles(col_phase)[..., None, :], waves, axis=2)
+    col_sin = tf.unstack(cos_cycles(col_phase - quarter)[..., None, :], waves, axis=2)
+    field = row_cos[0] * col_cos[0] + row_minus_sin[0] * col_sin[0]
+    for f in range(1, waves):  # a fixed order of sums, one (N, C, H, W) plane at a time
+        field = field + row_cos[f] * col_cos[f] + row_minus_sin[f] * col_sin[f]
+    return tf.transpose(field, [0, 2, 3, 1]) * np.float32(np.sqrt(2.0 / waves))
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class SmoothField(keras.layers.Layer):
+    """A smooth random field (N, H, W, channels) with zero mean and unit variance (in
+    expectation), keyed like :class:`CoordinateNoise` but smooth at any scale between
+    `min_wavelength` and `max_wavelength` pixels: random Fourier features, per example and
+    channel ``sqrt(2/F) sum_f cos(2 pi (r cos(a_f) + c sin(a_f)) / l_f + p_f)`` over F plane
+    waves with the angle a and phase p uniform and the wavelength l log-uniform, all drawn
+    from ``(k0, k1, salt, channel, f)``, and (r, c) the pixel's scene coordinates (the key's
+    row and col plus the pixel's index). A pure function of scene coordinates: any tile, at
+    any origin, gives the whole scene's values, bit for bit.
+
+    Phases are 32-bit fixed point (a cycle is 2**32; each wave's frequency rounded to
+    2**-32 cycles per pixel), summed in integers: exact at any coordinate, with no float32
+    precision lost far from the origin; the cosine comes from a table (:func:`cos_cycles`).
+    Inputs ``[x, key]`` (x gives the size)."""
+
+    def __init__(
+        self, channels: int = 1, salt: int = 0, min_wavelength: float = 32.0, max_wavelength: float = 256.0,
+        waves: int = SMOOTH_WAVES, **kwargs,
+    ):  # fmt: skip
+        super().__init__(**kwargs)
+        if not 2.0 < min_wavelength <= max_wavelength:
+            raise ValueError(f"wavelengths must satisfy 2 < min <= max px, got {min_wavelength} and {max_wavelength}")
+        self.channels = int(channels)
+        self.salt = int(salt)
+        self.min_wavelength = float(min_wavelength)
+        self.max_wavelength = float(max_wavelength)
+        self.waves = int(waves)
+
+    def call(self, inputs):
+        x, key = inputs
+        shape = tf.shape(x)
+        field = smooth_field(
+            tf.cast(key, tf.int32), shape[1], shape[2], self.channels, self.salt,
+            self.min_wavelength, self.max_wavelength, self.waves,
+        )  # fmt: skip
+        return tf.cast(field, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:3], self.channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "salt": self.salt,
+            "min_wavelength": self.min_wavelength,
+            "max_wavelength": self.max_wavelength,
+            "waves": self.waves,
+        }
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class FrontPhaseShift(keras.layers.Layer):
+    """Moves the front-phase bands (sin and cos of 2 pi d / P, d the distance to the calving
+    front; :mod:`pix2pix_sar.data.context`) as if d were ``d + std * field``: inputs
+    ``[x, field]`` with x the generator input and field (N, H, W, 1) of unit variance
+    (:class:`SmoothField`). Each pair is unscaled from the model's [-1, 1], rotated by
+    ``2 pi std * field / P``, scaled back and clipped; the other channels pass unchanged.
+    The rotation keeps each pair's length, so (0, 0) off the glacier stays (0, 0).
+
+    `bands`: per period ``(sin channel, cos channel, P, sin low, sin high, cos low, cos high)``
+    (:attr:`pix2pix_sar.config.ModelConfig.front_phase_bands`)."""
+
+    def __init__(self, bands, std: float, **kwargs):
+        super().__init__(**kwargs)
+        self.bands = tuple(tuple(float(v) for v in band) for band in bands)
+        self.std = float(std)
+
+    def call(self, inputs):
+        x, field = inputs
+        x = tf.cast(x, tf.float32)
+        sin_channels, cos_channels, periods, sin_low, sin_high, cos_low, cos_high = (
+            np.array(values, np.float32) for values in zip(*self.bands)
+        )
+        sin_channels, cos_channels = sin_channels.astype(np.int64), cos_channels.astype(np.int64)
+        # All periods at once, along the last axis: (N, H, W, periods).
+        sin = _unscale(tf.gather(x, sin_channels, axis=-1), sin_low, sin_high)
+        cos = _unscale(tf.gather(x, cos_channels, axis=-1), cos_low, cos_high)
+        shift = np.float32(self.std) * tf.cast(field, tf.float32)  # (N, H, W, 1) pixels of front distance
+        turn = cycles_to_phase(shift * (1.0 / periods))  # table cosines: tiles agree bit for bit
+        turn_cos, turn_sin = cos_cycles(turn), cos_cycles(turn - tf.constant(1 << 30, tf.uint32))
+        moved_sin = _scale(sin * turn_cos + cos * turn_sin, sin_low, sin_high)  # sin(t + turn)
+        moved_cos = _scale(cos * turn_cos - sin * turn_sin, cos_low, cos_high)  # cos(t + turn)
+        # Each channel from x, or from the moved bands that replace it.
+        channels = x.shape[-1]
+        source = np.arange(channels)
+        source[sin_channels] = channels + np.arange(len(self.bands))
+        source[cos_channels] = channels + len(self.bands) + np.arange(len(self.bands))
+        out = tf.gather(tf.concat([x, moved_sin, moved_cos], axis=-1), source, axis=-1)
+        return tf.cast(out, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "bands": [list(band) for band in self.bands], "std": self.std}
+
+
+def _unscale(scaled: tf.Tensor, low: np.ndarray, high: np.ndarray) -> tf.Tensor:
+    """Bands' values from the model's [-1, 1] (BandScaling.from_model), one band a channel."""
+    return low + (scaled + 1.0) * ((high - low) / 2.0)
+
+
+def _scale(values: tf.Tensor, low: np.ndarray, high: np.ndarray) -> tf.Tensor:
+    """Bands' values to the model's [-1, 1], clipped (BandScaling.to_model), one band a channel."""
+    return tf.clip_by_value((values - low) * (2.0 / (high - low)) - 1.0, -1.0, 1.0)
 
 
 #: The fewest looks a looks map gives a pixel (where no sensor plane is 1).

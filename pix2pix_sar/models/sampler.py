@@ -17,20 +17,46 @@ grid, so any tile still gives the whole scene's pixels:
   data's number of looks (dB of multiplicative speckle), clipped like the targets; a run
   on several sensors with looks per sensor (``model.speckle_looks_by_sensor``) gives each
   pixel its sensor's looks, read from the sensor planes (the last input channels).
+
+Two options, off by default (0), each a pure function of the key's seed words and scene
+coordinates (:class:`~pix2pix_sar.models.layers.SmoothField`), so tiles still agree:
+
+* ``model.front_phase_shift``: the front-phase context bands are a fixed function of the
+  mask, so the glacier's bands parallel to the front would sit in the same place in every
+  sample; a smooth keyed displacement of the front distance (that many pixels std, 64-512 px
+  waves) moves them (:class:`~pix2pix_sar.models.layers.FrontPhaseShift`), for the encoder
+  and the CLADE modulation alike.
+* ``model.smooth_noise_channels``: smooth random fields (32-256 px waves) beside the input,
+  for terrain and large structures that the blocky 1/16-scale noise cannot place smoothly.
+* ``model.iceberg_noise``: sparse soft disks in the ocean class
+  (:class:`~pix2pix_sar.models.object_noise.KeyedBlobs`) beside the input: compact bright
+  objects are hard to grow from white noise, so the generator gets candidate icebergs at
+  keyed places it can keep or drop.
 """
 
 from __future__ import annotations
 
 import keras
 
-from pix2pix_sar.config import ModelConfig
+from pix2pix_sar.config import FRONT_SHIFT_WAVELENGTHS, SMOOTH_NOISE_WAVELENGTHS, ModelConfig
 from pix2pix_sar.errors import ConfigError, option
 from pix2pix_sar.models.blocks import downsample, encoder_filters, weight_init
-from pix2pix_sar.models.layers import Bilinear2x, CoordinateNoise, SensorLooks, SpeckleStage
+from pix2pix_sar.models.layers import (
+    Bilinear2x,
+    CoordinateNoise,
+    FrontPhaseShift,
+    SensorLooks,
+    SmoothField,
+    SpeckleStage,
+)
+from pix2pix_sar.models.object_noise import KeyedBlobs
 from pix2pix_sar.noise import KEY_SIZE
 
 #: Scales (from the bottleneck down) whose noise has `noise_channels` channels.
 COARSE_SCALES = 3
+#: Salts of the front-distance displacement and of the smooth noise channels (apart from
+#: CoordinateNoise's 0-5 and the speckle's 101).
+FRONT_SHIFT_SALT, SMOOTH_NOISE_SALT = 201, 202
 
 
 def _with_noise(x, key, level: int, channels: int, name: str):
@@ -71,18 +97,42 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
             f"model.speckle_looks_by_sensor gives {len(cfg.speckle_looks_by_sensor)} sensors' looks, but the input "
             f"has {cfg.in_channels} channels: the sensor planes come after at least one mask channel"
         )
+    if not cfg.iceberg_resolved:
+        raise ConfigError(
+            "model.iceberg_noise takes the ocean's input channel (model.iceberg_gate_channel) from the dataset's "
+            "classes at fit; outside fit set model.iceberg_gate_channel or model.iceberg_noise=0"
+        )
+    if not cfg.front_phase_resolved:
+        raise ConfigError(
+            "model.front_phase_shift takes the front-phase bands' channels and scaling (model.front_phase_bands) "
+            "from dataset.json at fit; outside fit set model.front_phase_bands or model.front_phase_shift=0"
+        )
     depth = cfg.depth
     filters = encoder_filters(depth, cfg.base_filters)
     side = None if any_size else cfg.patch_size
 
-    mask = keras.Input((side, side, cfg.in_channels), name="mask")
+    inputs = keras.Input((side, side, cfg.in_channels), name="mask")
     key = keras.Input((KEY_SIZE,), dtype="int32", name="noise_key")
+    mask = inputs
+    if cfg.front_phase_shift > 0:
+        low, high = FRONT_SHIFT_WAVELENGTHS
+        field = SmoothField(1, FRONT_SHIFT_SALT, low, high, dtype="float32", name="front_shift_field")([inputs, key])
+        shift = FrontPhaseShift(cfg.front_phase_bands, cfg.front_phase_shift, dtype="float32", name="front_shift")
+        mask = shift([inputs, field])
     # Off, speckle is the only randomness at the finest two scales (as in the data): noise
     # there can add to it and lower the ENL below the data's looks.
     fine = 1 if cfg.fine_noise else 0
-    x = mask
+    parts = [mask]
     if fine:
-        x = keras.layers.Concatenate(name="mask_noise")([mask, CoordinateNoise(name="noise")([mask, key])])
+        parts.append(CoordinateNoise(name="noise")([mask, key]))
+    if cfg.smooth_noise_channels:
+        low, high = SMOOTH_NOISE_WAVELENGTHS
+        smooth = SmoothField(cfg.smooth_noise_channels, SMOOTH_NOISE_SALT, low, high, name="smooth_noise")
+        parts.append(smooth([mask, key]))
+    if cfg.iceberg_noise > 0:
+        blobs = KeyedBlobs(probability=cfg.iceberg_noise, gate_channel=cfg.iceberg_gate_channel, name="iceberg_noise")
+        parts.append(blobs([inputs, key]))
+    x = keras.layers.Concatenate(name="mask_noise")(parts) if len(parts) > 1 else mask
     skips = []
     for i, f in enumerate(filters):
         down = downsample(
@@ -111,6 +161,6 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
     if cfg.speckle_looks > 0:
         speckle_inputs = [backscatter, key]
         if cfg.speckle_looks_by_sensor:  # each sensor's own looks, from its plane
-            speckle_inputs.append(SensorLooks(cfg.speckle_looks_by_sensor, dtype="float32", name="looks")(mask))
+            speckle_inputs.append(SensorLooks(cfg.speckle_looks_by_sensor, dtype="float32", name="looks")(inputs))
         image = SpeckleStage(cfg.speckle_looks, cfg.speckle_db_unit, dtype="float32", name="image")(speckle_inputs)
-    return keras.Model([mask, key], image, name="generator")
+    return keras.Model([inputs, key], image, name="generator")

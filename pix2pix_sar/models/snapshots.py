@@ -9,8 +9,8 @@ def load_generator(path: str | Path):
     """The Keras generator saved at `path` (weights and architecture, no optimizer)."""
     import keras
 
-    # Importing the layers registers them (PerImageBatchNorm, KeyedDropout, CoordinateNoise).
-    from pix2pix_sar.models import layers
+    # Importing the layers registers them (PerImageBatchNorm, KeyedDropout, CoordinateNoise, ...).
+    from pix2pix_sar.models import layers, object_noise
 
     custom = {
         name: getattr(layers, name)
@@ -21,6 +21,9 @@ def load_generator(path: str | Path):
             "Bilinear2x",
             "SpeckleStage",
             "SensorLooks",
+            "SmoothField",
+            "FrontPhaseShift",
         )
     }
+    custom["KeyedBlobs"] = object_noise.KeyedBlobs
     return keras.models.load_model(path, compile=False, custom_objects=custom)

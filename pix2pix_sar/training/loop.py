@@ -33,6 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from pix2pix_sar.config import Config, TrainingConfig
+from pix2pix_sar.data.context import resolve_front_phase, resolve_iceberg_gate
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, split_size
 from pix2pix_sar.data.looks import resolve_speckle
 from pix2pix_sar.data.packed import choose_input, memory_bytes
@@ -98,6 +99,8 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetIn
         )
     model = dataclasses.replace(cfg.model, patch_size=info.patch_size, in_channels=channels, classes=classes)
     model = resolve_speckle(model, info, str(data_dir / "dataset.json"), sensors)  # sampler: looks, dB unit
+    model = resolve_front_phase(model, info.extra_bands, scheme.channels, str(data_dir / "dataset.json"))
+    model = resolve_iceberg_gate(model, scheme.class_names, str(data_dir / "dataset.json"))
     if model != cfg.model:
         log.info("model follows the dataset: patch_size %d, in_channels %d", model.patch_size, model.in_channels)
     return dataclasses.replace(cfg, model=model).validate(), info

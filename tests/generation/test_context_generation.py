@@ -1,5 +1,6 @@
 """A run trained with context bands computes them from each whole mask: `generate`
-needs no `--extra`, the file equals the in-memory image, and tiled == whole holds."""
+needs no `--extra`, the file equals the in-memory image, and tiled == whole holds, with
+the sampler's smooth keyed fields (which move the front-phase bands) on."""
 
 import numpy as np
 import pytest
@@ -13,19 +14,31 @@ from pix2pix_sar.data.zones import NODATA, OCEAN
 
 
 @pytest.fixture(scope="module")
-def context_run(scene, tmp_path_factory):
-    """A `sampler` run trained 1 epoch on 32-px zones patches with the context bands."""
-    from pix2pix_sar.config import resolve_config
+def context_dataset(scene, tmp_path_factory):
+    """32-px zones patches of `scene` with the context bands."""
     from pix2pix_sar.data.prepare import PrepareOptions, prepare_scenes
     from pix2pix_sar.data.scenes import SceneInput
-    from pix2pix_sar.training.loop import fit
 
     sar, zones = scene
     options = PrepareOptions(patch_size=32, val_fraction=0.2, units="intensity", classes="zones", context=True)
-    root = tmp_path_factory.mktemp("context_run")
-    dataset = prepare_scenes([SceneInput(sar, zones)], root / "ds", options=options)
-    fit(resolve_config("sampler", assignments=["model.base_filters=8", "training.epochs=1"]), dataset, root / "run")
-    return root / "run"
+    return prepare_scenes([SceneInput(sar, zones)], tmp_path_factory.mktemp("context_ds") / "ds", options=options)
+
+
+#: The sampler's smooth keyed fields, which the context bands make possible: its front-phase
+#: bands moved from sample to sample, smooth noise channels and candidate icebergs beside the input.
+SMOOTH_FIELDS = ("model.front_phase_shift=8", "model.smooth_noise_channels=2", "model.iceberg_noise=0.3")
+
+
+@pytest.fixture(scope="module")
+def context_run(context_dataset, tmp_path_factory):
+    """A `sampler` run (with its smooth keyed fields) trained 1 epoch on `context_dataset`."""
+    from pix2pix_sar.config import resolve_config
+    from pix2pix_sar.training.loop import fit
+
+    run = tmp_path_factory.mktemp("context_run") / "run"
+    cfg = resolve_config("sampler", assignments=["model.base_filters=8", "training.epochs=1", *SMOOTH_FIELDS])
+    fit(cfg, context_dataset, run)
+    return run
 
 
 def test_generate_computes_the_context_and_tiles_exactly(context_run, tmp_path, write_mask):
@@ -71,3 +84,44 @@ def test_samples_of_one_mask_compute_its_context_once(context_run, monkeypatch):
     other[:8] = OCEAN
     g.generate(other)
     assert len(calls) == 2  # another mask: its own context
+
+
+def test_fit_takes_the_front_phase_bands_and_seeds_move_them(context_dataset, context_run):
+    """Fit takes each front-phase pair's channels and scaling from dataset.json into the run's
+    config (model.front_phase_shift); generation repeats a seed and moves the bands for another."""
+    from pix2pix_sar.data.context import FRONT_PHASE_PERIODS
+    from pix2pix_sar.data.dataset import load_info
+    from pix2pix_sar.data.zones import GLACIER
+    from pix2pix_sar.generation.generate import generate_image
+    from pix2pix_sar.generation.run_facts import model_facts
+    from pix2pix_sar.generation.run_generator import RunGenerator, TileSettings
+    from pix2pix_sar.run_folder import RunFolder
+
+    bands = load_info(context_dataset).extra_bands
+    channel = {band.name: 3 + i for i, band in enumerate(bands)}  # after the 3 zone channels
+    scaling = {band.name: band for band in bands}
+    expected = tuple(
+        (
+            *(float(channel[f"front_{wave}_{period}"]) for wave in ("sin", "cos")),
+            float(period),
+            *(getattr(scaling[f"front_{wave}_{period}"], end) for wave in ("sin", "cos") for end in ("low", "high")),
+        )
+        for period in FRONT_PHASE_PERIODS
+    )
+    run = RunFolder(context_run)
+    assert run.load_config().model.front_phase_bands == expected
+    # What the model card says of its noise.
+    noise = model_facts(run, run.load_config(), run.dataset_info(), 1)["noise"]
+    assert "front-phase bands (periods 8, 16, 32, 64 px) are moved" in noise and "2 smooth random field" in noise
+
+    zones = synth_scene(200, 160, seed=3).zones.copy()
+    zones[zones == NODATA] = OCEAN
+    gen = RunGenerator.load(context_run)
+
+    def draw(seed):
+        gen.seed = seed
+        return generate_image(gen, zones, TileSettings(tile=256, seed=seed))
+
+    first = draw(1)
+    np.testing.assert_array_equal(draw(1), first)
+    assert np.abs(draw(2) - first)[zones == GLACIER].mean() > 1e-3

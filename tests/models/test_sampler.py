@@ -181,6 +181,121 @@ def test_a_looks_map_gives_each_region_its_own_looks_with_the_scalar_stages_draw
     assert rebuilt.looks == (2.5, 4.4) and rebuilt.name == "looks"
 
 
+def test_smooth_field_is_a_smooth_keyed_function_of_scene_coordinates():
+    import tensorflow as tf
+
+    from pix2pix_sar.models.layers import SmoothField
+    from pix2pix_sar.noise import patch_keys, tile_keys
+
+    layer = SmoothField(3, salt=7, min_wavelength=8.0, max_wavelength=64.0)
+
+    def field(seed, height, width, row, col):
+        return layer([tf.zeros((1, height, width, 1)), tf.constant(tile_keys(seed, [row], [col]))]).numpy()[0]
+
+    whole = field(5, 300, 260, -17, 3)
+    # Any tile, at any origin (no alignment to a stride), is the whole scene's crop, bit for bit.
+    np.testing.assert_array_equal(field(5, 77, 91, -17 + 113, 3 + 41), whole[113:190, 41:132])
+    np.testing.assert_array_equal(field(5, 300, 260, -17, 3), whole)  # a key repeats
+    assert np.abs(field(6, 300, 260, -17, 3) - whole).mean() > 0.5  # another seed, another field
+    # What a snapshot or an export rebuilds draws the same field.
+    rebuilt = SmoothField.from_config(layer.get_config())
+    np.testing.assert_array_equal(
+        rebuilt([tf.zeros((1, 300, 260, 1)), tf.constant(tile_keys(5, [-17], [3]))])[0], whole
+    )
+
+    many = layer([tf.zeros((16, 128, 128, 1)), tf.constant(patch_keys(1, np.arange(16)))]).numpy()
+    assert abs(many.mean()) < 0.05 and 0.9 < many.std() < 1.1  # zero mean, unit variance
+    # Smooth: neighbours differ far less than the field varies.
+    assert np.abs(np.diff(many, axis=1)).std() < 0.4 and np.abs(np.diff(many, axis=2)).std() < 0.4
+
+
+def _front_phase_input(size=128, period=8):
+    """Zones one-hot (rock left, glacier right), then the sin and cos of 2 pi d / period on the
+    glacier (d the distance to its right edge, 0 on rock), scaled as BandScalings, and those."""
+    from pix2pix_sar.data.extra_bands import BandScaling
+
+    scalings = (
+        BandScaling("front_sin_8", "1", -1.1, 1.05, "bilinear"),
+        BandScaling("front_cos_8", "1", -1.02, 1.2, "bilinear"),
+    )
+    glacier = np.zeros((size, size), bool)
+    glacier[:, size // 2 :] = True
+    distance = np.broadcast_to(size - 1 - np.arange(size, dtype=np.float64), (size, size))
+    raw = [np.where(glacier, wave(2 * np.pi * distance / period), 0.0) for wave in (np.sin, np.cos)]
+    planes = [np.where(glacier, 0.0, 1.0), glacier.astype(float), np.zeros((size, size))]
+    planes += [scaling.to_model(r) for scaling, r in zip(scalings, raw)]
+    bands = ((3, 4, period, scalings[0].low, scalings[0].high, scalings[1].low, scalings[1].high),)
+    return np.stack(planes, axis=-1).astype(np.float32)[None], glacier, distance, scalings, bands
+
+
+def test_front_phase_shift_moves_the_bands_on_the_glacier_only():
+    import tensorflow as tf
+
+    from pix2pix_sar.models.layers import FrontPhaseShift, SmoothField
+    from pix2pix_sar.noise import tile_keys
+
+    x, glacier, distance, scalings, bands = _front_phase_input()
+    field_layer = SmoothField(1, salt=201, min_wavelength=64.0, max_wavelength=512.0)
+
+    def shifted(std, seed):
+        field = field_layer([tf.constant(x), tf.constant(tile_keys(seed, [0], [0]))])
+        return FrontPhaseShift(bands, std)([tf.constant(x), field]).numpy()[0], field.numpy()[0, ..., 0]
+
+    np.testing.assert_allclose(shifted(0.0, 1)[0], x[0], atol=1e-6)  # no shift: the input
+    out, field = shifted(8.0, 1)
+    np.testing.assert_array_equal(out[..., :3], x[0, ..., :3])  # the zones pass unchanged
+    sin, cos = (scaling.from_model(out[..., 3 + i]) for i, scaling in enumerate(scalings))
+    # The bands of the distance moved by 8 px x the field, in the data's units: a rotation,
+    # so the length of (sin, cos) is kept and (0, 0) off the glacier stays (0, 0).
+    moved = 2 * np.pi * (distance + 8.0 * field) / 8
+    np.testing.assert_allclose(sin[glacier], np.sin(moved)[glacier], atol=1e-4)
+    np.testing.assert_allclose(cos[glacier], np.cos(moved)[glacier], atol=1e-4)
+    np.testing.assert_allclose((sin**2 + cos**2)[glacier], 1.0, atol=1e-4)
+    np.testing.assert_allclose(np.stack([sin, cos])[:, ~glacier], 0.0, atol=1e-5)
+    assert np.abs(field).max() > 0.5  # moved by pixels, not by nothing
+    other = shifted(8.0, 2)[0]
+    assert np.abs(other - out)[glacier].mean() > 0.1  # another seed moves the bands elsewhere
+    rebuilt = FrontPhaseShift.from_config(FrontPhaseShift(bands, 8.0, name="front_shift").get_config())
+    assert rebuilt.bands == tuple(tuple(float(v) for v in b) for b in bands) and rebuilt.std == 8.0
+
+
+def test_front_phase_and_smooth_noise_options_are_checked(tiny_dataset, tmp_path):
+    from pix2pix_sar.models import build_generator
+    from pix2pix_sar.training.loop import _resolve_for_dataset
+
+    on = ["model.front_phase_shift=8", "model.smooth_noise_channels=4"]
+    cfg = resolve_config("sampler", assignments=on)
+    assert (cfg.model.front_phase_shift, cfg.model.smooth_noise_channels) == (8.0, 4)
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("model:\n  front_phase_shift: 8\n  smooth_noise_channels: 4\n")
+    assert resolve_config("sampler", config_file=config_file) == cfg
+    assert resolve_config("sampler").model.front_phase_shift == 0  # off unless asked for
+    bad = {
+        "model.front_phase_shift=-1": "must be >= 0",
+        "model.smooth_noise_channels=-2": "must be >= 0",
+        "model.front_phase_bands=[[3, 4, 8, -1, 1]]": "holds \\(sin channel",
+        "model.front_phase_bands=[[3, 9, 8, -1, 1, -1, 1]]": "channels must be input channels",
+        "model.iceberg_noise=1.5": "is a probability",
+        "model.iceberg_gate_channel=5": "an input channel or -1",
+    }
+    for assignment, message in bad.items():
+        with pytest.raises(ConfigError, match=message) as info:
+            resolve_config("sampler", assignments=["model.in_channels=5", assignment])
+        assert "\n" not in str(info.value)
+    for other in [*on, "model.iceberg_noise=0.3"]:
+        with pytest.raises(ConfigError, match="generator=sampler's; leave them"):
+            resolve_config("scene", assignments=[other])
+    with pytest.raises(ConfigError, match="front-phase bands' channels and scaling"):
+        build_generator(resolve_config("sampler", assignments=[*SPECKLE, *on]).model)
+    with pytest.raises(ConfigError, match="has no front-phase bands .* prepare the dataset with context"):
+        _resolve_for_dataset(cfg, tiny_dataset)  # a dataset prepared without context bands
+    icebergs = resolve_config("sampler", assignments=[*SPECKLE, "model.iceberg_noise=0.3"])
+    with pytest.raises(ConfigError, match="ocean's input channel"):
+        build_generator(icebergs.model)
+    with pytest.raises(ConfigError, match="classes are land, ocean; prepare the dataset with classes zones"):
+        _resolve_for_dataset(icebergs, tiny_dataset)  # binary classes: no ocean channel to gate by
+
+
 def test_looks_per_sensor_are_checked():
     import dataclasses
 
