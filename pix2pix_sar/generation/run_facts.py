@@ -131,8 +131,7 @@ def _smooth_noise(model: ModelConfig) -> str:
     if model.iceberg_noise > 0:
         text += (
             f"; sparse soft disks in the ocean (a {model.iceberg_noise:g} chance per 16-px cell, 1.5-6 px radius) "
-            "from the seed and scene coordinates are candidate icebergs, added before the last activation where the "
-            "generator keeps them, only brightening"
+            "from the seed and scene coordinates join the input as candidate icebergs"
         )
     return text
 

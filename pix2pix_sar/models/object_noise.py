@@ -13,7 +13,6 @@ gives exactly the whole scene's pixels.
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from pix2pix_sar.models.layers import _combine, _uint, _unit_uniform, example_hash
@@ -161,36 +160,3 @@ class KeyedBlobs(keras.layers.Layer):
             "gate_channel": self.gate_channel,
             "salt": self.salt,
         }
-
-
-@keras.saving.register_keras_serializable(package="pix2pix_sar")
-class BrightObjects(keras.layers.Layer):
-    """The generator's last activation with candidate objects that can only brighten:
-    ``tanh(pre + softplus(contrast) * keep * blobs)``, inputs ``[pre, keep, blobs]``: the
-    last convolution before its tanh, a map in [0, 1] of where to keep candidates (from the
-    decoder's features) and :class:`KeyedBlobs`. Icebergs are bright targets; a free sign
-    let a generator trained briefly turn the candidates into dark holes (its diversity term
-    rewards any difference between samples). `contrast` is learned, starting at
-    softplus = `initial_contrast` (model units before the tanh)."""
-
-    def __init__(self, initial_contrast: float = 1.5, **kwargs):
-        super().__init__(**kwargs)
-        self.initial_contrast = float(initial_contrast)
-        assert self.initial_contrast > 0, self.initial_contrast
-
-    def build(self, input_shape):
-        raw = float(np.log(np.expm1(self.initial_contrast)))  # softplus(raw) = initial_contrast
-        self.contrast = self.add_weight(
-            name="contrast", shape=(), initializer=keras.initializers.Constant(raw), trainable=True
-        )
-
-    def call(self, inputs):
-        pre, keep, blobs = (tf.cast(t, tf.float32) for t in inputs)
-        objects = tf.nn.softplus(tf.cast(self.contrast, tf.float32)) * keep * blobs
-        return tf.cast(tf.tanh(pre + objects), self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-    def get_config(self):
-        return {**super().get_config(), "initial_contrast": self.initial_contrast}

@@ -31,9 +31,9 @@ coordinates (:class:`~pix2pix_sar.models.layers.SmoothField`), so tiles still ag
 * ``model.iceberg_noise``: sparse soft disks in the ocean class
   (:class:`~pix2pix_sar.models.object_noise.KeyedBlobs`) beside the input: compact bright
   objects are hard to grow from white noise, so the generator gets candidate icebergs at
-  keyed places, added before its last tanh at full resolution, kept where a map of its
-  decoder's features says and only brightening
-  (:class:`~pix2pix_sar.models.object_noise.BrightObjects`).
+  keyed places, in its input and, gated by a map of its own full-resolution features (where
+  to keep them), beside the last convolution, which a stride-2 encoder would otherwise
+  blur them out of.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from pix2pix_sar.models.layers import (
     SmoothField,
     SpeckleStage,
 )
-from pix2pix_sar.models.object_noise import BrightObjects, KeyedBlobs
+from pix2pix_sar.models.object_noise import KeyedBlobs
 from pix2pix_sar.noise import KEY_SIZE
 
 #: Scales (from the bottleneck down) whose noise has `noise_channels` channels.
@@ -135,6 +135,7 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
     if cfg.iceberg_noise > 0:
         layer = KeyedBlobs(probability=cfg.iceberg_noise, gate_channel=cfg.iceberg_gate_channel, name="iceberg_noise")
         blobs = layer([inputs, key])
+        parts.append(blobs)
     x = keras.layers.Concatenate(name="mask_noise")(parts) if len(parts) > 1 else mask
     skips = []
     for i, f in enumerate(filters):
@@ -156,17 +157,16 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
 
     x = _with_noise(Bilinear2x(name="image_resize")(x), key, level=0, channels=fine, name="noise_image")
-    name = "backscatter" if cfg.speckle_looks > 0 else "image"
-    backscatter = keras.layers.Conv2D(
-        cfg.out_channels, 3, padding="same", kernel_initializer=weight_init(cfg.init_std),
-        activation=None if blobs is not None else "tanh", dtype="float32",
-        name=f"{name}_linear" if blobs is not None else name,
-    )(x)  # fmt: skip
     if blobs is not None:
-        # At full resolution (a stride-2 encoder would blur a 3-px disk), where the decoder's
-        # features keep them (e.g. near the front), and only brighter.
+        # The encoder's first stride-2 conv blurs a 3-px disk; the last conv gets the blobs at
+        # full resolution, kept where the decoder's features say (e.g. near the front).
         keep = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="iceberg_keep")(x)
-        backscatter = BrightObjects(dtype="float32", name=name)([backscatter, keep, blobs])
+        kept = keras.layers.Multiply(dtype="float32", name="icebergs")([keep, blobs])
+        x = keras.layers.Concatenate(name="with_icebergs")([x, kept])
+    backscatter = keras.layers.Conv2D(
+        cfg.out_channels, 3, padding="same", kernel_initializer=weight_init(cfg.init_std), activation="tanh",
+        dtype="float32", name="backscatter" if cfg.speckle_looks > 0 else "image",
+    )(x)  # fmt: skip
     image = backscatter
     if cfg.speckle_looks > 0:
         speckle_inputs = [backscatter, key]

@@ -25,5 +25,5 @@ def load_generator(path: str | Path):
             "FrontPhaseShift",
         )
     }
-    custom["KeyedBlobs"], custom["BrightObjects"] = object_noise.KeyedBlobs, object_noise.BrightObjects
+    custom["KeyedBlobs"] = object_noise.KeyedBlobs
     return keras.models.load_model(path, compile=False, custom_objects=custom)

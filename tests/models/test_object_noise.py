@@ -111,19 +111,3 @@ def test_serialization_round_trip_gives_the_same_field():
     np.testing.assert_array_equal(
         model([x, tf.constant(np.asarray(key, np.int32))]).numpy()[..., 0], _blobs(layer, key, 48, 40, x)
     )
-
-
-def test_bright_objects_only_brighten_where_kept():
-    from pix2pix_sar.models.object_noise import BrightObjects
-
-    rng = np.random.default_rng(0)
-    pre = rng.normal(size=(2, 8, 8, 1)).astype("float32")
-    keep = rng.uniform(size=(2, 8, 8, 1)).astype("float32")
-    blobs = (rng.uniform(size=(2, 8, 8, 1)) > 0.7).astype("float32")
-    layer = BrightObjects(initial_contrast=1.5)
-    out = np.asarray(layer([pre, keep, blobs]))
-    np.testing.assert_allclose(out[blobs == 0], np.tanh(pre[blobs == 0]), atol=1e-6)  # no candidate: unchanged
-    np.testing.assert_allclose(out, np.tanh(pre + 1.5 * keep * blobs), atol=1e-5)
-    assert (out[blobs == 1] > np.tanh(pre[blobs == 1])).all()  # a candidate only brightens
-    rebuilt = BrightObjects.from_config(layer.get_config())
-    assert rebuilt.initial_contrast == 1.5
