@@ -31,9 +31,7 @@ coordinates (:class:`~pix2pix_sar.models.layers.SmoothField`), so tiles still ag
 * ``model.iceberg_noise``: sparse soft disks in the ocean class
   (:class:`~pix2pix_sar.models.object_noise.KeyedBlobs`) beside the input: compact bright
   objects are hard to grow from white noise, so the generator gets candidate icebergs at
-  keyed places, in its input and, gated by a map of its own full-resolution features (where
-  to keep them), beside the last convolution, which a stride-2 encoder would otherwise
-  blur them out of.
+  keyed places it can keep or drop.
 """
 
 from __future__ import annotations
@@ -131,11 +129,9 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         low, high = SMOOTH_NOISE_WAVELENGTHS
         smooth = SmoothField(cfg.smooth_noise_channels, SMOOTH_NOISE_SALT, low, high, name="smooth_noise")
         parts.append(smooth([mask, key]))
-    blobs = None
     if cfg.iceberg_noise > 0:
-        layer = KeyedBlobs(probability=cfg.iceberg_noise, gate_channel=cfg.iceberg_gate_channel, name="iceberg_noise")
-        blobs = layer([inputs, key])
-        parts.append(blobs)
+        blobs = KeyedBlobs(probability=cfg.iceberg_noise, gate_channel=cfg.iceberg_gate_channel, name="iceberg_noise")
+        parts.append(blobs([inputs, key]))
     x = keras.layers.Concatenate(name="mask_noise")(parts) if len(parts) > 1 else mask
     skips = []
     for i, f in enumerate(filters):
@@ -157,12 +153,6 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
 
     x = _with_noise(Bilinear2x(name="image_resize")(x), key, level=0, channels=fine, name="noise_image")
-    if blobs is not None:
-        # The encoder's first stride-2 conv blurs a 3-px disk; the last conv gets the blobs at
-        # full resolution, kept where the decoder's features say (e.g. near the front).
-        keep = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="iceberg_keep")(x)
-        kept = keras.layers.Multiply(dtype="float32", name="icebergs")([keep, blobs])
-        x = keras.layers.Concatenate(name="with_icebergs")([x, kept])
     backscatter = keras.layers.Conv2D(
         cfg.out_channels, 3, padding="same", kernel_initializer=weight_init(cfg.init_std), activation="tanh",
         dtype="float32", name="backscatter" if cfg.speckle_looks > 0 else "image",
