@@ -24,7 +24,7 @@ coordinates (:class:`~pix2pix_sar.models.layers.SmoothField`), so tiles still ag
 * ``model.front_phase_shift``: the front-phase context bands are a fixed function of the
   mask, so the glacier's bands parallel to the front would sit in the same place in every
   sample; a smooth keyed displacement of the front distance (that many pixels std, 64-512 px
-  waves) moves them (:class:`~pix2pix_sar.models.layers.FrontPhaseShift`), for the encoder
+  waves) moves them (:class:`~pix2pix_sar.models.front_shift.FrontPhaseShift`), for the encoder
   and the CLADE modulation alike.
 * ``model.smooth_noise_channels``: smooth random fields (32-256 px waves) beside the input,
   for terrain and large structures that the blocky 1/16-scale noise cannot place smoothly.
@@ -41,10 +41,10 @@ import keras
 from pix2pix_sar.config import FRONT_SHIFT_WAVELENGTHS, SMOOTH_NOISE_WAVELENGTHS, ModelConfig
 from pix2pix_sar.errors import ConfigError, option
 from pix2pix_sar.models.blocks import downsample, encoder_filters, weight_init
+from pix2pix_sar.models.front_shift import FrontPhaseShift
 from pix2pix_sar.models.layers import (
     Bilinear2x,
     CoordinateNoise,
-    FrontPhaseShift,
     SensorLooks,
     SmoothField,
     SpeckleStage,

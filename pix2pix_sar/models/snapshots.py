@@ -10,7 +10,7 @@ def load_generator(path: str | Path):
     import keras
 
     # Importing the layers registers them (PerImageBatchNorm, KeyedDropout, CoordinateNoise, ...).
-    from pix2pix_sar.models import layers, object_noise
+    from pix2pix_sar.models import front_shift, layers, object_noise
 
     custom = {
         name: getattr(layers, name)
@@ -22,8 +22,7 @@ def load_generator(path: str | Path):
             "SpeckleStage",
             "SensorLooks",
             "SmoothField",
-            "FrontPhaseShift",
         )
     }
-    custom["KeyedBlobs"] = object_noise.KeyedBlobs
+    custom["KeyedBlobs"], custom["FrontPhaseShift"] = object_noise.KeyedBlobs, front_shift.FrontPhaseShift
     return keras.models.load_model(path, compile=False, custom_objects=custom)

@@ -231,7 +231,8 @@ def _front_phase_input(size=128, period=8):
 def test_front_phase_shift_moves_the_bands_on_the_glacier_only():
     import tensorflow as tf
 
-    from pix2pix_sar.models.layers import FrontPhaseShift, SmoothField
+    from pix2pix_sar.models.front_shift import FrontPhaseShift
+    from pix2pix_sar.models.layers import SmoothField
     from pix2pix_sar.noise import tile_keys
 
     x, glacier, distance, scalings, bands = _front_phase_input()
