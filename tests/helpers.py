@@ -87,7 +87,13 @@ def run_in_terminal(argv, *, interrupt_on: str | None = None, timeout: float = 1
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLI's own default
     env["COLUMNS"] = "150"
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and an ignored
+    # signal stays ignored across exec (Python then installs no KeyboardInterrupt handler):
+    # give the child the default, as a terminal user's command has.
+    proc = subprocess.Popen(
+        argv, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     os.close(follower)
     output, sent, deadline = b"", None, time.monotonic() + timeout
     try:
