@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pix2pix_sar.cli.options import (
+    CtrlCBetweenSteps,
     cli_state,
     extra_opt,
     on_interrupt,
@@ -162,8 +163,14 @@ def command(
     else:
         on_interrupt(ctx, f"{out} was not written (it appears only when complete); a rerun starts over")
     bar = ctx.with_resource(Progress("generating", unit="mask" if dataset_out else "tile", enabled=not quiet))
+    # Ctrl-C stops between tile batches: raised inside TensorFlow's native code it can
+    # surface as another error. A dataset's progress comes per mask, so there it stays immediate.
+    ctrl_c = ctx.with_resource(CtrlCBetweenSteps()) if dataset_out is None else None
 
     def tiles_done(name, done, total):
+        ctrl_c.check()
+        if quiet:
+            return
         if name != bar.label or done < bar.done:  # the next mask (or sample): its own time left
             bar.start(name, total)
         bar.update(done, total)
@@ -171,7 +178,7 @@ def command(
     def masks_done(name, done, total):
         bar.update(done, total, label="generating", status=name)
 
-    progress = None if quiet else masks_done if dataset_out is not None else tiles_done
+    progress = tiles_done if dataset_out is None else None if quiet else masks_done
     if dataset_out is not None:
         if layout == "caffe":
             from pix2pix_sar.generation.caffe_layout import generate_caffe_set

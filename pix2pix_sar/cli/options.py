@@ -6,6 +6,8 @@ import functools
 import logging
 import re
 import shlex
+import signal
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -248,11 +250,62 @@ def user_errors(func):
         except Pix2PixSarError as exc:
             raise click.ClickException(cli_message(exc, click.get_current_context(silent=True))) from None
         except KeyboardInterrupt:
-            # Exit 130 as a shell does for SIGINT, saying what is left and what a rerun does.
-            ctx = click.get_current_context(silent=True)
-            said = ctx.meta.get(INTERRUPTED_KEY) if ctx is not None else None
-            finish_active_bar(keep=False)
-            click.echo(f"interrupted (Ctrl-C){'; ' + said if said else ''}", err=True)
-            raise SystemExit(130) from None
+            _exit_interrupted()
+        except Exception as exc:
+            if not caused_by_ctrl_c(exc):
+                raise
+            _exit_interrupted()
 
     return wrapper
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 as a shell does for SIGINT, saying what is left and what a rerun does."""
+    ctx = click.get_current_context(silent=True)
+    said = ctx.meta.get(INTERRUPTED_KEY) if ctx is not None else None
+    finish_active_bar(keep=False)
+    click.echo(f"interrupted (Ctrl-C){'; ' + said if said else ''}", err=True)
+    raise SystemExit(130) from None
+
+
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Is a KeyboardInterrupt in `exc`'s chain? Raised while native code runs (numpy's
+    ``__array__`` under TensorFlow's tensor conversion), CPython reports a Ctrl-C as a
+    SystemError whose cause is the interrupt."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class CtrlCBetweenSteps:
+    """While active (a context manager), a first Ctrl-C is only noted; :meth:`check`, which
+    the command calls between steps (tiles), raises it as KeyboardInterrupt from Python,
+    never from inside native code. A second Ctrl-C raises at once. Outside the main
+    thread (where Python cannot handle signals) it installs nothing."""
+
+    def __init__(self):
+        self.pressed = False
+        self._previous = None
+
+    def __enter__(self) -> "CtrlCBetweenSteps":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def check(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt

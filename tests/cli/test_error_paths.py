@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from pix2pix_sar.cli.main import LazyGroup, cli
-from pix2pix_sar.cli.options import user_errors
+from pix2pix_sar.cli.options import CtrlCBetweenSteps, caused_by_ctrl_c, user_errors
 from pix2pix_sar.errors import InvalidValue, TrainingInterrupted
 
 # --- tiny commands for the branches no cheap real command reaches --------------------
@@ -44,7 +44,19 @@ def _unnamed(out):
     raise InvalidValue("window", "window 7: must be even")  # no option of that name
 
 
-TINY = {c.name: c for c in (_stopped, _ctrl_c, _unnamed)}
+@click.command(name="ctrl-c-in-native-code")
+@click.option("--out")
+@user_errors
+def _ctrl_c_in_native_code(out):
+    # What CPython raises when a Ctrl-C arrives while a C function runs (numpy's __array__
+    # under TensorFlow's tensor conversion): a SystemError caused by the interrupt.
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        raise SystemError("<built-in method __array__> returned a result with an exception set") from exc
+
+
+TINY = {c.name: c for c in (_stopped, _ctrl_c, _ctrl_c_in_native_code, _unnamed)}
 
 
 class TinyGroup(LazyGroup):
@@ -174,6 +186,13 @@ CASES = [
         "interrupted (Ctrl-C)",
         id="keyboard-interrupt",
     ),
+    pytest.param(
+        tiny_cli,
+        ["ctrl-c-in-native-code", "--out", "{tmp}/out"],
+        130,
+        "interrupted (Ctrl-C)",
+        id="keyboard-interrupt-in-native-code",
+    ),
 ]
 
 
@@ -217,3 +236,26 @@ def test_real_command_errors_come_before_tensorflow(tmp_path):
         "assert 'tensorflow' not in sys.modules, 'TensorFlow imported before a usage or input error'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_other_errors_are_not_taken_for_ctrl_c():
+    assert not caused_by_ctrl_c(SystemError("a real bug"))
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("while handling it")  # noqa: B904 (the implicit context is the point)
+    except ValueError as exc:
+        assert caused_by_ctrl_c(exc)
+
+
+def test_a_first_ctrl_c_waits_for_the_next_step_and_a_second_stops_at_once():
+    with CtrlCBetweenSteps() as ctrl_c:
+        ctrl_c.check()  # nothing pressed: goes on
+        signal.raise_signal(signal.SIGINT)  # the first: only noted
+        assert ctrl_c.pressed
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.check()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # the second: at once
+    assert signal.getsignal(signal.SIGINT) != ctrl_c._handle  # the previous handler is back
