@@ -36,6 +36,12 @@ NORMALIZATIONS = ("per_image", "none")
 NOISES = ("dropout", "coordinates")
 GENERATORS = ("unet", "sampler")
 UPSAMPLINGS = ("transpose", "resize")
+#: The iceberg stage's bounds: the most of the ocean it may cover, and its mean radius (px;
+#: its disks, 0.5-1.5x the mean, must fit its 16-px cells: models/object_noise.py).
+ICEBERG_MAX_SHARE = 0.2
+ICEBERG_MIN_RADIUS = 1.0
+ICEBERG_MAX_RADIUS = 10.0
+
 #: Wavelengths (px) of the sampler's smooth keyed fields (models/sampler.py): the front-distance
 #: displacement (model.front_phase_shift) and the smooth noise channels (model.smooth_noise_channels).
 FRONT_SHIFT_WAVELENGTHS = (64.0, 512.0)
@@ -85,7 +91,13 @@ class ModelConfig:
     # sampler: keyed sparse soft disks in the ocean (models/object_noise.py), each 16-px cell holding
     # one with this probability, beside the input: candidate icebergs that move from seed to seed; 0 off
     iceberg_noise: float = 0.0
-    # the input channel of the ocean class that gates them; fit takes it from the dataset's classes
+    # sampler: an iceberg stage after the network (models/object_noise.py): keyed soft disks in the
+    # ocean, raised by iceberg_contrast_db, of mean radius iceberg_radius px, covering this share of
+    # it; -1: fit takes all three from dataset.json's icebergs (prepare measures them); 0 off
+    iceberg_share: float = 0.0
+    iceberg_contrast_db: float = 0.0
+    iceberg_radius: float = 0.0
+    # the input channel of the ocean class that gates them (noise and stage); fit takes it from the dataset's classes
     iceberg_gate_channel: int = -1
     # patch: PatchGAN on (mask, image) (the paper); multiscale: PatchGANs at 1x and 2x down (pix2pixHD);
     # segmentation: a U-Net on the image alone with classes + 1 ("fake") logits per pixel (OASIS)
@@ -185,16 +197,46 @@ class ModelConfig:
                 raise ConfigError(
                     "model.speckle_looks, model.noise_channels and model.fine_noise are model.generator=sampler's"
                 )
-            if self.front_phase_shift or self.smooth_noise_channels or self.front_phase_bands or self.iceberg_noise:
+            if (
+                self.front_phase_shift
+                or self.smooth_noise_channels
+                or self.front_phase_bands
+                or self.iceberg_noise
+                or self.iceberg_share
+            ):
                 raise ConfigError(
-                    "model.front_phase_shift, model.front_phase_bands, model.smooth_noise_channels and "
-                    "model.iceberg_noise are model.generator=sampler's; leave them at 0 and () or use "
+                    "model.front_phase_shift, model.front_phase_bands, model.smooth_noise_channels, "
+                    "model.iceberg_noise and model.iceberg_share are model.generator=sampler's; leave them at 0 "
+                    "and () or use "
                     f"{option('variant')} sampler"
                 )
         elif not self.whole_scene or self.upsampling != "resize":
             raise ConfigError(
                 "model.generator=sampler builds on the scene variant: it needs model.unet_depth > 0, "
                 f"normalization=none, noise=coordinates and upsampling=resize (use {option('variant')} sampler)"
+            )
+        self._validate_iceberg_stage()
+
+    def _validate_iceberg_stage(self) -> None:
+        if self.iceberg_share == 0:
+            return
+        if self.speckle_looks == 0:
+            raise ConfigError(
+                "model.iceberg_share draws icebergs in dB before the speckle stage, whose dB unit it takes; "
+                "it needs model.speckle_looks (not 0)"
+            )
+        if self.iceberg_share == -1:
+            return  # fit takes the three from dataset.json
+        if not 0 < self.iceberg_share <= ICEBERG_MAX_SHARE:
+            raise ConfigError(
+                f"model.iceberg_share is the share of the ocean icebergs cover, in (0, {ICEBERG_MAX_SHARE}] "
+                f"(0: off, -1: dataset.json's), got {self.iceberg_share}"
+            )
+        if not self.iceberg_contrast_db > 0 or not ICEBERG_MIN_RADIUS <= self.iceberg_radius <= ICEBERG_MAX_RADIUS:
+            raise ConfigError(
+                f"model.iceberg_contrast_db must be > 0 dB and model.iceberg_radius within "
+                f"[{ICEBERG_MIN_RADIUS}, {ICEBERG_MAX_RADIUS}] px, got {self.iceberg_contrast_db} and "
+                f"{self.iceberg_radius} (model.iceberg_share=-1 takes all three from dataset.json)"
             )
 
     def _validate_front_phase_bands(self) -> None:
@@ -223,8 +265,11 @@ class ModelConfig:
 
     @property
     def iceberg_resolved(self) -> bool:
-        """False while the iceberg noise waits for fit to find the ocean channel."""
-        return self.iceberg_noise == 0 or self.iceberg_gate_channel >= 0
+        """False while the iceberg noise or stage waits for fit to find the ocean channel, or
+        the stage for dataset.json's icebergs."""
+        if self.iceberg_share < 0:
+            return False
+        return (self.iceberg_noise == 0 and self.iceberg_share == 0) or self.iceberg_gate_channel >= 0
 
     @property
     def speckle_resolved(self) -> bool:

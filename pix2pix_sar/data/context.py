@@ -152,12 +152,14 @@ def resolve_front_phase(model: ModelConfig, bands: Sequence, first_channel: int,
 
 def resolve_iceberg_gate(model: ModelConfig, class_names: Sequence[str], source: str) -> ModelConfig:
     """`model` with :attr:`~pix2pix_sar.config.ModelConfig.iceberg_gate_channel` set to the
-    ocean's one-hot channel where ``model.iceberg_noise`` > 0; unchanged when it is off."""
-    if model.iceberg_noise == 0:
+    ocean's one-hot channel where ``model.iceberg_noise`` > 0 or the iceberg stage is on
+    (``model.iceberg_share`` not 0); unchanged when both are off."""
+    if model.iceberg_noise == 0 and model.iceberg_share == 0:
         return model
     if "ocean" not in class_names or len(class_names) < 3:
+        name = "model.iceberg_noise" if model.iceberg_noise else "model.iceberg_share"
         raise ConfigError(
-            f"{source}: model.iceberg_noise puts its candidates in the ocean's one-hot channel, but the classes are "
-            f"{', '.join(class_names)}; prepare the dataset with {option('classes')} zones or set model.iceberg_noise=0"
+            f"{source}: {name} puts icebergs in the ocean's one-hot channel, but the classes are "
+            f"{', '.join(class_names)}; prepare the dataset with {option('classes')} zones or set {name}=0"
         )
     return dataclasses.replace(model, iceberg_gate_channel=list(class_names).index("ocean"))

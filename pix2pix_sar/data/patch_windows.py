@@ -79,6 +79,7 @@ def scan_windows(
             scene.windows.append((col0 + c, row))
             if scene.units != "dn":  # DN: no known link to intensity
                 scene.speckle.add(db[:, c : c + size], zones[:, c : c + size], bad)
+                scene.icebergs.add(db[:, c : c + size], zones[:, c : c + size], bad)
             valid = db[:, c : c + size][~bad]
             picked = rng.choice(valid.size, min(SAMPLES_PER_PATCH, valid.size), replace=False)
             samples.append(valid[picked])

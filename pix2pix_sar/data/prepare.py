@@ -42,6 +42,7 @@ from pix2pix_sar.config import check_patch_size
 from pix2pix_sar.data.context import CONTEXT_BANDS, ContextRasters, is_context_band
 from pix2pix_sar.data.dataset import SPLITS, DatasetInfo, DatasetWriter, load_info
 from pix2pix_sar.data.extra_bands import ExtraBandInput, check_unique
+from pix2pix_sar.data.icebergs import IcebergEstimator
 from pix2pix_sar.data.looks import LooksEstimator, looks_by_sensor
 from pix2pix_sar.data.patch_splits import SPLITTERS, assign_splits
 from pix2pix_sar.data.patch_windows import fit_band_scalings, resampling_used, scan_windows, window_count, write_windows
@@ -287,6 +288,7 @@ def prepare_scenes(
                     "band": opened[0].band,
                     **({"looks": looks} if (looks := _looks(opened)) else {}),
                     **({"looks_by_sensor": by_sensor} if (by_sensor := _looks_by_sensor(opened)) else {}),
+                    **({"icebergs": icebergs} if (icebergs := _icebergs(opened)) else {}),
                     **({"aoi": aoi.source} if aoi else {}),
                     **({"label_field": labels.field} if labels else {}),
                     **({"scaling_from": scaling_from.record()} if scaling_from else {}),
@@ -335,6 +337,13 @@ def _looks(scenes: list[OpenedScene]) -> float | None:
     looks = functools.reduce(LooksEstimator.merge, (s.speckle for s in scenes)).looks()
     log.info("number of looks: %s", "too few homogeneous blocks to estimate" if looks is None else f"{looks:.2f}")
     return looks
+
+
+def _icebergs(scenes: list[OpenedScene]) -> dict | None:
+    """The icebergs' cover, contrast and size over every kept window (:mod:`pix2pix_sar.data.icebergs`)."""
+    found = functools.reduce(IcebergEstimator.merge, (s.icebergs for s in scenes)).estimate()
+    log.info("icebergs: %s", "none found" if found is None else ", ".join(f"{k} {v}" for k, v in found.items()))
+    return found
 
 
 def _looks_by_sensor(scenes: list[OpenedScene]) -> dict[str, float]:

@@ -13,6 +13,7 @@ import numpy as np
 from pix2pix_sar import geo
 from pix2pix_sar.data.context import ContextRasters
 from pix2pix_sar.data.extra_bands import ExtraBandInput, band_on_grid, choose_resampling
+from pix2pix_sar.data.icebergs import IcebergEstimator
 from pix2pix_sar.data.looks import LooksEstimator
 from pix2pix_sar.data.scaling import to_db
 from pix2pix_sar.data.scenes import (
@@ -51,6 +52,7 @@ class OpenedScene:
     source_name: str = ""  # manifest.csv's source: the file name, or its path where names repeat
     bands: list[tuple[Path, str]] = field(default_factory=list)  # (raster, resampling) per extra band
     speckle: LooksEstimator = field(default_factory=LooksEstimator)  # block statistics of the kept windows
+    icebergs: IcebergEstimator = field(default_factory=IcebergEstimator)  # bright objects of the kept windows
 
     @property
     def grid(self) -> geo.Grid:

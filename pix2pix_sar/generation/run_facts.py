@@ -133,6 +133,12 @@ def _smooth_noise(model: ModelConfig) -> str:
             f"; sparse soft disks in the ocean (a {model.iceberg_noise:g} chance per 16-px cell, 1.5-6 px radius) "
             "from the seed and scene coordinates join the input as candidate icebergs"
         )
+    if model.iceberg_share > 0:
+        text += (
+            f"; an iceberg stage before the speckle draws soft disks into the ocean ({model.iceberg_radius:g} px "
+            f"mean radius, covering {100 * model.iceberg_share:.2g} % of it on average, "
+            f"{model.iceberg_contrast_db:g} dB brighter), placed by the seed and scene coordinates"
+        )
     return text
 
 

@@ -1,4 +1,5 @@
-"""Structured noise: a keyed field of sparse soft blobs (candidate icebergs).
+"""Structured noise: a keyed field of sparse soft blobs (candidate icebergs), and the
+iceberg stage that draws icebergs with it.
 
 The plain noise layers (:mod:`pix2pix_sar.models.layers`) give the generator white
 noise per pixel; a sparse, bright, compact object is hard to grow from that. A field
@@ -13,6 +14,7 @@ gives exactly the whole scene's pixels.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pix2pix_sar.models.layers import _combine, _uint, _unit_uniform, example_hash
@@ -157,6 +159,73 @@ class KeyedBlobs(keras.layers.Layer):
             "min_radius": self.min_radius,
             "max_radius": self.max_radius,
             "softness": self.softness,
+            "gate_channel": self.gate_channel,
+            "salt": self.salt,
+        }
+
+
+#: The iceberg stage's salt: its disks are not the iceberg noise's (BLOB_SALT).
+ICEBERG_STAGE_SALT = 313
+#: The stage's disks: radius uniform in [LOW, HIGH] x the mean radius.
+ICEBERG_RADIUS_RANGE = (0.5, 1.5)
+
+
+def iceberg_probability(share: float, radius: float, cell: int = 16) -> float:
+    """The chance per `cell`-px cell of a disk that makes disks of radius uniform in
+    ICEBERG_RADIUS_RANGE x `radius` cover `share` of the plane on average: the expected
+    disk area pi E[r^2] per cell area (at most 1: then they cover less)."""
+    low, high = (f * radius for f in ICEBERG_RADIUS_RANGE)
+    mean_square = (low * low + low * high + high * high) / 3.0
+    return float(min(1.0, share * cell * cell / (np.pi * mean_square)))
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_sar")
+class IcebergStage(keras.layers.Layer):
+    """Icebergs drawn into a backscatter in model units, as the speckle stage draws speckle:
+    adds ``contrast_db / db_unit`` times a :class:`KeyedBlobs` field gated by the ocean's
+    one-hot channel (soft disks of radius uniform in 0.5-1.5x `radius`, as many as cover
+    `share` of the ocean on average), then clips to [-1, 1]. A pure function of the key's
+    seed words and scene coordinates: another seed moves the icebergs, tiles agree with
+    the whole scene. `share`, `contrast_db` and `radius` are what `prepare` measures
+    (:mod:`pix2pix_sar.data.icebergs`). Inputs ``[x, mask, key]``."""
+
+    def __init__(
+        self, share: float, contrast_db: float, radius: float, db_unit: float, gate_channel: int,
+        salt: int = ICEBERG_STAGE_SALT, **kwargs,
+    ):  # fmt: skip
+        super().__init__(**kwargs)
+        self.share = float(share)
+        self.contrast_db = float(contrast_db)
+        self.radius = float(radius)
+        self.db_unit = float(db_unit)
+        self.gate_channel = int(gate_channel)
+        self.salt = int(salt)
+        low, high = (f * self.radius for f in ICEBERG_RADIUS_RANGE)
+        self.blobs = KeyedBlobs(
+            probability=iceberg_probability(self.share, self.radius), min_radius=low, max_radius=high,
+            gate_channel=self.gate_channel, salt=self.salt, dtype="float32",
+        )  # fmt: skip
+
+    def build(self, input_shape):
+        self.blobs.build(list(input_shape[1:]))  # weightless: what is built is the disks' layer
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x, mask, key = inputs
+        field = self.blobs([mask, key])
+        raised = tf.cast(x, tf.float32) + field * np.float32(self.contrast_db / self.db_unit)
+        return tf.cast(tf.clip_by_value(raised, -1.0, 1.0), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "share": self.share,
+            "contrast_db": self.contrast_db,
+            "radius": self.radius,
+            "db_unit": self.db_unit,
             "gate_channel": self.gate_channel,
             "salt": self.salt,
         }

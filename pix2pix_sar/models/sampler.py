@@ -18,7 +18,7 @@ grid, so any tile still gives the whole scene's pixels:
   on several sensors with looks per sensor (``model.speckle_looks_by_sensor``) gives each
   pixel its sensor's looks, read from the sensor planes (the last input channels).
 
-Two options, off by default (0), each a pure function of the key's seed words and scene
+Four options, off by default (0), each a pure function of the key's seed words and scene
 coordinates (:class:`~pix2pix_sar.models.layers.SmoothField`), so tiles still agree:
 
 * ``model.front_phase_shift``: the front-phase context bands are a fixed function of the
@@ -32,6 +32,10 @@ coordinates (:class:`~pix2pix_sar.models.layers.SmoothField`), so tiles still ag
   (:class:`~pix2pix_sar.models.object_noise.KeyedBlobs`) beside the input: compact bright
   objects are hard to grow from white noise, so the generator gets candidate icebergs at
   keyed places it can keep or drop.
+* ``model.iceberg_share``: an iceberg stage before the speckle stage
+  (:class:`~pix2pix_sar.models.object_noise.IcebergStage`): keyed soft disks in the ocean
+  raised by a contrast in dB, as many and as large and bright as `prepare` measured in the
+  data (:mod:`pix2pix_sar.data.icebergs`); the network is left the mélange and the sea.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from pix2pix_sar.models.layers import (
     SmoothField,
     SpeckleStage,
 )
-from pix2pix_sar.models.object_noise import KeyedBlobs
+from pix2pix_sar.models.object_noise import IcebergStage, KeyedBlobs
 from pix2pix_sar.noise import KEY_SIZE
 
 #: Scales (from the bottleneck down) whose noise has `noise_channels` channels.
@@ -99,8 +103,10 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         )
     if not cfg.iceberg_resolved:
         raise ConfigError(
-            "model.iceberg_noise takes the ocean's input channel (model.iceberg_gate_channel) from the dataset's "
-            "classes at fit; outside fit set model.iceberg_gate_channel or model.iceberg_noise=0"
+            "model.iceberg_noise and model.iceberg_share take the ocean's input channel (model.iceberg_gate_channel) "
+            "from the dataset's classes at fit, and model.iceberg_share=-1 the icebergs from dataset.json; outside fit "
+            "set model.iceberg_gate_channel (and model.iceberg_share > 0), or model.iceberg_noise=0 and "
+            "model.iceberg_share=0"
         )
     if not cfg.front_phase_resolved:
         raise ConfigError(
@@ -158,6 +164,12 @@ def build_sampler(cfg: ModelConfig, any_size: bool = False) -> keras.Model:
         dtype="float32", name="backscatter" if cfg.speckle_looks > 0 else "image",
     )(x)  # fmt: skip
     image = backscatter
+    if cfg.iceberg_share > 0:  # before the speckle: icebergs are speckled as the rest
+        stage = IcebergStage(
+            cfg.iceberg_share, cfg.iceberg_contrast_db, cfg.iceberg_radius, cfg.speckle_db_unit,
+            cfg.iceberg_gate_channel, dtype="float32", name="icebergs",
+        )  # fmt: skip
+        image = backscatter = stage([backscatter, inputs, key])
     if cfg.speckle_looks > 0:
         speckle_inputs = [backscatter, key]
         if cfg.speckle_looks_by_sensor:  # each sensor's own looks, from its plane

@@ -18,6 +18,6 @@ def parameter_counts(cfg: ModelConfig) -> tuple[int, int]:
         cfg = dataclasses.replace(cfg, speckle_looks=1.0, speckle_db_unit=1.0)
     if not cfg.front_phase_resolved:  # fit reads the bands from dataset.json; the shift has no weights
         cfg = dataclasses.replace(cfg, front_phase_shift=0.0)
-    if not cfg.iceberg_resolved:  # fit finds the ocean channel; the blobs have no weights
-        cfg = dataclasses.replace(cfg, iceberg_gate_channel=0)
+    if not cfg.iceberg_resolved:  # fit finds the ocean channel and reads the icebergs; no weights there
+        cfg = dataclasses.replace(cfg, iceberg_gate_channel=0, iceberg_share=0.0)
     return count_parameters(build_generator(cfg)), count_parameters(build_discriminator(cfg))

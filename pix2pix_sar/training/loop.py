@@ -35,6 +35,7 @@ import numpy as np
 from pix2pix_sar.config import Config, TrainingConfig
 from pix2pix_sar.data.context import resolve_front_phase, resolve_iceberg_gate
 from pix2pix_sar.data.dataset import DatasetInfo, load_info, split_size
+from pix2pix_sar.data.icebergs import resolve_icebergs
 from pix2pix_sar.data.looks import resolve_speckle
 from pix2pix_sar.data.packed import choose_input, memory_bytes
 from pix2pix_sar.data.sensors import conditioning_sensors
@@ -101,6 +102,7 @@ def _resolve_for_dataset(cfg: Config, data_dir: Path) -> tuple[Config, DatasetIn
     model = resolve_speckle(model, info, str(data_dir / "dataset.json"), sensors)  # sampler: looks, dB unit
     model = resolve_front_phase(model, info.extra_bands, scheme.channels, str(data_dir / "dataset.json"))
     model = resolve_iceberg_gate(model, scheme.class_names, str(data_dir / "dataset.json"))
+    model = resolve_icebergs(model, info, str(data_dir / "dataset.json"))  # sampler: the iceberg stage
     if model != cfg.model:
         log.info("model follows the dataset: patch_size %d, in_channels %d", model.patch_size, model.in_channels)
     return dataclasses.replace(cfg, model=model).validate(), info

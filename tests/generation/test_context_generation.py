@@ -1,6 +1,6 @@
 """A run trained with context bands computes them from each whole mask: `generate`
 needs no `--extra`, the file equals the in-memory image, and tiled == whole holds, with
-the sampler's smooth keyed fields (which move the front-phase bands) on."""
+the sampler's smooth keyed fields (which move the front-phase bands) and iceberg stage on."""
 
 import numpy as np
 import pytest
@@ -25,8 +25,16 @@ def context_dataset(scene, tmp_path_factory):
 
 
 #: The sampler's smooth keyed fields, which the context bands make possible: its front-phase
-#: bands moved from sample to sample, smooth noise channels and candidate icebergs beside the input.
-SMOOTH_FIELDS = ("model.front_phase_shift=8", "model.smooth_noise_channels=2", "model.iceberg_noise=0.3")
+#: bands moved from sample to sample, smooth noise channels and candidate icebergs beside the
+#: input; and its iceberg stage (given here: the tiny scene has too little ocean to measure).
+SMOOTH_FIELDS = (
+    "model.front_phase_shift=8",
+    "model.smooth_noise_channels=2",
+    "model.iceberg_noise=0.3",
+    "model.iceberg_share=0.02",
+    "model.iceberg_contrast_db=12",
+    "model.iceberg_radius=3",
+)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +121,9 @@ def test_fit_takes_the_front_phase_bands_and_seeds_move_them(context_dataset, co
     # What the model card says of its noise.
     noise = model_facts(run, run.load_config(), run.dataset_info(), 1)["noise"]
     assert "front-phase bands (periods 8, 16, 32, 64 px) are moved" in noise and "2 smooth random field" in noise
+    assert "an iceberg stage before the speckle draws soft disks into the ocean (3 px mean radius, covering 2 %" in (
+        noise
+    )
 
     zones = synth_scene(200, 160, seed=3).zones.copy()
     zones[zones == NODATA] = OCEAN

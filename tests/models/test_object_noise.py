@@ -111,3 +111,43 @@ def test_serialization_round_trip_gives_the_same_field():
     np.testing.assert_array_equal(
         model([x, tf.constant(np.asarray(key, np.int32))]).numpy()[..., 0], _blobs(layer, key, 48, 40, x)
     )
+
+
+def test_iceberg_probability_gives_the_share_it_is_asked_for():
+    from pix2pix_sar.models.object_noise import iceberg_probability
+
+    # Radius uniform in [1.5, 4.5]: E[r^2] = (2.25 + 6.75 + 20.25) / 3 = 9.75.
+    assert iceberg_probability(0.01, 3.0) == pytest.approx(0.01 * 256 / (np.pi * 9.75))
+    assert iceberg_probability(0.9, 3.0) == 1.0  # more than disks in every cell can cover
+
+
+def test_the_iceberg_stage_raises_the_ocean_only_by_its_contrast_keyed_and_tileable():
+    import keras
+
+    from pix2pix_sar.models.object_noise import IcebergStage
+
+    stage = IcebergStage(share=0.03, contrast_db=12.0, radius=3.0, db_unit=15.0, gate_channel=1)
+    side = 512
+    mask = np.zeros((1, side, side, 3), np.float32)
+    mask[:, :, : side // 4, 0] = 1.0  # rock on the left, ocean elsewhere
+    mask[:, :, side // 4 :, 1] = 1.0
+    x = np.full((1, side, side, 1), -0.6, np.float32)
+
+    def run(layer, seed, rows=slice(None), cols=slice(None), origin=(0, 0)):
+        key = tf.constant([[seed, 0, *origin]], tf.int32)
+        return layer([tf.constant(x[:, rows, cols]), tf.constant(mask[:, rows, cols]), key]).numpy()[0, ..., 0]
+
+    out = run(stage, 1)
+    raised = out - x[0, ..., 0]
+    assert (raised[:, : side // 4] == 0).all()  # no iceberg on rock
+    assert raised.max() == pytest.approx(12.0 / 15.0)  # a berg's top: the contrast, in model units
+    covered = (raised > 0.4).mean() / 0.75  # half-raised pixels count: the soft edge is 1 px wide
+    assert 0.02 < covered < 0.04, covered
+    assert not np.array_equal(run(stage, 2), out)  # another seed, other places
+    # Any tile is the whole scene's crop, bit for bit (mask and image cut alike).
+    np.testing.assert_array_equal(run(stage, 1, slice(37, 137), slice(201, 301), (37, 201)), out[37:137, 201:301])
+    # Clipped to the targets' range.
+    bright = IcebergStage(share=0.03, contrast_db=40.0, radius=3.0, db_unit=15.0, gate_channel=1)
+    assert run(bright, 1).max() == 1.0
+    rebuilt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(stage))
+    np.testing.assert_array_equal(run(rebuilt, 1), out)

@@ -278,12 +278,17 @@ def test_front_phase_and_smooth_noise_options_are_checked(tiny_dataset, tmp_path
         "model.front_phase_bands=[[3, 9, 8, -1, 1, -1, 1]]": "channels must be input channels",
         "model.iceberg_noise=1.5": "is a probability",
         "model.iceberg_gate_channel=5": "an input channel or -1",
+        "model.iceberg_share=0.5": "share of the ocean icebergs cover, in \\(0, 0.2\\]",
+        "model.iceberg_share=-0.5": "share of the ocean icebergs cover",
+        "model.iceberg_share=0.01": "iceberg_contrast_db must be > 0 dB",
     }
     for assignment, message in bad.items():
         with pytest.raises(ConfigError, match=message) as info:
             resolve_config("sampler", assignments=["model.in_channels=5", assignment])
         assert "\n" not in str(info.value)
-    for other in [*on, "model.iceberg_noise=0.3"]:
+    with pytest.raises(ConfigError, match="needs model.speckle_looks"):
+        resolve_config("sampler", assignments=["model.speckle_looks=0", "model.iceberg_share=-1"])
+    for other in [*on, "model.iceberg_noise=0.3", "model.iceberg_share=-1"]:
         with pytest.raises(ConfigError, match="generator=sampler's; leave them"):
             resolve_config("scene", assignments=[other])
     with pytest.raises(ConfigError, match="front-phase bands' channels and scaling"):
@@ -295,6 +300,11 @@ def test_front_phase_and_smooth_noise_options_are_checked(tiny_dataset, tmp_path
         build_generator(icebergs.model)
     with pytest.raises(ConfigError, match="classes are land, ocean; prepare the dataset with classes zones"):
         _resolve_for_dataset(icebergs, tiny_dataset)  # binary classes: no ocean channel to gate by
+    stage = resolve_config("sampler", assignments=[*SPECKLE, "model.iceberg_share=-1"])
+    with pytest.raises(ConfigError, match="ocean's input channel"):
+        build_generator(stage.model)
+    with pytest.raises(ConfigError, match="model.iceberg_share puts icebergs in the ocean's one-hot channel"):
+        _resolve_for_dataset(stage, tiny_dataset)
 
 
 def test_looks_per_sensor_are_checked():
