@@ -136,3 +136,23 @@ def test_fit_takes_the_front_phase_bands_and_seeds_move_them(context_dataset, co
     first = draw(1)
     np.testing.assert_array_equal(draw(1), first)
     assert np.abs(draw(2) - first)[zones == GLACIER].mean() > 1e-3
+
+
+@pytest.mark.slow
+def test_an_export_draws_what_the_run_draws_icebergs_included(context_run, tmp_path, write_mask):
+    """export -> generate --run MODEL equals generate --run RUN: context, smooth fields,
+    iceberg noise and the iceberg stage all travel in the SavedModel."""
+    zones = synth_scene(160, 128, seed=6).zones.copy()
+    zones[zones == NODATA] = OCEAN
+    mask = write_mask(tmp_path / "m.tif", zones)
+    model = tmp_path / "model"
+    result = CliRunner().invoke(cli, ["-q", "export", str(context_run), "--out", str(model)])
+    assert result.exit_code == 0, result.output
+    images = []
+    for source in (model, context_run):
+        out = tmp_path / f"{source.name}.tif"
+        argv = ["-q", "generate", str(mask), "--run", str(source), "--seed", "4", "--units", "model", "--out", str(out)]
+        result = CliRunner().invoke(cli, argv)
+        assert result.exit_code == 0, result.output
+        images.append(geo.read_raster(out)[0])
+    np.testing.assert_allclose(images[0], images[1], atol=1e-5)
