@@ -71,7 +71,8 @@ paper-smoke: $(STAMP)
 
 # Does synthetic data help a calving-front segmenter, and how much of a perfect simulator's
 # gain does each generator capture? (issue 23, experiments/augmentation/README.md)
-# About 4 CPU-hours (2.5-4 h wall on 2 cores); resumable: every step skips what is done, and
+# 4.3 CPU-hours measured (a replicate 42-44 CPU-min, 43-49 wall-min on 2 cores shared with another
+# benchmark); resumable: every step skips what is done, and
 # AUG_STOP=MIN starts no new step after MIN minutes, so it can run in parts across sessions.
 # AUG_HARDER=1: the harder benchmark (synth scenes with varied fjord width, mélange, icebergs,
 # looks), in its own folder and results/harder.
