@@ -13,8 +13,8 @@ are bright; connected groups of them (8-connected) of :data:`MIN_AREA` to :data:
 pixels are icebergs (larger bright areas are mélange or sea ice, which the network draws
 from its context; single pixels are speckle). ``share``: iceberg pixels over ocean pixels;
 ``contrast_db``: the median over iceberg pixels of their 3x3 mean above the window's ocean
-median; ``radius_px``: the radius of a disk of the mean iceberg area. An iceberg cut by a
-window's edge counts with its part inside.
+median (counted in 0.05-dB bins, so memory stays fixed); ``radius_px``: the radius of a
+disk of the mean iceberg area. An iceberg cut by a window's edge counts with its part inside.
 """
 
 from __future__ import annotations
@@ -40,13 +40,20 @@ MAX_AREA = 400
 MIN_OCEAN_PIXELS = 20_000
 
 
+#: Contrasts are counted in bins this wide (dB), from ABOVE_DB to ABOVE_DB + CONTRAST_BINS x
+#: the bin: memory stays fixed however many scenes `prepare` reads.
+CONTRAST_BIN_DB = 0.05
+CONTRAST_BINS = 1200
+
+
 @dataclass
 class IcebergEstimator:
-    """Collects iceberg statistics window by window (:meth:`add`), then :meth:`estimate`."""
+    """Collects iceberg counts window by window (:meth:`add`), then :meth:`estimate`."""
 
     ocean_pixels: int = 0
-    areas: list[int] = field(default_factory=list)
-    contrasts: list[np.ndarray] = field(default_factory=list)
+    iceberg_pixels: int = 0
+    icebergs: int = 0
+    contrasts: np.ndarray = field(default_factory=lambda: np.zeros(CONTRAST_BINS, np.int64))  # pixels per bin
 
     def add(self, db: np.ndarray, zones: np.ndarray, invalid: np.ndarray) -> None:
         """One window: dB, zone codes and the pixels to leave out."""
@@ -69,24 +76,29 @@ class IcebergEstimator:
         kept = (sizes >= MIN_AREA) & (sizes <= MAX_AREA)
         kept[0] = False
         if kept.any():
-            self.areas.extend(int(s) for s in sizes[kept])
-            self.contrasts.append(above[kept[labels]])
+            self.icebergs += int(kept.sum())
+            self.iceberg_pixels += int(sizes[kept].sum())
+            bins = np.clip(((above[kept[labels]] - ABOVE_DB) / CONTRAST_BIN_DB).astype(np.int64), 0, CONTRAST_BINS - 1)
+            self.contrasts += np.bincount(bins, minlength=CONTRAST_BINS)
 
     def merge(self, other: "IcebergEstimator") -> "IcebergEstimator":
         return IcebergEstimator(
-            self.ocean_pixels + other.ocean_pixels, self.areas + other.areas, self.contrasts + other.contrasts
+            self.ocean_pixels + other.ocean_pixels,
+            self.iceberg_pixels + other.iceberg_pixels,
+            self.icebergs + other.icebergs,
+            self.contrasts + other.contrasts,
         )
 
     def estimate(self) -> dict | None:
         """``{"share", "contrast_db", "radius_px"}`` (rounded), or None with fewer than
-        MIN_OCEAN_PIXELS ocean pixels or no iceberg."""
-        if self.ocean_pixels < MIN_OCEAN_PIXELS or not self.areas:
+        MIN_OCEAN_PIXELS ocean pixels or no iceberg. The contrast is the median bin's centre."""
+        if self.ocean_pixels < MIN_OCEAN_PIXELS or not self.icebergs:
             return None
-        area = float(np.mean(self.areas))
+        median_bin = int(np.searchsorted(np.cumsum(self.contrasts), self.iceberg_pixels / 2))
         return {
-            "share": round(sum(self.areas) / self.ocean_pixels, 5),
-            "contrast_db": round(float(np.median(np.concatenate(self.contrasts))), 2),
-            "radius_px": round(float(np.sqrt(area / np.pi)), 2),
+            "share": round(self.iceberg_pixels / self.ocean_pixels, 5),
+            "contrast_db": round(ABOVE_DB + (median_bin + 0.5) * CONTRAST_BIN_DB, 2),
+            "radius_px": round(float(np.sqrt(self.iceberg_pixels / self.icebergs / np.pi)), 2),
         }
 
 
