@@ -7,7 +7,6 @@ import logging
 import re
 import shlex
 import signal
-import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -17,6 +16,7 @@ from pix2pix_sar.cli.native_logs import quiet_tensorflow_import
 from pix2pix_sar.cli.progress import finish_active_bar
 from pix2pix_sar.config import INPUT_MODES, VARIANTS, parse_interval
 from pix2pix_sar.errors import ConfigError, InvalidValue, Pix2PixSarError, TrainingInterrupted, fill_options
+from pix2pix_sar.training.preemption import StopSignals
 
 log = logging.getLogger("pix2pix_sar")
 
@@ -281,31 +281,24 @@ def caused_by_ctrl_c(exc: BaseException) -> bool:
     return False
 
 
-class CtrlCBetweenSteps:
-    """While active (a context manager), a first Ctrl-C is only noted; :meth:`check`, which
-    the command calls between steps (tiles), raises it as KeyboardInterrupt from Python,
-    never from inside native code. A second Ctrl-C raises at once. Outside the main
-    thread (where Python cannot handle signals) it installs nothing."""
+class CtrlCBetweenSteps(StopSignals):
+    """fit's stop signals for a command that has nothing to save: while active (a context
+    manager), a first Ctrl-C is only noted; :meth:`check`, which the command calls between
+    steps (tiles), raises it as KeyboardInterrupt from Python, never from inside native
+    code. A second Ctrl-C raises at once."""
 
     def __init__(self):
-        self.pressed = False
-        self._previous = None
+        super().__init__((signal.SIGINT,))
 
-    def __enter__(self) -> "CtrlCBetweenSteps":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-    def _handle(self, signum, frame) -> None:
-        if self.pressed:
+    def _handle(self, signum: int, frame) -> None:
+        if self.requested:
             raise KeyboardInterrupt
-        self.pressed = True
+        self.signum = signum  # nothing to log: the command's own message follows
+
+    @property
+    def pressed(self) -> bool:
+        return self.requested
 
     def check(self) -> None:
-        if self.pressed:
+        if self.requested:
             raise KeyboardInterrupt
